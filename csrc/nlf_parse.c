@@ -1,0 +1,419 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Parsing: netlink messages into a column table, attributes into an index by
+ * type, extended acks into a struct.  Every read is bounded by a signed
+ * remainder; headers are copied out with memcpy, so the input needs no
+ * alignment and a malformed length can never drive a read past the end.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nlf.h"
+
+static uint32_t attr_find(const unsigned char *buf, uint32_t len,
+			  uint16_t type, uint32_t *alen);
+
+static uint32_t rd32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint16_t rd16(const unsigned char *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Bool: a whole nlmsghdr fits in rem bytes and its length is sane. */
+int nlf_nlmsg_ok(const unsigned char *p, int64_t rem)
+{
+	return rem >= (int64_t)sizeof(struct nlmsghdr) &&
+	       rd32(p) >= sizeof(struct nlmsghdr) && (int64_t)rd32(p) <= rem;
+}
+
+/* Allocates the columns for cap rows. -1/ENOMEM on failure. */
+int nlf_table_init(struct nlf_table *t, uint32_t cap)
+{
+	memset(t, 0, sizeof(*t));
+	t->cap = cap;
+	t->off = malloc(cap * sizeof(uint32_t));
+	t->len = malloc(cap * sizeof(uint32_t));
+	t->type = malloc(cap * sizeof(uint16_t));
+	t->flags = malloc(cap * sizeof(uint16_t));
+	t->seq = malloc(cap * sizeof(uint32_t));
+	t->portid = malloc(cap * sizeof(uint32_t));
+	t->error = malloc(cap * sizeof(int32_t));
+	t->dgram = malloc(cap * sizeof(uint32_t));
+	if (t->off && t->len && t->type && t->flags && t->seq && t->portid &&
+	    t->error && t->dgram)
+		return 0;
+	nlf_table_fini(t);
+	errno = ENOMEM;
+	return -1;
+}
+
+void nlf_table_fini(struct nlf_table *t)
+{
+	free(t->off);
+	free(t->len);
+	free(t->type);
+	free(t->flags);
+	free(t->seq);
+	free(t->portid);
+	free(t->error);
+	free(t->dgram);
+	memset(t, 0, sizeof(*t));
+}
+
+void nlf_table_reset(struct nlf_table *t)
+{
+	t->count = 0;
+	t->n_error = 0;
+	t->n_ack = 0;
+	t->n_done = 0;
+	t->n_overrun = 0;
+	t->n_intr = 0;
+	t->n_trunc = 0;
+	t->n_bad = 0;
+}
+
+/* The errno an NLMSG_ERROR / NLMSG_DONE carries, or 0 when it has none. */
+static int32_t msg_errno(const unsigned char *p, uint32_t len)
+{
+	int32_t e;
+
+	if (len < NLMSG_HDRLEN + sizeof(int32_t))
+		return 0;
+	memcpy(&e, p + NLMSG_HDRLEN, sizeof(e));
+	/* errno is at most 4095: anything else is not an error code. */
+	return e < 0 && e > -4096 ? -e : 0;
+}
+
+static void row_count(struct nlf_table *t, uint16_t type, uint16_t flags,
+		      int32_t err)
+{
+	if (type == NLMSG_ERROR) {
+		if (err)
+			t->n_error++;
+		else
+			t->n_ack++;
+	} else if (type == NLMSG_DONE) {
+		t->n_done++;
+		if (err)
+			t->n_error++;
+	} else if (type == NLMSG_OVERRUN) {
+		t->n_overrun++;
+	}
+	if (flags & NLM_F_DUMP_INTR)
+		t->n_intr++;
+}
+
+/*
+ * Appends one row per message found in buf[0..len) to t, offsets relative to
+ * base.  Returns the rows added.  A malformed or unpadded tail counts in
+ * t->n_bad; a full table stops the parse with -1/ENOSPC (size the table to
+ * len / NLMSG_HDRLEN rows and it cannot fill).
+ */
+int nlf_parse(const unsigned char *buf, uint32_t len, uint32_t base,
+	      uint32_t dgram, struct nlf_table *t)
+{
+	const unsigned char *p = buf;
+	int64_t rem = len;
+	uint32_t i, start = t->count;
+
+	while (nlf_nlmsg_ok(p, rem)) {
+		uint32_t mlen = rd32(p);
+
+		if (t->count == t->cap) {
+			errno = ENOSPC;
+			return -1;
+		}
+		i = t->count++;
+		t->off[i] = base + (uint32_t)(p - buf);
+		t->len[i] = mlen;
+		t->type[i] = rd16(p + 4);
+		t->flags[i] = rd16(p + 6);
+		t->seq[i] = rd32(p + 8);
+		t->portid[i] = rd32(p + 12);
+		t->dgram[i] = dgram;
+		t->error[i] = 0;
+		if (t->type[i] == NLMSG_ERROR || t->type[i] == NLMSG_DONE)
+			t->error[i] = msg_errno(p, mlen);
+		row_count(t, t->type[i], t->flags[i], t->error[i]);
+		rem -= NLMSG_ALIGN(mlen);
+		p += NLMSG_ALIGN(mlen);
+	}
+	if (rem > 0)
+		t->n_bad++;
+	return (int)(t->count - start);
+}
+
+/*
+ * Indexes the attributes in buf[0..len): for each type up to maxtype,
+ * off[type] and alen[type] locate the payload of the last attribute of that
+ * type (relative to buf); off is 0 where the type is absent (a payload never
+ * starts at 0).  Types above maxtype are skipped.  Returns the number of
+ * attributes, or -1/EINVAL when the bytes are not a clean attribute stream
+ * (the index then holds what came before the fault).
+ */
+int nlf_attr_parse(const unsigned char *buf, uint32_t len, uint32_t maxtype,
+		   uint32_t *off, uint32_t *alen)
+{
+	const unsigned char *p = buf;
+	int64_t rem = len;
+	int n = 0;
+
+	memset(off, 0, (maxtype + 1) * sizeof(uint32_t));
+	memset(alen, 0, (maxtype + 1) * sizeof(uint32_t));
+	while (rem >= NLA_HDRLEN && rd16(p) >= NLA_HDRLEN && rd16(p) <= rem) {
+		uint16_t l = rd16(p), type = rd16(p + 2) & NLA_TYPE_MASK;
+
+		if (type <= maxtype) {
+			off[type] = (uint32_t)(p - buf) + NLA_HDRLEN;
+			alen[type] = l - NLA_HDRLEN;
+		}
+		n++;
+		rem -= NLA_ALIGN(l);
+		p += NLA_ALIGN(l);
+	}
+	if (rem > 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return n;
+}
+
+/*
+ * Offset of the payload of the first attribute of the given type in
+ * buf[0..len), 0 when absent or past a malformed attribute; *alen gets its
+ * length.
+ */
+uint32_t nlf_attr_find(const unsigned char *buf, uint32_t len, uint16_t type,
+		       uint32_t *alen)
+{
+	return attr_find(buf, len, type, alen);
+}
+
+/* Bool: buf[0..len) is a clean stream of attributes. */
+int nlf_attr_ok(const unsigned char *buf, uint32_t len)
+{
+	const unsigned char *p = buf;
+	int64_t rem = len;
+
+	while (rem >= NLA_HDRLEN && rd16(p) >= NLA_HDRLEN && rd16(p) <= rem) {
+		rem -= NLA_ALIGN(rd16(p));
+		p += NLA_ALIGN(rd16(p));
+	}
+	return rem <= 0;
+}
+
+static uint32_t attr_find(const unsigned char *buf, uint32_t len,
+			  uint16_t type, uint32_t *alen)
+{
+	const unsigned char *p = buf;
+	int64_t rem = len;
+
+	while (rem >= NLA_HDRLEN && rd16(p) >= NLA_HDRLEN && rd16(p) <= rem) {
+		uint16_t l = rd16(p);
+
+		if ((rd16(p + 2) & NLA_TYPE_MASK) == type) {
+			*alen = l - NLA_HDRLEN;
+			return (uint32_t)(p - buf) + NLA_HDRLEN;
+		}
+		rem -= NLA_ALIGN(l);
+		p += NLA_ALIGN(l);
+	}
+	return 0;
+}
+
+static void ack_tlvs(const unsigned char *p, int64_t rem, uint32_t base,
+		     struct nlf_extack *ea)
+{
+	while (rem >= NLA_HDRLEN && rd16(p) >= NLA_HDRLEN && rd16(p) <= rem) {
+		uint16_t l = rd16(p), type = rd16(p + 2) & NLA_TYPE_MASK;
+		uint32_t plen = l - NLA_HDRLEN;
+
+		if (type == NLMSGERR_ATTR_MSG && plen) {
+			ea->msg_off = base + NLA_HDRLEN;
+			ea->msg_len = strnlen((const char *)p + NLA_HDRLEN,
+					      plen);
+			ea->has |= NLF_EXTACK_MSG;
+		} else if (type == NLMSGERR_ATTR_OFFS && plen >= 4) {
+			ea->offs = rd32(p + NLA_HDRLEN);
+			ea->has |= NLF_EXTACK_OFFS;
+		} else if (type == NLMSGERR_ATTR_MISS_TYPE && plen >= 4) {
+			ea->miss_type = rd32(p + NLA_HDRLEN);
+			ea->has |= NLF_EXTACK_MISS_TYPE;
+		} else if (type == NLMSGERR_ATTR_MISS_NEST && plen >= 4) {
+			ea->miss_nest = rd32(p + NLA_HDRLEN);
+			ea->has |= NLF_EXTACK_MISS_NEST;
+		}
+		rem -= NLA_ALIGN(l);
+		base += NLA_ALIGN(l);
+		p += NLA_ALIGN(l);
+	}
+}
+
+/*
+ * Decodes the error code and extended-ack TLVs of one NLMSG_ERROR or
+ * NLMSG_DONE message msg[0..len).  Offsets in ea are relative to msg.
+ * -1/EINVAL when the message is too short to hold an error code.
+ */
+int nlf_extack_parse(const unsigned char *msg, uint32_t len,
+		     struct nlf_extack *ea)
+{
+	uint16_t type, flags;
+	uint32_t tlv;
+
+	memset(ea, 0, sizeof(*ea));
+	if (!nlf_nlmsg_ok(msg, len) ||
+	    rd32(msg) < NLMSG_HDRLEN + sizeof(int32_t)) {
+		errno = EINVAL;
+		return -1;
+	}
+	len = rd32(msg);
+	type = rd16(msg + 4);
+	flags = rd16(msg + 6);
+	ea->error = msg_errno(msg, len);
+	tlv = NLMSG_HDRLEN + sizeof(int32_t);
+	if (type == NLMSG_ERROR) {
+		/* struct nlmsgerr: the request's header, then maybe its body */
+		if (len < tlv + NLMSG_HDRLEN) {
+			errno = EINVAL;
+			return -1;
+		}
+		ea->req_type = rd16(msg + tlv + 4);
+		ea->req_seq = rd32(msg + tlv + 8);
+		if (flags & NLM_F_CAPPED)
+			tlv += NLMSG_HDRLEN;
+		else
+			tlv += NLMSG_ALIGN(rd32(msg + tlv));
+	}
+	if ((flags & NLM_F_ACK_TLVS) && tlv < len)
+		ack_tlvs(msg + tlv, (int64_t)len - tlv, tlv, ea);
+	return 0;
+}
+
+/* The payload after hdrlen bytes of family header of row i, or 0. */
+static const unsigned char *row_attrs(const unsigned char *arena,
+				      const struct nlf_table *t, uint32_t i,
+				      uint32_t hdrlen, uint32_t *alen)
+{
+	uint32_t skip = NLMSG_HDRLEN + NLMSG_ALIGN(hdrlen);
+
+	if (t->len[i] < skip)
+		return NULL;
+	*alen = t->len[i] - skip;
+	return arena + t->off[i] + skip;
+}
+
+/*
+ * For rows [first, first+n) of t, locate attribute attrtype after hdrlen
+ * bytes of family header: out_off gets its payload offset from the arena
+ * start (0 when absent), out_len its length.  Returns how many were found,
+ * or -1/ERANGE when the rows are out of range.
+ */
+int nlf_table_attr_column(const unsigned char *arena,
+			  const struct nlf_table *t, uint32_t first,
+			  uint32_t n, uint32_t hdrlen, uint16_t attrtype,
+			  uint32_t *out_off, uint32_t *out_len)
+{
+	uint32_t i, found = 0;
+
+	if (first > t->count || n > t->count - first) {
+		errno = ERANGE;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		uint32_t alen = 0, o = 0, l = 0;
+		const unsigned char *a = row_attrs(arena, t, first + i, hdrlen,
+						   &alen);
+
+		if (a)
+			o = attr_find(a, alen, attrtype, &l);
+		out_off[i] = o ? (uint32_t)(a - arena) + o : 0;
+		out_len[i] = o ? l : 0;
+		found += o != 0;
+	}
+	return (int)found;
+}
+
+static uint64_t rd_uint(const unsigned char *p, uint32_t len, uint64_t dflt)
+{
+	uint64_t v = 0;
+
+	switch (len) {
+	case 1:
+		return *p;
+	case 2:
+		return rd16(p);
+	case 4:
+		return rd32(p);
+	case 8:
+		memcpy(&v, p, 8);
+		return v;
+	}
+	return dflt;
+}
+
+/*
+ * Like nlf_table_attr_column, but decodes the attribute as an unsigned
+ * integer of 1, 2, 4 or 8 bytes into out; dflt where absent or of another
+ * size.  Returns how many were decoded, or -1/ERANGE.
+ */
+int nlf_table_attr_uint(const unsigned char *arena, const struct nlf_table *t,
+			uint32_t first, uint32_t n, uint32_t hdrlen,
+			uint16_t attrtype, uint64_t dflt, uint64_t *out)
+{
+	uint32_t i, found = 0;
+
+	if (first > t->count || n > t->count - first) {
+		errno = ERANGE;
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		uint32_t alen = 0, o = 0, l = 0;
+		const unsigned char *a = row_attrs(arena, t, first + i, hdrlen,
+						   &alen);
+
+		if (a)
+			o = attr_find(a, alen, attrtype, &l);
+		out[i] = o ? rd_uint(a + o, l, dflt) : dflt;
+		found += o && (l == 1 || l == 2 || l == 4 || l == 8);
+	}
+	return (int)found;
+}
+
+/*
+ * Walks the rows of the given type in order and counts the sequence numbers
+ * skipped: *expect is the seq the next row should carry and is set past
+ * each row seen (a row behind it counts no gap).  Returns the number of
+ * missing sequence numbers.
+ */
+uint32_t nlf_table_seq_gaps(const struct nlf_table *t, uint16_t type,
+			    uint32_t *expect)
+{
+	uint32_t i, gaps = 0, e = *expect;
+
+	for (i = 0; i < t->count; i++) {
+		if (t->type[i] != type)
+			continue;
+		if ((int32_t)(t->seq[i] - e) > 0)
+			gaps += t->seq[i] - e;
+		e = t->seq[i] + 1;
+	}
+	*expect = e;
+	return gaps;
+}
+
+/* Reads buf[idx]: lets the test suite prove that ASan sees an overread. */
+int nlf_debug_peek(const unsigned char *buf, size_t idx)
+{
+	return buf[idx];
+}

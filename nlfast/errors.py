@@ -1,0 +1,123 @@
+"""The exceptions nlfast raises.
+
+``NlfastError`` is the base.  Kernel-reported errors are ``NetlinkError``;
+bytes that do not decode are ``DecodeError``; lost data is never silent:
+``OverrunError`` (ENOBUFS: the socket's receive queue overflowed),
+``TruncatedError`` (a datagram larger than the receive buffer) and
+``DumpInterruptedError`` (the dumped state changed under the dump).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+class NlfastError(Exception):
+    """Base of every nlfast exception."""
+
+
+class ClosedError(NlfastError, ValueError):
+    """The socket is closed."""
+
+
+class DecodeError(NlfastError, ValueError):
+    """Bytes from the wire (or handed in) are not well-formed netlink."""
+
+
+class MessageTooLargeError(NlfastError, ValueError):
+    """One message does not fit the send buffer or an attribute's 64 KiB."""
+
+
+class NetlinkError(NlfastError):
+    """The kernel (or a peer) answered a request with NLMSG_ERROR.
+
+    :ivar code: the positive errno.
+    :ivar msg: the extended-ack message text, or ``""``.
+    :ivar offset: the extended-ack offset of the offending bytes in the
+        request, or ``None``.
+    :ivar miss_type: the type of a missing required attribute, or ``None``.
+    :ivar miss_nest: the offset of the nest it was missing from, or ``None``.
+    :ivar seq: the sequence number of the request.
+    """
+
+    def __init__(
+        self,
+        code: int,
+        msg: str = "",
+        *,
+        offset: int | None = None,
+        miss_type: int | None = None,
+        miss_nest: int | None = None,
+        seq: int = 0,
+    ) -> None:
+        self.code = code
+        self.msg = msg
+        self.offset = offset
+        self.miss_type = miss_type
+        self.miss_nest = miss_nest
+        self.seq = seq
+        super().__init__(code, msg)
+
+    @property
+    def errno(self) -> int:
+        """The positive errno, as on OSError."""
+        return self.code
+
+    def __str__(self) -> str:
+        text = f"[Errno {self.code}] {os.strerror(self.code)}"
+        if self.msg:
+            text += f": {self.msg}"
+        if self.miss_type is not None:
+            text += f" (missing attribute {self.miss_type})"
+        if self.offset is not None:
+            text += f" (at offset {self.offset})"
+        return text
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        kw = {
+            "offset": self.offset,
+            "miss_type": self.miss_type,
+            "miss_nest": self.miss_nest,
+            "seq": self.seq,
+        }
+        return (_rebuild_netlink_error, (self.code, self.msg, kw))
+
+
+def _rebuild_netlink_error(code: int, msg: str, kw: dict[str, Any]) -> NetlinkError:
+    return NetlinkError(code, msg, **kw)
+
+
+class OverrunError(NlfastError):
+    """The receive queue overflowed (ENOBUFS): messages were lost.
+
+    :ivar drops: messages the kernel dropped on this socket so far
+        (``SO_MEMINFO``), where it counts them.
+    :ivar overruns: ENOBUFS events this socket has seen so far.
+    """
+
+    def __init__(self, drops: int, overruns: int) -> None:
+        self.drops = drops
+        self.overruns = overruns
+        super().__init__(
+            f"receive queue overrun (ENOBUFS): messages lost; "
+            f"{drops} dropped so far, {overruns} overruns"
+        )
+
+
+class TruncatedError(NlfastError):
+    """A datagram was larger than the receive buffer and was cut short.
+
+    :ivar batch: the batch received, the cut datagram's whole messages in it.
+    """
+
+    def __init__(self, batch: Any, count: int) -> None:
+        self.batch = batch
+        super().__init__(
+            f"{count} datagram(s) larger than the receive buffer were truncated; "
+            "raise rx_bufsize"
+        )
+
+
+class DumpInterruptedError(NlfastError):
+    """The dumped state changed during the dump (NLM_F_DUMP_INTR): retry it."""

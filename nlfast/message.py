@@ -1,0 +1,218 @@
+"""Messages: ``Message`` to send, ``MessageView`` for one received."""
+
+from __future__ import annotations
+
+import errno
+import struct
+from collections.abc import Sequence
+from typing import Any
+
+from nlfast import attrs as _attrs
+from nlfast._shim import ffi, lib
+from nlfast.attrs import Attr, AttrSet
+from nlfast.errors import DecodeError, MessageTooLargeError, NetlinkError
+
+_HDR = struct.Struct("<IHHII")
+NLMSG_ERROR: int = lib.NLMSG_ERROR
+NLMSG_DONE: int = lib.NLMSG_DONE
+NLM_F_REQUEST: int = lib.NLM_F_REQUEST
+
+
+class Message:
+    """A message to send: type, flags, a family header and attributes.
+
+    The sequence number is assigned when the message is framed; the port id
+    is 0 unless given (the kernel fills in the sender's).
+
+    :raises TypeError: ``header`` is not bytes-like or ``attrs`` holds
+        something that is not an :class:`Attr`.
+    :raises ValueError: ``type`` or ``flags`` do not fit 16 bits.
+    """
+
+    __slots__ = ("attrs", "flags", "header", "portid", "type")
+
+    def __init__(
+        self,
+        type: int,
+        flags: int = NLM_F_REQUEST,
+        header: bytes = b"",
+        attrs: Sequence[Attr] = (),
+        portid: int = 0,
+    ) -> None:
+        for name, v, hi in (("type", type, 0xFFFF), ("flags", flags, 0xFFFF),
+                            ("portid", portid, 0xFFFFFFFF)):
+            if not isinstance(v, int) or isinstance(v, bool):
+                raise TypeError(f"message {name} must be an int, not {v!r}")
+            if not 0 <= v <= hi:
+                raise ValueError(f"message {name} {v} is out of range 0..{hi}")
+        if not isinstance(header, (bytes, bytearray, memoryview)):
+            raise TypeError(f"message header must be bytes, not {header.__class__.__name__}")
+        attrs = list(attrs)
+        for a in attrs:
+            if not isinstance(a, Attr):
+                raise TypeError(f"message attrs holds Attr objects, not {a!r}")
+        self.type = type
+        self.flags = flags
+        self.header = bytes(header)
+        self.attrs = attrs
+        self.portid = portid
+
+    def __repr__(self) -> str:
+        return (
+            f"Message(type={self.type}, flags={self.flags:#x}, "
+            f"header={self.header!r}, attrs={self.attrs!r})"
+        )
+
+    def frame(self, tx: Any) -> int:
+        """Frames the message into a shim tx.  Returns its seq, -1 when full.
+
+        :raises MessageTooLargeError: an attribute is over 64 KiB.
+        """
+        seq = lib.nlf_tx_msg_begin(
+            tx, self.type, self.flags, self.portid, ffi.from_buffer(self.header), len(self.header)
+        )
+        if seq < 0:
+            return -1
+        for a in self.attrs:
+            if _attrs.put(tx, a) < 0:
+                err = ffi.errno
+                lib.nlf_tx_msg_cancel(tx)
+                if err == errno.EMSGSIZE:
+                    raise MessageTooLargeError(f"attribute {a.type} is larger than 64 KiB")
+                return -1
+        if lib.nlf_tx_msg_end(tx) < 0:
+            lib.nlf_tx_msg_cancel(tx)
+            return -1
+        return int(seq)
+
+    def encode(self, seq: int = 0) -> bytes:
+        """The framed bytes of this message with the given sequence number.
+
+        :raises MessageTooLargeError: an attribute is over 64 KiB, or the
+            message over 16 MiB.
+        """
+        size = 1 << 16
+        while size <= 1 << 24:
+            tx = ffi.gc(lib.nlf_tx_new(size, size), lib.nlf_tx_free)
+            tx.seq = seq & 0xFFFFFFFF
+            if self.frame(tx) >= 0:
+                return bytes(ffi.buffer(tx.arena, tx.pos))
+            size <<= 2
+        raise MessageTooLargeError("message larger than 16 MiB")
+
+
+class MessageView:
+    """One received message: a view into the receive buffer.
+
+    Valid until the next receive on the socket it came from: the buffer is
+    reused.  ``copy()`` makes one that owns its bytes.
+    """
+
+    __slots__ = ("_base", "_keep", "_mv")
+
+    def __init__(self, mv: memoryview, base: Any = None, keep: Any = None) -> None:
+        if len(mv) < 16:
+            raise DecodeError(f"a netlink message needs 16 bytes, got {len(mv)}")
+        self._mv = mv
+        self._base = ffi.from_buffer(mv) if base is None else base
+        self._keep = keep
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> MessageView:
+        """A view over one framed message.
+
+        :raises DecodeError: the bytes are not one well-formed message.
+        """
+        mv = memoryview(bytes(data))
+        if len(mv) < 16:
+            raise DecodeError(f"a netlink message needs 16 bytes, got {len(mv)}")
+        (length,) = struct.unpack_from("<I", mv)
+        if length < 16 or length > len(mv):
+            raise DecodeError(f"nlmsg_len {length} does not fit the {len(mv)} bytes given")
+        return cls(mv[:length])
+
+    @property
+    def type(self) -> int:
+        return int(struct.unpack_from("<H", self._mv, 4)[0])
+
+    @property
+    def flags(self) -> int:
+        return int(struct.unpack_from("<H", self._mv, 6)[0])
+
+    @property
+    def seq(self) -> int:
+        return int(struct.unpack_from("<I", self._mv, 8)[0])
+
+    @property
+    def portid(self) -> int:
+        """The nlmsg_pid field as the sender wrote it."""
+        return int(struct.unpack_from("<I", self._mv, 12)[0])
+
+    @property
+    def header(self) -> tuple[int, int, int, int, int]:
+        """(len, type, flags, seq, portid)."""
+        return _HDR.unpack_from(self._mv)  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self._mv)
+
+    @property
+    def payload(self) -> memoryview:
+        """Everything after the 16-byte header."""
+        return self._mv[16:]
+
+    def data(self) -> memoryview:
+        """The whole message, header included."""
+        return self._mv
+
+    def attrs(self, hdrlen: int = 0) -> AttrSet:
+        """The attributes after ``hdrlen`` bytes of family header.
+
+        :raises DecodeError: the message is shorter than the family header.
+        """
+        skip = 16 + ((hdrlen + 3) & ~3)
+        if skip > len(self._mv):
+            raise DecodeError(
+                f"message of {len(self._mv)} bytes has no room for a {hdrlen}-byte header"
+            )
+        return AttrSet(self._mv[skip:], self._base + skip, self)
+
+    @property
+    def error(self) -> int:
+        """The positive errno of an NLMSG_ERROR / NLMSG_DONE, else 0."""
+        if self.type not in (NLMSG_ERROR, NLMSG_DONE) or len(self._mv) < 20:
+            return 0
+        (e,) = struct.unpack_from("<i", self._mv, 16)
+        return -e if -4096 < e < 0 else 0
+
+    def to_error(self) -> NetlinkError:
+        """The NetlinkError an NLMSG_ERROR / NLMSG_DONE carries, extended ack decoded.
+
+        :raises DecodeError: the message is too short to carry an error.
+        """
+        ea = ffi.new("struct nlf_extack *")
+        if lib.nlf_extack_parse(self._base, len(self._mv), ea) < 0:
+            raise DecodeError("error message too short to carry an error code")
+        return extack_error(self._mv, ea, self.seq)
+
+    def copy(self) -> MessageView:
+        """A view over a copy of the bytes, valid for ever."""
+        return MessageView(memoryview(bytes(self._mv)))
+
+    def __repr__(self) -> str:
+        n, t, f, s, p = self.header
+        return f"<MessageView len={n} type={t} flags={f:#x} seq={s} portid={p}>"
+
+
+def extack_error(mv: memoryview, ea: Any, seq: int) -> NetlinkError:
+    msg = ""
+    if ea.has & lib.NLF_EXTACK_MSG:
+        msg = bytes(mv[ea.msg_off : ea.msg_off + ea.msg_len]).decode(errors="replace")
+    return NetlinkError(
+        ea.error,
+        msg,
+        offset=ea.offs if ea.has & lib.NLF_EXTACK_OFFS else None,
+        miss_type=ea.miss_type if ea.has & lib.NLF_EXTACK_MISS_TYPE else None,
+        miss_nest=ea.miss_nest if ea.has & lib.NLF_EXTACK_MISS_NEST else None,
+        seq=seq,
+    )

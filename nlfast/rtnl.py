@@ -1,0 +1,83 @@
+"""rtnetlink helpers: family headers and numbers (from the system headers)."""
+
+from __future__ import annotations
+
+import struct
+
+from nlfast._shim import ffi, lib
+
+RTM_NEWLINK: int = lib.RTM_NEWLINK
+RTM_DELLINK: int = lib.RTM_DELLINK
+RTM_GETLINK: int = lib.RTM_GETLINK
+RTM_SETLINK: int = lib.RTM_SETLINK
+RTM_NEWADDR: int = lib.RTM_NEWADDR
+RTM_DELADDR: int = lib.RTM_DELADDR
+RTM_GETADDR: int = lib.RTM_GETADDR
+RTM_NEWROUTE: int = lib.RTM_NEWROUTE
+RTM_DELROUTE: int = lib.RTM_DELROUTE
+RTM_GETROUTE: int = lib.RTM_GETROUTE
+RTM_NEWNEIGH: int = lib.RTM_NEWNEIGH
+RTM_DELNEIGH: int = lib.RTM_DELNEIGH
+RTM_GETNEIGH: int = lib.RTM_GETNEIGH
+RTNLGRP_LINK: int = lib.RTNLGRP_LINK
+RTNLGRP_IPV4_IFADDR: int = lib.RTNLGRP_IPV4_IFADDR
+RTNLGRP_IPV6_IFADDR: int = lib.RTNLGRP_IPV6_IFADDR
+RTNLGRP_IPV4_ROUTE: int = lib.RTNLGRP_IPV4_ROUTE
+RTNLGRP_NEIGH: int = lib.RTNLGRP_NEIGH
+
+IFLA_ADDRESS: int = lib.IFLA_ADDRESS
+IFLA_BROADCAST: int = lib.IFLA_BROADCAST
+IFLA_IFNAME: int = lib.IFLA_IFNAME
+IFLA_MTU: int = lib.IFLA_MTU
+IFLA_LINK: int = lib.IFLA_LINK
+IFLA_MASTER: int = lib.IFLA_MASTER
+IFLA_TXQLEN: int = lib.IFLA_TXQLEN
+IFLA_OPERSTATE: int = lib.IFLA_OPERSTATE
+IFLA_LINKINFO: int = lib.IFLA_LINKINFO
+IFLA_INFO_KIND: int = lib.IFLA_INFO_KIND
+IFLA_EXT_MASK: int = lib.IFLA_EXT_MASK
+IFA_ADDRESS: int = lib.IFA_ADDRESS
+IFA_LOCAL: int = lib.IFA_LOCAL
+IFA_LABEL: int = lib.IFA_LABEL
+IFA_BROADCAST: int = lib.IFA_BROADCAST
+IFA_FLAGS: int = lib.IFA_FLAGS
+IFF_UP: int = lib.IFF_UP
+RTEXT_FILTER_VF: int = lib.RTEXT_FILTER_VF
+RTEXT_FILTER_SKIP_STATS: int = lib.RTEXT_FILTER_SKIP_STATS
+AF_UNSPEC: int = lib.AF_UNSPEC
+AF_INET: int = lib.AF_INET
+AF_INET6: int = lib.AF_INET6
+
+IFINFOMSG_LEN: int = ffi.sizeof("struct ifinfomsg")
+IFADDRMSG_LEN: int = ffi.sizeof("struct ifaddrmsg")
+
+
+def _pack(ctype: str, **fields: int) -> bytes:
+    c = ffi.new(ctype + " *")
+    for k, v in fields.items():
+        setattr(c, k, v)
+    return bytes(ffi.buffer(c))
+
+
+def ifinfomsg(family: int = 0, type: int = 0, index: int = 0, flags: int = 0,
+              change: int = 0) -> bytes:
+    """struct ifinfomsg, laid out by the C compiler."""
+    return _pack("struct ifinfomsg", ifi_family=family, ifi_type=type, ifi_index=index,
+                 ifi_flags=flags, ifi_change=change)
+
+
+def ifaddrmsg(family: int = 0, prefixlen: int = 0, flags: int = 0, scope: int = 0,
+              index: int = 0) -> bytes:
+    """struct ifaddrmsg, laid out by the C compiler."""
+    return _pack("struct ifaddrmsg", ifa_family=family, ifa_prefixlen=prefixlen,
+                 ifa_flags=flags, ifa_scope=scope, ifa_index=index)
+
+
+def ifinfo_index(payload: memoryview | bytes) -> int:
+    """ifi_index of a link message's payload."""
+    return int(struct.unpack_from("<i", payload, ffi.offsetof("struct ifinfomsg", "ifi_index"))[0])
+
+
+def ifaddr_index(payload: memoryview | bytes) -> int:
+    """ifa_index of an address message's payload."""
+    return int(struct.unpack_from("<I", payload, ffi.offsetof("struct ifaddrmsg", "ifa_index"))[0])
