@@ -43,7 +43,8 @@ def family_cdef(header: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
-def make_ffi() -> FFI:
+def make_ffi(absolute: bool = False) -> FFI:
+    """The builder; paths relative to the top (setuptools) unless ``absolute``."""
     ffi = FFI()
     ffi.cdef((HERE / "nlf_cdef.h").read_text())
     ffi.cdef((HERE / "rtnl_cdef.h").read_text())
@@ -54,6 +55,10 @@ def make_ffi() -> FFI:
         extra_compile += ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1", "-g"]
         extra_link += ["-fsanitize=address"]
     version = package_version()
+
+    def rel(p: Path) -> str:
+        return str(p if absolute else p.relative_to(TOP))
+
     ffi.set_source(
         "nlfast._nlfast_cffi",
         f"""
@@ -68,8 +73,8 @@ def make_ffi() -> FFI:
 #include "nlfast_family.h"
 const char *nlf_version(void) {{ return "{version}"; }}
 """,
-        sources=[str((HERE / s).relative_to(TOP)) for s in SOURCES],
-        include_dirs=[str(HERE.relative_to(TOP)), str(FAMILY_H.parent.relative_to(TOP))],
+        sources=[rel(HERE / s) for s in SOURCES],
+        include_dirs=[rel(HERE), rel(FAMILY_H.parent)],
         extra_compile_args=extra_compile,
         extra_link_args=extra_link,
     )

@@ -106,7 +106,8 @@ static void fill_mmsg(struct mmsghdr *m, struct iovec *iov,
 
 /*
  * Sends every datagram framed in tx that is not sent yet, many per
- * sendmmsg, to dst_pid (0: the kernel) and dst_groups.  Returns 0 when all
+ * sendmmsg, to dst_pid (0: the kernel) and dst_groups (to groups alone on a
+ * protocol with no kernel socket: one datagram per call, see below).  Returns 0 when all
  * went and tx is reset for reuse; -1/errno otherwise, with tx->sent telling
  * how far it got (EAGAIN on a non-blocking socket: call again).
  */
@@ -133,6 +134,14 @@ int nlf_sock_flush(int fd, struct nlf_tx *tx, uint32_t dst_pid,
 				  tx->arena + tx->dg_off[d], tx->dg_len[d]);
 		}
 		r = sendmmsg(fd, tx->mm, n, 0);
+		if (r < 0 && errno == ECONNREFUSED && dst_groups && !dst_pid) {
+			/*
+			 * Broadcast first, then unicast to port 0: a protocol
+			 * without a kernel socket (USERSOCK) refuses the
+			 * unicast after the group got the datagram.
+			 */
+			r = 1;
+		}
 		if (r < 0)
 			return -1;
 		tx->sent += (uint32_t)r;

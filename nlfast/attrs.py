@@ -11,6 +11,7 @@ rest in Python; typed getters decode it.
 
 from __future__ import annotations
 
+import builtins
 import struct
 from collections.abc import Iterator, Sequence
 from typing import Any, Union
@@ -157,7 +158,7 @@ def put(tx: Any, a: Attr) -> int:
     if lib.nlf_tx_nest_start(tx, a.type) < 0:
         return -1
     for child in a.value:  # type: ignore[union-attr]
-        if put(tx, child) < 0:
+        if put(tx, child) < 0:  # type: ignore[arg-type]
             return -1
     return int(lib.nlf_tx_nest_end(tx))
 
@@ -232,13 +233,13 @@ class AttrSet:
         """:raises KeyError: absent.  :raises DecodeError: too short."""
         return self._fixed(type, "<q", 8)
 
-    def str(self, type: int) -> str:
+    def str(self, type: int) -> builtins.str:
         """The string up to its NUL.  :raises KeyError: absent."""
         b = bytes(self._need(type))
         end = b.find(b"\0")
         return (b if end < 0 else b[:end]).decode(errors="replace")
 
-    def bytes(self, type: int) -> bytes:
+    def bytes(self, type: int) -> builtins.bytes:
         """A copy of the payload.  :raises KeyError: absent."""
         return bytes(self._need(type))
 
@@ -277,6 +278,6 @@ class AttrSet:
         if pos < n:
             raise DecodeError(f"malformed attribute at offset {pos}")
 
-    def to_dict(self) -> dict[int, bytes]:
+    def to_dict(self) -> dict[int, builtins.bytes]:
         """{type: payload bytes} of every attribute (the last of a type wins)."""
-        return {t: bytes(v) for t, v in self}
+        return {t: builtins.bytes(v) for t, v in self}

@@ -151,7 +151,8 @@ class MessageView:
     @property
     def header(self) -> tuple[int, int, int, int, int]:
         """(len, type, flags, seq, portid)."""
-        return _HDR.unpack_from(self._mv)  # type: ignore[return-value]
+        n, t, f, s, p = _HDR.unpack_from(self._mv)
+        return int(n), int(t), int(f), int(s), int(p)
 
     def __len__(self) -> int:
         return len(self._mv)

@@ -119,7 +119,7 @@ class Batch:
         s = self._sock
         lib.nlf_table_attr_uint(s._arena_ptr, s._tab, self.start, n, hdrlen, attrtype,
                                 default, out)
-        return memoryview(ffi.buffer(out, n * 8)).cast("Q")  # type: ignore[arg-type]
+        return memoryview(ffi.buffer(out, n * 8)).cast("Q")
 
     def attr_column(self, attrtype: int, hdrlen: int = 0) -> tuple[memoryview, memoryview]:
         """(offsets, lengths) of one attribute's payload in every message, as
@@ -131,8 +131,8 @@ class Batch:
         lib.nlf_table_attr_column(s._arena_ptr, s._tab, self.start, n, hdrlen, attrtype,
                                   offs, lens)
         return (
-            memoryview(ffi.buffer(offs, n * 4)).cast("I"),  # type: ignore[arg-type]
-            memoryview(ffi.buffer(lens, n * 4)).cast("I"),  # type: ignore[arg-type]
+            memoryview(ffi.buffer(offs, n * 4)).cast("I"),
+            memoryview(ffi.buffer(lens, n * 4)).cast("I"),
         )
 
     def attr_bytes(self, attrtype: int, hdrlen: int = 0) -> list[bytes | None]:
@@ -195,7 +195,10 @@ class Socket:
     :param portid: the port id to bind (0: the kernel picks one).
     :param netns: a network namespace to open the socket in: a name under
         /run/netns, a path, or an open fd.
-    :param rcvbuf: receive buffer bytes (SO_RCVBUFFORCE when privileged).
+    :param rcvbuf: receive buffer bytes (SO_RCVBUFFORCE when privileged,
+        else SO_RCVBUF, which the kernel caps at net.core.rmem_max); None
+        keeps the system default.  Pipelined requests and dumps need room
+        for the replies in flight, hence 4 MiB.
     :param sndbuf: send buffer bytes.
     :param rx_buffers: datagrams one receive can bring (recvmmsg vlen).
     :param rx_bufsize: bytes per receive buffer; 32 KiB holds a dump skb.
@@ -214,7 +217,7 @@ class Socket:
         groups: Iterable[int] = (),
         portid: int = 0,
         netns: str | int | None = None,
-        rcvbuf: int | None = None,
+        rcvbuf: int | None = 1 << 22,
         sndbuf: int | None = None,
         rx_buffers: int = 16,
         rx_bufsize: int = 32768,
@@ -310,11 +313,12 @@ class Socket:
         self._tab = tab
         size = rx.nbufs * rx.bufsize
         self._arena_ptr = rx.arena
-        self._arena = memoryview(ffi.buffer(rx.arena, size))  # type: ignore[arg-type]
+        self._arena = memoryview(ffi.buffer(rx.arena, size))
         self._buf = ffi.buffer(rx.arena, size)  # slicing it makes bytes in one step
 
-        def col(ptr: Any, width: int, code: str) -> memoryview:
-            return memoryview(ffi.buffer(ptr, cap * width)).cast(code)  # type: ignore[arg-type]
+        def col(ptr: Any, width: int, code: Any) -> memoryview:
+            mv: memoryview = memoryview(ffi.buffer(ptr, cap * width)).cast(code)
+            return mv
 
         self._col_off = col(tab.off, 4, "I")
         self._col_len = col(tab.len, 4, "I")
@@ -576,9 +580,11 @@ class Socket:
                     return out
 
     def request_many(self, msgs: Iterable[Message], *, timeout: float | None = 5.0,
-                     window: int = 256) -> list[list[MessageView] | NetlinkError]:
+                     window: int = 64) -> list[list[MessageView] | NetlinkError]:
         """Pipelines requests (``window`` in flight) with NLM_F_ACK and returns,
         in request order, each one's replies (copies) or its NetlinkError.
+        Keep ``window`` times the reply size under the receive buffer, or the
+        kernel drops replies (raised as OverrunError).
 
         :raises TimeoutError: answers stopped coming for ``timeout`` seconds.
         """

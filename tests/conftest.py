@@ -1,0 +1,89 @@
+"""Host tier fixtures: real kernel families in private network namespaces."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import nlfast._shim
+from nlfast._shim import ffi, lib
+
+if os.environ.get("NLFAST_EXPECT_ASAN") == "1":
+    # the ASan tier must not silently test the ordinary build
+    assert "/build/asan/" in nlfast._shim.__file__, nlfast._shim.__file__
+
+N_LINK_PAIRS = 500  # 1000 links (veth pairs), plus lo
+N_ADDRS = 1000
+
+
+def run(*cmd: str, input: str | None = None) -> str:
+    return subprocess.run(cmd, check=True, capture_output=True, text=True, input=input).stdout
+
+
+class Netns:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.path = f"/run/netns/{name}"
+
+    def ip(self, *args: str) -> str:
+        return run("ip", "-n", self.name, *args)
+
+    def ip_json(self, *args: str) -> Any:
+        return json.loads(self.ip("-j", *args))
+
+    def batch(self, lines: list[str]) -> None:
+        run("ip", "-n", self.name, "-batch", "-", input="\n".join(lines) + "\n")
+
+
+@pytest.fixture
+def netns() -> Iterator[Netns]:
+    """An empty private network namespace (only lo)."""
+    name = f"nlfast-{uuid.uuid4().hex[:8]}"
+    run("ip", "netns", "add", name)
+    try:
+        yield Netns(name)
+    finally:
+        run("ip", "netns", "del", name)
+
+
+@pytest.fixture(scope="module")
+def big_netns() -> Iterator[Netns]:
+    """A namespace with 1000 veth links and 1000 IPv4 addresses on them."""
+    name = f"nlfast-big-{uuid.uuid4().hex[:8]}"
+    run("ip", "netns", "add", name)
+    ns = Netns(name)
+    try:
+        ns.batch([f"link add va{i} type veth peer name vb{i}" for i in range(N_LINK_PAIRS)])
+        ns.batch(
+            [f"addr add 10.{i // 250}.{i % 250}.1/24 dev va{i % N_LINK_PAIRS}" for i in range(N_ADDRS)]
+        )
+        ns.ip("link", "set", "lo", "up")
+        yield ns
+    finally:
+        run("ip", "netns", "del", name)
+
+
+def heap_copy(data: bytes) -> Any:
+    """An exact-size malloc'd copy of data: under ASan, one byte past it faults."""
+    n = len(data)
+    p = ffi.cast("unsigned char *", lib.malloc(max(n, 1)))
+    if p == ffi.NULL:
+        raise MemoryError
+    ffi.memmove(p, data, n)
+    return ffi.gc(p, lib.free)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return Path(__file__).parent / "data"
+
+
+def fd_count() -> int:
+    return len(os.listdir("/proc/self/fd"))

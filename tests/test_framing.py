@@ -1,0 +1,154 @@
+"""Framing in the shim and parsing back: every attribute kind, padding, nests,
+datagram cuts, and the repeat path."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from nlfast import Message, MessageView, attrs
+from nlfast._shim import ffi, lib
+from nlfast.errors import DecodeError, MessageTooLargeError
+
+KINDS = [
+    (attrs.u8, "u8", 0xAB),
+    (attrs.u16, "u16", 0xBEEF),
+    (attrs.u32, "u32", 0xDEADBEEF),
+    (attrs.u64, "u64", 0x0123456789ABCDEF),
+    (attrs.s8, "s8", -5),
+    (attrs.s16, "s16", -300),
+    (attrs.s32, "s32", -70000),
+    (attrs.s64, "s64", -(1 << 40)),
+]
+
+
+@pytest.mark.parametrize(("make", "kind", "value"), KINDS)
+def test_int_round_trip(make: object, kind: str, value: int) -> None:
+    m = Message(0x20, attrs=[make(7, value)])  # type: ignore[operator]
+    v = MessageView.from_bytes(m.encode(seq=42))
+    assert v.seq == 42 and v.type == 0x20
+    assert getattr(v.attrs(), kind)(7) == value
+
+
+def test_string_binary_flag_nested_round_trip() -> None:
+    m = Message(
+        0x21,
+        flags=0x5,
+        header=b"\x01\x02\x03",  # 3 bytes: padded to 4
+        attrs=[
+            attrs.string(1, "eth0"),
+            attrs.binary(2, b"\x00\xff\x10"),
+            attrs.flag(3),
+            attrs.nested(4, [attrs.u32(1, 9), attrs.nested(2, [attrs.string(1, "deep")])]),
+        ],
+    )
+    raw = m.encode(seq=7)
+    assert len(raw) % 4 == 0
+    v = MessageView.from_bytes(raw)
+    assert v.header == (len(raw), 0x21, 0x5, 7, 0)
+    assert bytes(v.payload[:4]) == b"\x01\x02\x03\x00"
+    a = v.attrs(hdrlen=3)
+    assert a.str(1) == "eth0"
+    assert a.bytes(2) == b"\x00\xff\x10"
+    assert a.flag(3) and not a.flag(9)
+    n = a.nested(4)
+    assert n.u32(1) == 9
+    assert n.nested(2).str(1) == "deep"
+    # the nest carries NLA_F_NESTED on the wire
+    types = [struct.unpack_from("<H", raw, off + 2)[0] for off in _attr_offsets(raw, 20)]
+    assert types[3] & lib.NLA_F_NESTED
+
+
+def _attr_offsets(raw: bytes, start: int) -> list[int]:
+    out, pos = [], start
+    while pos + 4 <= len(raw):
+        n = struct.unpack_from("<H", raw, pos)[0]
+        out.append(pos)
+        pos += (n + 3) & ~3
+    return out
+
+
+@given(st.binary(max_size=64), st.binary(max_size=9))
+def test_odd_lengths_are_padded_with_zeros(data: bytes, header: bytes) -> None:
+    raw = Message(0x22, header=header, attrs=[attrs.binary(1, data), attrs.u8(2, 1)]).encode()
+    hdr = (len(header) + 3) & ~3
+    alen = 4 + len(data)
+    assert struct.unpack_from("<I", raw)[0] == len(raw) == 16 + hdr + ((alen + 3) & ~3) + 8
+    assert raw[16 + len(header) : 16 + hdr] == b"\0" * (hdr - len(header))
+    pad_start = 16 + hdr + alen
+    assert raw[pad_start : 16 + hdr + ((alen + 3) & ~3)] == b"\0" * ((4 - alen % 4) % 4)
+    a = MessageView.from_bytes(raw).attrs(len(header))
+    assert a.bytes(1) == data and a.u8(2) == 1
+
+
+def test_attribute_bounds() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        attrs.u8(1, 256)
+    with pytest.raises(TypeError, match="needs an int"):
+        attrs.u32(1, "5")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"0\.\.65535"):
+        attrs.u32(70000, 1)
+    with pytest.raises(MessageTooLargeError, match="64 KiB"):
+        Message(0x20, attrs=[attrs.binary(1, b"x" * 70000)]).encode()
+    with pytest.raises(ValueError, match="NUL"):
+        Message(0x20, attrs=[attrs.string(1, "a\0b")]).encode()
+
+
+def _tx(cap: int, dgram: int):  # type: ignore[no-untyped-def]
+    return ffi.gc(lib.nlf_tx_new(cap, dgram), lib.nlf_tx_free)
+
+
+def test_datagram_cut_carries_the_message_over() -> None:
+    tx = _tx(4096, 100)  # 100-byte datagrams
+    m = Message(0x30, attrs=[attrs.binary(1, b"a" * 20)])  # 16 + 24 = 40 bytes
+    seqs = [m.frame(tx) for _ in range(7)]
+    assert seqs == list(range(1, 8))
+    assert lib.nlf_tx_close(tx) == 0
+    cuts = [(tx.dg_off[i], tx.dg_len[i]) for i in range(tx.ndgrams)]
+    # two 40-byte messages fit in 100 bytes; the third starts the next datagram
+    assert cuts == [(0, 80), (80, 80), (160, 80), (240, 40)]
+    assert tx.nmsgs == 7
+
+
+def test_full_arena_says_so_and_loses_nothing() -> None:
+    tx = _tx(100, 1000)
+    m = Message(0x30, attrs=[attrs.binary(1, b"a" * 20)])
+    assert m.frame(tx) == 1 and m.frame(tx) == 2
+    assert m.frame(tx) == -1 and ffi.errno == 28  # ENOSPC
+    assert tx.pos == 80 and tx.nmsgs == 2  # the third left no trace
+    lib.nlf_tx_reset(tx)
+    assert m.frame(tx) == 3  # and carries over to the next batch
+
+
+def test_put_repeat_numbers_each_copy() -> None:
+    tx = _tx(1 << 16, 1024)
+    tmpl = Message(0x31, attrs=[attrs.u32(1, 5)]).encode()
+    assert lib.nlf_tx_put_repeat(tx, tmpl, len(tmpl), 100) == 100
+    raw = bytes(ffi.buffer(tx.arena, tx.pos))
+    seqs = [struct.unpack_from("<I", raw, i * len(tmpl) + 8)[0] for i in range(100)]
+    assert seqs == list(range(1, 101))
+    assert lib.nlf_tx_put_repeat(tx, tmpl[:-1], len(tmpl) - 1, 1) == -1  # len mismatch
+
+
+def test_nest_errors() -> None:
+    tx = _tx(4096, 4096)
+    assert lib.nlf_tx_nest_end(tx) == -1  # nothing open
+    assert lib.nlf_tx_msg_begin(tx, 0x20, 0, 0, ffi.NULL, 0) >= 0
+    assert lib.nlf_tx_nest_start(tx, 1) == 0
+    assert lib.nlf_tx_msg_end(tx) == -1  # a nest is open
+    assert lib.nlf_tx_nest_end(tx) == 0
+    assert lib.nlf_tx_msg_end(tx) == 0
+
+
+def test_from_bytes_rejects_malformed() -> None:
+    with pytest.raises(DecodeError, match="16 bytes"):
+        MessageView.from_bytes(b"\x10\0\0\0")
+    with pytest.raises(DecodeError, match="does not fit"):
+        MessageView.from_bytes(struct.pack("<IHHII", 64, 1, 0, 0, 0))
+    bad = Message(0x20).encode() + struct.pack("<HH", 40, 1)
+    v = MessageView.from_bytes(struct.pack("<I", len(bad)) + bad[4:])
+    with pytest.raises(DecodeError, match="malformed"):
+        list(v.attrs())

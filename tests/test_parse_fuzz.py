@@ -1,0 +1,132 @@
+"""The C parsers against malformed input: they never crash and never read past
+the buffer.  Each input is an exact-size malloc'd copy, so under the ASan
+build (tests/test_asan.py runs this file there) one byte past it faults."""
+
+from __future__ import annotations
+
+import struct
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nlfast import Message, attrs
+from nlfast._shim import ffi, lib
+
+from .conftest import heap_copy
+
+SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+def hdr(length: int, type: int = 0x20, flags: int = 0, seq: int = 0) -> bytes:
+    return struct.pack("<IHHII", length & 0xFFFFFFFF, type, flags, seq, 0)
+
+
+# Streams built from pieces that are each a little wrong.
+piece = st.one_of(
+    st.binary(max_size=40),
+    st.builds(lambda n, t, b: hdr(n, t) + b, st.integers(0, 2**32 - 1),
+              st.sampled_from([1, 2, 3, 4, 0x10, 0x20]), st.binary(max_size=40)),
+    st.builds(lambda n, b: hdr(16 + len(b) + n) + b, st.integers(-20, 20), st.binary(max_size=40)),
+    st.builds(lambda al, t, b: struct.pack("<HH", al, t) + b, st.integers(0, 0xFFFF),
+              st.integers(0, 0xFFFF), st.binary(max_size=20)),
+)
+streams = st.lists(piece, max_size=8).map(b"".join)
+
+
+def parse_all(data: bytes) -> list[tuple[int, int]]:
+    t = ffi.new("struct nlf_table *")
+    assert lib.nlf_table_init(t, len(data) // 16 + 1) == 0
+    try:
+        buf = heap_copy(data)
+        n = lib.nlf_parse(buf, len(data), 0, 0, t)
+        assert 0 <= n <= len(data) // 16
+        rows = [(t.off[i], t.len[i]) for i in range(t.count)]
+        for off, ln in rows:
+            assert ln >= 16 and off + ln <= len(data)
+            # attribute index and extack of every row stay inside it too
+            idx_off = ffi.new("uint32_t[]", 257)
+            idx_len = ffi.new("uint32_t[]", 257)
+            row = heap_copy(data[off : off + ln])
+            lib.nlf_attr_parse(row + 16, ln - 16, 256, idx_off, idx_len)
+            for ty in range(257):
+                if idx_off[ty]:
+                    assert idx_off[ty] + idx_len[ty] <= ln - 16
+            ea = ffi.new("struct nlf_extack *")
+            if lib.nlf_extack_parse(row, ln, ea) == 0 and ea.has & lib.NLF_EXTACK_MSG:
+                assert ea.msg_off + ea.msg_len <= ln
+        return rows
+    finally:
+        lib.nlf_table_fini(t)
+
+
+@SETTINGS
+@given(streams)
+def test_parse_never_reads_out_of_bounds(data: bytes) -> None:
+    parse_all(data)
+
+
+@SETTINGS
+@given(st.integers(0, 2**32 - 1), st.binary(max_size=64))
+def test_any_nlmsg_len(length: int, body: bytes) -> None:
+    data = hdr(length) + body
+    rows = parse_all(data)
+    if 16 <= length <= len(data):
+        assert rows[0] == (0, length)
+    else:
+        assert rows == []
+
+
+@SETTINGS
+@given(st.binary(max_size=200))
+def test_attr_parse_random(data: bytes) -> None:
+    buf = heap_copy(data)
+    off = ffi.new("uint32_t[]", 65536)
+    ln = ffi.new("uint32_t[]", 65536)
+    n = lib.nlf_attr_parse(buf, len(data), 0xFFFF, off, ln)
+    assert n == -1 or n <= len(data) // 4
+    alen = ffi.new("uint32_t *")
+    for t in range(8):
+        o = lib.nlf_attr_find(buf, len(data), t, alen)
+        assert o == 0 or o + alen[0] <= len(data)
+
+
+@SETTINGS
+@given(st.integers(-5000, 5000), st.integers(0, 0xFFFF), st.binary(max_size=60),
+       st.binary(max_size=60))
+def test_extack_random(code: int, flags: int, inner: bytes, tlvs: bytes) -> None:
+    body = struct.pack("<i", code) + inner + tlvs
+    data = hdr(16 + len(body), lib.NLMSG_ERROR, flags) + body
+    buf = heap_copy(data)
+    ea = ffi.new("struct nlf_extack *")
+    r = lib.nlf_extack_parse(buf, len(data), ea)
+    assert r in (0, -1)
+    if r == 0:
+        assert ea.error == (-code if -4096 < code < 0 else 0)
+        assert ea.msg_off + ea.msg_len <= len(data)
+
+
+def test_extack_well_formed() -> None:
+    req = Message(0x20, attrs=[attrs.u32(1, 1)]).encode(seq=9)
+    tlv = struct.pack("<HH", 4 + 6, lib.NLMSGERR_ATTR_MSG) + b"bad x\0" + b"\0\0"
+    tlv += struct.pack("<HHI", 8, lib.NLMSGERR_ATTR_OFFS, 20)
+    body = struct.pack("<i", -22) + req[:16] + tlv
+    flags = lib.NLM_F_CAPPED | lib.NLM_F_ACK_TLVS
+    data = hdr(16 + len(body), lib.NLMSG_ERROR, flags, 9) + body
+    ea = ffi.new("struct nlf_extack *")
+    assert lib.nlf_extack_parse(heap_copy(data), len(data), ea) == 0
+    assert ea.error == 22 and ea.req_seq == 9 and ea.req_type == 0x20
+    assert data[ea.msg_off : ea.msg_off + ea.msg_len] == b"bad x"
+    assert ea.has & lib.NLF_EXTACK_OFFS and ea.offs == 20
+
+
+def test_many_messages_one_datagram() -> None:
+    msgs = b"".join(Message(0x20 + i % 3, attrs=[attrs.u32(1, i)]).encode(seq=i)
+                    for i in range(100))
+    rows = parse_all(msgs + b"\x01\x02")  # a malformed tail
+    assert len(rows) == 100
+    t = ffi.new("struct nlf_table *")
+    lib.nlf_table_init(t, 200)
+    lib.nlf_parse(heap_copy(msgs + b"\x01\x02"), len(msgs) + 2, 0, 0, t)
+    assert t.n_bad == 1
+    assert [t.seq[i] for i in range(100)] == list(range(100))
+    lib.nlf_table_fini(t)
