@@ -28,12 +28,13 @@ enum nlfam_msg_type {
 	NLFAM_MSG_EVENT,	/* multicast notification (GROUP_EVENTS) */
 	__NLFAM_MSG_MAX,
 };
+
 #define NLFAM_MSG_MAX (__NLFAM_MSG_MAX - 1)
 
 /* Attributes. */
 enum nlfam_attr {
 	NLFAM_A_UNSPEC,
-	NLFAM_A_TEXT,		/* NUL-terminated string, at most NLFAM_TEXT_MAX */
+	NLFAM_A_TEXT,		/* string: at most NLFAM_TEXT_MAX bytes, then NUL */
 	NLFAM_A_DATA,		/* binary, at most NLFAM_DATA_MAX bytes */
 	NLFAM_A_COUNT,		/* u32 */
 	NLFAM_A_SIZE,		/* u32: payload bytes per flood/dump message */
@@ -44,6 +45,7 @@ enum nlfam_attr {
 	NLFAM_A_PAD,		/* padding for 64-bit attributes */
 	__NLFAM_A_MAX,
 };
+
 #define NLFAM_A_MAX (__NLFAM_A_MAX - 1)
 
 /* Counters nested in NLFAM_A_STATS; each a u64. */
@@ -59,6 +61,7 @@ enum nlfam_stat {
 	NLFAM_STAT_PAD,
 	__NLFAM_STAT_MAX,
 };
+
 #define NLFAM_STAT_MAX (__NLFAM_STAT_MAX - 1)
 
 /* Multicast groups (netlink group numbers, 1-based). */
@@ -70,6 +73,7 @@ enum nlfam_group {
 	NLFAM_GRP_SPARE,	/* 4: free for tests */
 	__NLFAM_GRP_MAX,
 };
+
 #define NLFAM_GRP_MAX (__NLFAM_GRP_MAX - 1)
 
 /* Limits. */
@@ -78,6 +82,8 @@ enum nlfam_group {
 #define NLFAM_FLOOD_MAX_COUNT	10000000
 #define NLFAM_DUMP_MAX_COUNT	100000000
 #define NLFAM_MSG_SIZE_MAX	16384
+/* Largest ECHO payload (all attributes), bytes. */
+#define NLFAM_ECHO_MAX		65536
 
 /* The article's texts. */
 #define NLFAM_HELLO_TEXT	"HELLO KERNEL FROM USER"

@@ -1,0 +1,571 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nlfast_family: the request types.
+ *
+ * Every request's payload is netlink attributes right after the nlmsghdr,
+ * checked by nlmsg_parse() (strict) against the type's policy before its
+ * handler runs.  Handlers run in the sender's context, may sleep, and send
+ * replies to NETLINK_CB(skb).portid through nlfam_reply().
+ */
+
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/build_bug.h>
+#include <linux/capability.h>
+#include <linux/kernel.h>
+#include <linux/limits.h>
+#include <linux/module.h>
+#include <linux/nospec.h>
+#include <linux/printk.h>
+#include <linux/sched.h>
+#include <linux/sched/signal.h>
+#include <linux/string.h>
+#include <linux/stringify.h>
+#include <net/netlink.h>
+
+#include "nlfast_family_priv.h"
+
+/*
+ * Flood and dump payloads: byte i of entry "index" is (index + i) & 0xff,
+ * i.e. SIZE bytes of this table from offset index & 0xff.
+ */
+static u8 nlfam_pattern[NLFAM_MSG_SIZE_MAX + 0xff] __ro_after_init;
+
+/**
+ * struct nlfam_dump_ctx - a dump request and its position
+ * @count: entries to send
+ * @size: DATA bytes per entry
+ * @next: index of the next entry; kept in netlink_callback.ctx
+ *	so the dump resumes where the previous recv() stopped
+ */
+struct nlfam_dump_ctx {
+	u32 count;
+	u32 size;
+	u32 next;
+};
+
+static_assert(sizeof(struct nlfam_dump_ctx) <=
+	      sizeof_field(struct netlink_callback, ctx));
+
+/* The policies below hold bounds in s16 (NLA_POLICY_RANGE/MAX). */
+static_assert(NLFAM_MSG_SIZE_MAX <= S16_MAX);
+/* The GROUP range message below spells the bound out. */
+static_assert(NLFAM_GRP_MAX == 4);
+
+/**
+ * struct nlfam_op - how one request type is handled
+ * @doit: the handler; @tb holds the attributes that passed @policy
+ * @policy: the attributes this type accepts; strict parsing rejects others
+ * @admin: the sender needs CAP_NET_ADMIN over the socket's namespace
+ */
+struct nlfam_op {
+	int (*doit)(struct sk_buff *skb, struct nlmsghdr *nlh,
+		    struct nlattr **tb, struct netlink_ext_ack *extack);
+	const struct nla_policy *policy;
+	bool admin;
+};
+
+static struct netlink_range_validation nlfam_flood_count_range = {
+	.min = 1,
+	.max = NLFAM_FLOOD_MAX_COUNT,
+};
+
+static struct netlink_range_validation nlfam_dump_count_range = {
+	.min = 1,
+	.max = NLFAM_DUMP_MAX_COUNT,
+};
+
+/* No attribute accepted. */
+static const struct nla_policy nlfam_none_policy[NLFAM_A_MAX + 1];
+
+static const struct nla_policy nlfam_hello_policy[NLFAM_A_MAX + 1] = {
+	[NLFAM_A_TEXT]	= { .type = NLA_NUL_STRING, .len = NLFAM_TEXT_MAX },
+};
+
+static const struct nla_policy nlfam_mcast_policy[NLFAM_A_MAX + 1] = {
+	[NLFAM_A_GROUP]	= NLA_POLICY_RANGE(NLA_U32, 1, NLFAM_GRP_MAX),
+};
+
+/* ECHO and SINK. */
+static const struct nla_policy nlfam_payload_policy[NLFAM_A_MAX + 1] = {
+	[NLFAM_A_TEXT]	= { .type = NLA_NUL_STRING, .len = NLFAM_TEXT_MAX },
+	[NLFAM_A_DATA]	= { .type = NLA_BINARY, .len = NLFAM_DATA_MAX },
+};
+
+static const struct nla_policy nlfam_flood_policy[NLFAM_A_MAX + 1] = {
+	[NLFAM_A_COUNT]	= NLA_POLICY_FULL_RANGE(NLA_U32,
+						&nlfam_flood_count_range),
+	[NLFAM_A_SIZE]	= NLA_POLICY_MAX(NLA_U32, NLFAM_MSG_SIZE_MAX),
+	[NLFAM_A_GROUP]	= NLA_POLICY_RANGE(NLA_U32, 1, NLFAM_GRP_MAX),
+};
+
+static const struct nla_policy nlfam_dump_policy[NLFAM_A_MAX + 1] = {
+	[NLFAM_A_COUNT]	= NLA_POLICY_FULL_RANGE(NLA_U32,
+						&nlfam_dump_count_range),
+	[NLFAM_A_SIZE]	= NLA_POLICY_MAX(NLA_U32, NLFAM_MSG_SIZE_MAX),
+};
+
+void nlfam_ops_init(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(nlfam_pattern); i++)
+		nlfam_pattern[i] = i & 0xff;
+}
+
+static u32 nlfam_get_u32(const struct nlattr *attr, u32 fallback)
+{
+	return attr ? nla_get_u32(attr) : fallback;
+}
+
+/* Payload of one flood or dump message carrying @size DATA bytes. */
+static size_t nlfam_entry_payload(u32 size)
+{
+	return nla_total_size(sizeof(u32)) + nla_total_size(size);
+}
+
+static int nlfam_put_entry(struct sk_buff *skb, u32 index, u32 size)
+{
+	struct nlattr *data;
+
+	if (nla_put_u32(skb, NLFAM_A_INDEX, index))
+		return -EMSGSIZE;
+	data = nla_reserve(skb, NLFAM_A_DATA, size);
+	if (!data)
+		return -EMSGSIZE;
+	memcpy(nla_data(data), &nlfam_pattern[index & 0xff], size);
+	return 0;
+}
+
+/* A message of @type with one u32 attribute or one string attribute. */
+static struct sk_buff *nlfam_new_msg(u32 portid, u32 seq, u16 type,
+				     int attrtype, const char *text, u32 value)
+{
+	size_t len = text ? strlen(text) + 1 : sizeof(u32);
+	struct nlmsghdr *nlh;
+	struct sk_buff *skb;
+
+	skb = nlmsg_new(nla_total_size(len), GFP_KERNEL);
+	if (!skb)
+		return NULL;
+	nlh = nlmsg_put(skb, portid, seq, type, 0, 0);
+	if (!nlh)
+		goto free_skb;
+	if (text ? nla_put_string(skb, attrtype, text) :
+		   nla_put_u32(skb, attrtype, value))
+		goto free_skb;
+	nlmsg_end(skb, nlh);
+	return skb;
+
+free_skb:
+	nlmsg_free(skb);
+	return NULL;
+}
+
+/* HELLO: log TEXT, reply NLFAM_HELLO_REPLY. */
+static int nlfam_hello(struct sk_buff *skb, struct nlmsghdr *nlh,
+		       struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	const struct nlattr *text = tb[NLFAM_A_TEXT];
+	struct sk_buff *reply;
+
+	if (NL_REQ_ATTR_CHECK(extack, NULL, tb, NLFAM_A_TEXT)) {
+		NL_SET_ERR_MSG(extack, "HELLO needs a TEXT attribute");
+		return -EINVAL;
+	}
+
+	/*
+	 * The policy guarantees a NUL within the attribute; strnlen() stops at
+	 * its end all the same, and %pE escapes what is not printable.
+	 */
+	pr_info_ratelimited("hello from port %u: \"%*pE\"\n",
+			    NETLINK_CB(skb).portid,
+			    (int)strnlen(nla_data(text), nla_len(text)),
+			    nla_data(text));
+
+	reply = nlfam_new_msg(NETLINK_CB(skb).portid, nlh->nlmsg_seq,
+			      NLFAM_MSG_HELLO, NLFAM_A_TEXT,
+			      NLFAM_HELLO_REPLY, 0);
+	if (!reply)
+		return -ENOMEM;
+	return nlfam_reply(skb, reply);
+}
+
+/* MCAST_HELLO: multicast NLFAM_HELLO_MCAST to GROUP (default HELLO). */
+static int nlfam_mcast_hello(struct sk_buff *skb, struct nlmsghdr *nlh,
+			     struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	u32 group = nlfam_get_u32(tb[NLFAM_A_GROUP], NLFAM_GRP_HELLO);
+	struct sk_buff *msg;
+
+	if (!netlink_has_listeners(skb->sk, group))
+		return 0;
+
+	msg = nlfam_new_msg(0, 0, NLFAM_MSG_HELLO, NLFAM_A_TEXT,
+			    NLFAM_HELLO_MCAST, 0);
+	if (!msg)
+		return -ENOMEM;
+	nlfam_multicast(skb->sk, msg, group);
+	return 0;
+}
+
+/*
+ * ECHO: one reply with the request's type and seq, flags 0, and its payload
+ * byte for byte (nlmsg_len too, so no nlmsg_end() that would pad it).
+ */
+static int nlfam_echo(struct sk_buff *skb, struct nlmsghdr *nlh,
+		      struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	int len = nlmsg_len(nlh);
+	struct sk_buff *reply;
+	struct nlmsghdr *rnlh;
+
+	if (len > NLFAM_ECHO_MAX) {
+		NL_SET_ERR_MSG(extack, "ECHO payload is larger than "
+			       __stringify(NLFAM_ECHO_MAX) " bytes");
+		return -EMSGSIZE;
+	}
+
+	reply = nlmsg_new(len, GFP_KERNEL | __GFP_NOWARN);
+	if (!reply)
+		return -ENOMEM;
+	rnlh = nlmsg_put(reply, NETLINK_CB(skb).portid, nlh->nlmsg_seq,
+			 nlh->nlmsg_type, len, 0);
+	if (!rnlh) {
+		nlmsg_free(reply);
+		return -EMSGSIZE;
+	}
+	memcpy(nlmsg_data(rnlh), nlmsg_data(nlh), len);
+	return nlfam_reply(skb, reply);
+}
+
+/* SINK: counted and dropped. */
+static int nlfam_sink(struct sk_buff *skb, struct nlmsghdr *nlh,
+		      struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	nlfam_stat_add(nlfam_pernet(sock_net(skb->sk)), NLFAM_STAT_SINK, 1);
+	return 0;
+}
+
+/* STATS: reply with the namespace's counters and generation. */
+static int nlfam_stats(struct sk_buff *skb, struct nlmsghdr *nlh,
+		       struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	struct nlfam_net *nn = nlfam_pernet(sock_net(skb->sk));
+	struct sk_buff *reply;
+	struct nlmsghdr *rnlh;
+	struct nlattr *nest;
+	int i;
+
+	reply = nlmsg_new(nla_total_size(0) +
+			  NLFAM_STAT_MAX * nla_total_size_64bit(sizeof(u64)) +
+			  nla_total_size(sizeof(u32)), GFP_KERNEL);
+	if (!reply)
+		return -ENOMEM;
+	rnlh = nlmsg_put(reply, NETLINK_CB(skb).portid, nlh->nlmsg_seq,
+			 NLFAM_MSG_STATS, 0, 0);
+	if (!rnlh)
+		goto free_reply;
+
+	nest = nla_nest_start(reply, NLFAM_A_STATS);
+	if (!nest)
+		goto free_reply;
+	for (i = NLFAM_STAT_UNSPEC + 1; i <= NLFAM_STAT_MAX; i++) {
+		if (i == NLFAM_STAT_PAD)
+			continue;
+		if (nla_put_u64_64bit(reply, i, atomic64_read(&nn->stats[i]),
+				      NLFAM_STAT_PAD))
+			goto free_reply;
+	}
+	nla_nest_end(reply, nest);
+
+	if (nla_put_u32(reply, NLFAM_A_GENERATION, nlfam_generation(nn)))
+		goto free_reply;
+	nlmsg_end(reply, rnlh);
+	return nlfam_reply(skb, reply);
+
+free_reply:
+	nlmsg_free(reply);
+	return -EMSGSIZE;
+}
+
+/**
+ * nlfam_flood - multicast COUNT messages of SIZE bytes to GROUP
+ * @skb: the request
+ * @nlh: its header
+ * @tb: its attributes: COUNT (required), SIZE and GROUP (optional)
+ * @extack: extended ack
+ *
+ * Each message is NLFAM_MSG_FLOOD with INDEX and DATA.  Stops as soon as
+ * the group has no listener (so nothing is built for nobody), and when the
+ * sender is killed.  A listener that cannot keep up loses messages and
+ * reads ENOBUFS; the flood goes on and counts delivery failures.
+ *
+ * Return: 0, -EINVAL without COUNT, -ENOMEM, or -EINTR when killed.
+ */
+static int nlfam_flood(struct sk_buff *skb, struct nlmsghdr *nlh,
+		       struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	struct sock *sk = skb->sk;
+	u32 count, size, group, i;
+	struct nlmsghdr *mnlh;
+	struct sk_buff *msg;
+
+	if (NL_REQ_ATTR_CHECK(extack, NULL, tb, NLFAM_A_COUNT)) {
+		NL_SET_ERR_MSG(extack, "FLOOD needs a COUNT attribute");
+		return -EINVAL;
+	}
+	count = nla_get_u32(tb[NLFAM_A_COUNT]);
+	size = nlfam_get_u32(tb[NLFAM_A_SIZE], 0);
+	group = nlfam_get_u32(tb[NLFAM_A_GROUP], NLFAM_GRP_FLOOD);
+
+	for (i = 0; i < count; i++) {
+		if (!netlink_has_listeners(sk, group))
+			break;
+		if (fatal_signal_pending(current))
+			return -EINTR;
+
+		msg = nlmsg_new(nlfam_entry_payload(size), GFP_KERNEL);
+		if (!msg)
+			return -ENOMEM;
+		mnlh = nlmsg_put(msg, 0, 0, NLFAM_MSG_FLOOD, 0, 0);
+		if (!mnlh || nlfam_put_entry(msg, i, size)) {
+			nlmsg_free(msg);
+			return -EMSGSIZE;
+		}
+		nlmsg_end(msg, mnlh);
+		nlfam_multicast(sk, msg, group);
+		cond_resched();
+	}
+	return 0;
+}
+
+static int nlfam_dump_start(struct netlink_callback *cb)
+{
+	struct nlfam_dump_ctx *ctx = (struct nlfam_dump_ctx *)cb->ctx;
+
+	/*
+	 * cb->data is the request that nlfam_dump() parsed, on its stack:
+	 * netlink_dump_start() calls us before it returns.
+	 */
+	*ctx = *(const struct nlfam_dump_ctx *)cb->data;
+	cb->data = NULL;
+	return 0;
+}
+
+/**
+ * nlfam_dump_fill - put as many dump entries as fit in one skb
+ * @skb: the skb to fill, owned by the requesting socket
+ * @cb: the dump's state; the position is in cb->ctx
+ *
+ * Called again for each recv() until it returns 0, which makes af_netlink
+ * append NLMSG_DONE.  cb->seq is the namespace's generation, so entries put
+ * after a RESET carry NLM_F_DUMP_INTR.
+ *
+ * Return: bytes put, 0 when done, -EMSGSIZE if not even one entry fits.
+ */
+static int nlfam_dump_fill(struct sk_buff *skb, struct netlink_callback *cb)
+{
+	struct nlfam_dump_ctx *ctx = (struct nlfam_dump_ctx *)cb->ctx;
+	struct nlfam_net *nn = nlfam_pernet(sock_net(skb->sk));
+	u32 portid = NETLINK_CB(cb->skb).portid;
+	u32 seq = cb->nlh->nlmsg_seq;
+	u32 first = ctx->next;
+	struct nlmsghdr *nlh;
+
+	cb->seq = nlfam_generation(nn);
+
+	while (ctx->next < ctx->count) {
+		nlh = nlmsg_put(skb, portid, seq, NLFAM_MSG_DUMP, 0,
+				NLM_F_MULTI);
+		if (!nlh)
+			break;
+		if (nlfam_put_entry(skb, ctx->next, ctx->size)) {
+			nlmsg_cancel(skb, nlh);
+			break;
+		}
+		nlmsg_end(skb, nlh);
+		nl_dump_check_consistent(cb, nlh);
+		ctx->next++;
+	}
+
+	if (ctx->next == first && ctx->next < ctx->count)
+		return -EMSGSIZE;
+	nlfam_stat_add(nn, NLFAM_STAT_REPLIES, ctx->next - first);
+	return skb->len;
+}
+
+/* DUMP: start a dump of COUNT entries of SIZE bytes (needs NLM_F_DUMP). */
+static int nlfam_dump(struct sk_buff *skb, struct nlmsghdr *nlh,
+		      struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	struct nlfam_dump_ctx req = {};
+	struct netlink_dump_control control = {
+		.start	= nlfam_dump_start,
+		.dump	= nlfam_dump_fill,
+		.data	= &req,
+		.module	= THIS_MODULE,
+	};
+
+	if ((nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP) {
+		NL_SET_ERR_MSG(extack, "DUMP needs the NLM_F_DUMP flag");
+		return -EINVAL;
+	}
+	if (NL_REQ_ATTR_CHECK(extack, NULL, tb, NLFAM_A_COUNT)) {
+		NL_SET_ERR_MSG(extack, "DUMP needs a COUNT attribute");
+		return -EINVAL;
+	}
+	req.count = nla_get_u32(tb[NLFAM_A_COUNT]);
+	req.size = nlfam_get_u32(tb[NLFAM_A_SIZE], 0);
+	/* Every skb of the dump must hold at least one entry. */
+	control.min_dump_alloc = nlmsg_total_size(nlfam_entry_payload(req.size));
+
+	/* Returns -EINTR once the dump runs: netlink_rcv_skb() sends no ack. */
+	return netlink_dump_start(skb->sk, skb, nlh, &control);
+}
+
+/* RESET: zero the counters, bump the generation, tell GROUP_EVENTS. */
+static int nlfam_reset(struct sk_buff *skb, struct nlmsghdr *nlh,
+		       struct nlattr **tb, struct netlink_ext_ack *extack)
+{
+	struct nlfam_net *nn = nlfam_pernet(sock_net(skb->sk));
+	struct sk_buff *msg;
+	u32 gen;
+
+	nlfam_stats_reset(nn);
+	gen = nlfam_generation_bump(nn);
+
+	if (!netlink_has_listeners(skb->sk, NLFAM_GRP_EVENTS))
+		return 0;
+	msg = nlfam_new_msg(0, 0, NLFAM_MSG_EVENT, NLFAM_A_GENERATION,
+			    NULL, gen);
+	if (!msg)
+		return -ENOMEM;
+	nlfam_multicast(skb->sk, msg, NLFAM_GRP_EVENTS);
+	return 0;
+}
+
+/* Indexed by message type; types without a handler are refused. */
+static const struct nlfam_op nlfam_ops[NLFAM_MSG_MAX + 1] = {
+	[NLFAM_MSG_HELLO] = {
+		.doit	= nlfam_hello,
+		.policy	= nlfam_hello_policy,
+	},
+	[NLFAM_MSG_MCAST_HELLO] = {
+		.doit	= nlfam_mcast_hello,
+		.policy	= nlfam_mcast_policy,
+	},
+	[NLFAM_MSG_ECHO] = {
+		.doit	= nlfam_echo,
+		.policy	= nlfam_payload_policy,
+	},
+	[NLFAM_MSG_SINK] = {
+		.doit	= nlfam_sink,
+		.policy	= nlfam_payload_policy,
+	},
+	[NLFAM_MSG_STATS] = {
+		.doit	= nlfam_stats,
+		.policy	= nlfam_none_policy,
+	},
+	[NLFAM_MSG_FLOOD] = {
+		.doit	= nlfam_flood,
+		.policy	= nlfam_flood_policy,
+		.admin	= true,
+	},
+	[NLFAM_MSG_DUMP] = {
+		.doit	= nlfam_dump,
+		.policy	= nlfam_dump_policy,
+	},
+	[NLFAM_MSG_RESET] = {
+		.doit	= nlfam_reset,
+		.policy	= nlfam_none_policy,
+		.admin	= true,
+	},
+};
+
+/*
+ * Replace the core's generic policy message ("integer out of range",
+ * "Attribute failed policy validation") by one that names the bound.  The
+ * bad attribute and its policy stay in the ack.
+ */
+static void nlfam_explain(u16 msg_type, int err,
+			  struct netlink_ext_ack *extack)
+{
+	if (!extack->bad_attr || !extack->policy)
+		return;
+
+	switch (nla_type(extack->bad_attr)) {
+	case NLFAM_A_TEXT:
+		NL_SET_ERR_MSG(extack, "TEXT must be a NUL-terminated string of at most "
+			       __stringify(NLFAM_TEXT_MAX) " bytes");
+		break;
+	case NLFAM_A_DATA:
+		if (err == -ERANGE)
+			NL_SET_ERR_MSG(extack, "DATA must be at most "
+				       __stringify(NLFAM_DATA_MAX) " bytes");
+		break;
+	case NLFAM_A_COUNT:
+		if (err != -ERANGE)
+			break;
+		if (msg_type == NLFAM_MSG_DUMP)
+			NL_SET_ERR_MSG(extack, "COUNT must be 1.."
+				       __stringify(NLFAM_DUMP_MAX_COUNT));
+		else
+			NL_SET_ERR_MSG(extack, "COUNT must be 1.."
+				       __stringify(NLFAM_FLOOD_MAX_COUNT));
+		break;
+	case NLFAM_A_SIZE:
+		if (err == -ERANGE)
+			NL_SET_ERR_MSG(extack, "SIZE must be 0.."
+				       __stringify(NLFAM_MSG_SIZE_MAX));
+		break;
+	case NLFAM_A_GROUP:
+		if (err == -ERANGE)
+			NL_SET_ERR_MSG(extack, "GROUP must be 1..4");
+		break;
+	}
+}
+
+/**
+ * nlfam_op_run - check and handle one request
+ * @skb: the datagram, skb->sk being the namespace's kernel socket
+ * @nlh: the request, its length already checked by netlink_rcv_skb()
+ * @extack: extended ack, reported with a non-zero return
+ *
+ * Refuses unknown types (-EOPNOTSUPP) and privileged types from senders
+ * without CAP_NET_ADMIN (-EPERM) before looking at the payload, then parses
+ * the payload strictly against the type's policy and calls the handler.
+ *
+ * Return: 0, -EINTR when no ack must be sent, or a negative errno.
+ */
+int nlfam_op_run(struct sk_buff *skb, struct nlmsghdr *nlh,
+		 struct netlink_ext_ack *extack)
+{
+	struct nlattr *tb[NLFAM_A_MAX + 1];
+	unsigned int type = nlh->nlmsg_type;
+	const struct nlfam_op *op;
+	int err;
+
+	if (type >= ARRAY_SIZE(nlfam_ops)) {
+		NL_SET_ERR_MSG(extack, "unknown message type");
+		return -EOPNOTSUPP;
+	}
+	op = &nlfam_ops[array_index_nospec(type, ARRAY_SIZE(nlfam_ops))];
+	if (!op->doit) {
+		NL_SET_ERR_MSG(extack, "unknown message type");
+		return -EOPNOTSUPP;
+	}
+
+	if (op->admin && !netlink_net_capable(skb, CAP_NET_ADMIN)) {
+		NL_SET_ERR_MSG(extack, "this request needs CAP_NET_ADMIN");
+		return -EPERM;
+	}
+
+	err = nlmsg_parse(nlh, 0, tb, NLFAM_A_MAX, op->policy, extack);
+	if (err) {
+		nlfam_explain(type, err, extack);
+		return err;
+	}
+
+	return op->doit(skb, nlh, tb, extack);
+}

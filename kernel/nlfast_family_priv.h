@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * nlfast_family: declarations shared by the module's source files.
+ */
+#ifndef _NLFAST_FAMILY_PRIV_H
+#define _NLFAST_FAMILY_PRIV_H
+
+#include <linux/atomic.h>
+#include <linux/skbuff.h>
+#include <linux/types.h>
+#include <net/net_namespace.h>
+#include <net/netlink.h>
+#include <net/sock.h>
+
+#include "uapi/nlfast_family.h"
+
+/**
+ * struct nlfam_net - the family's state in one network namespace
+ * @sk: the namespace's kernel socket of the protocol
+ * @stats: counters, indexed by enum nlfam_stat (UNSPEC and PAD unused)
+ * @generation: bumped by RESET; never 0, so it can serve as a dump's
+ *	consistency sequence (see nl_dump_check_consistent())
+ */
+struct nlfam_net {
+	struct sock *sk;
+	atomic64_t stats[__NLFAM_STAT_MAX];
+	atomic_t generation;
+};
+
+/* nlfast_family_main.c */
+struct nlfam_net *nlfam_pernet(const struct net *net);
+void nlfam_stat_add(struct nlfam_net *nn, enum nlfam_stat stat, u64 n);
+void nlfam_stats_reset(struct nlfam_net *nn);
+u32 nlfam_generation(struct nlfam_net *nn);
+u32 nlfam_generation_bump(struct nlfam_net *nn);
+int nlfam_reply(struct sk_buff *in_skb, struct sk_buff *skb);
+int nlfam_multicast(struct sock *sk, struct sk_buff *skb, unsigned int group);
+
+/* nlfast_family_ops.c */
+void nlfam_ops_init(void);
+int nlfam_op_run(struct sk_buff *skb, struct nlmsghdr *nlh,
+		 struct netlink_ext_ack *extack);
+
+#endif /* _NLFAST_FAMILY_PRIV_H */
