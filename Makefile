@@ -4,8 +4,11 @@
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-KVER   ?= $(shell $(PYTHON) guest/vm.py --print-kver 2>/dev/null)
-KDIR   ?= /usr/src/linux-headers-$(KVER)
+# The guest's kernel: the newest with both an image and headers installed.
+KVER    = $(shell for d in $$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null | sort -V -r); do \
+	    v=$$(basename $$d | sed 's/^linux-headers-//'); [ -e /boot/vmlinuz-$$v ] && echo $$v && break; done)
+KDIR    = /usr/src/linux-headers-$(KVER)
+KO     := $(CURDIR)/kernel/nlfast_family.ko
 APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-static \
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1 dkms libasan8
 
@@ -42,10 +45,14 @@ test-host: deps venv
 	$(VENV)/bin/pytest -q tests
 
 module: deps
-	$(MAKE) -C kernel KDIR=$(KDIR)
+	$(MAKE) -C kernel KDIR=$(KDIR) W=1
 
+# Boots the guest kernel under QEMU with the module and runs pytest inside it;
+# fails on any failed test and on any oops, BUG, WARNING or SLUB report.
 test-guest: deps venv module
-	$(PYTHON) guest/vm.py --timeout 900 -- $(CURDIR)/$(VENV)/bin/pytest -q -p no:cacheprovider tests_guest
+	$(PYTHON) guest/vm.py --kver $(KVER) --timeout 900 --module $(KO) \
+	  --env NLFAST_KO=$(KO) --env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 -- \
+	  $(CURDIR)/$(VENV)/bin/pytest -q -p no:cacheprovider tests_guest
 
 test: lint test-host test-guest
 
