@@ -52,7 +52,6 @@ def test_cannot_redirect_replies_to_another_socket() -> None:
     # The victim is a root-owned socket; the attacker writes its port id into
     # nlmsg_pid.  The reply must go to the attacker's own socket.
     import nlfast
-    from nlfast import family as F
 
     with nlfast.Socket(30) as victim:
         code = PRELUDE + f"""

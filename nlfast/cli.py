@@ -1,0 +1,1339 @@
+"""The nlfast command line: ``python -m nlfast load|monitor ...``.
+
+``load`` drives a netlink family with requests at a chosen rate or flat out,
+from one or more sender processes, and counts what comes back (replies,
+acks, errors by errno, ENOBUFS) from the receive columns, in C;
+``monitor`` joins multicast groups and prints one line per message.
+
+Only the standard library besides nlfast itself; ``import nlfast`` never
+imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import json
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import socket
+import struct
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Callable, NoReturn
+
+from nlfast import attrs as _attrs
+from nlfast import family, rtnl
+from nlfast.attrs import Attr, AttrSet
+from nlfast.constants import (
+    NETLINK_GENERIC,
+    NETLINK_KOBJECT_UEVENT,
+    NETLINK_NETFILTER,
+    NETLINK_ROUTE,
+    NETLINK_SOCK_DIAG,
+    NETLINK_USERSOCK,
+    NLM_F_ACK,
+    NLM_F_CAPPED,
+    NLM_F_REQUEST,
+    NLMSG_DONE,
+    NLMSG_ERROR,
+    NLMSG_MIN_TYPE,
+    NLMSG_NOOP,
+    NLMSG_OVERRUN,
+)
+from nlfast.errors import DecodeError, NlfastError, TruncatedError
+from nlfast.message import Message, MessageView
+from nlfast.socket import Batch, Socket
+
+PROG = "nlfast"
+MAX_ATTR_PAYLOAD = 0xFFFF - 4
+
+# -- names --------------------------------------------------------------------
+
+_PROTO_NAMES: dict[str, int] = {
+    "route": NETLINK_ROUTE,
+    "usersock": NETLINK_USERSOCK,
+    "sock_diag": NETLINK_SOCK_DIAG,
+    "netfilter": NETLINK_NETFILTER,
+    "kobject_uevent": NETLINK_KOBJECT_UEVENT,
+    "generic": NETLINK_GENERIC,
+}
+
+# linux/rtnetlink.h: message types (RTM_BASE 16, four per object) and groups.
+_RTM_OBJECTS = [
+    (16, "LINK"), (20, "ADDR"), (24, "ROUTE"), (28, "NEIGH"), (32, "RULE"), (36, "QDISC"),
+    (40, "TCLASS"), (44, "TFILTER"), (48, "ACTION"), (52, "PREFIX"), (56, "MULTICAST"),
+    (60, "ANYCAST"), (64, "NEIGHTBL"), (68, "NDUSEROPT"), (72, "ADDRLABEL"), (76, "DCB"),
+    (80, "NETCONF"), (84, "MDB"), (88, "NSID"), (92, "STATS"), (96, "CACHEREPORT"),
+    (100, "CHAIN"), (104, "NEXTHOP"), (108, "LINKPROP"), (112, "VLAN"),
+    (116, "NEXTHOPBUCKET"), (120, "TUNNEL"),
+]
+RTM_NAMES: dict[int, str] = {}
+for _base, _obj in _RTM_OBJECTS:
+    for _i, _verb in enumerate(("NEW", "DEL", "GET", "SET")):
+        RTM_NAMES[_base + _i] = f"RTM_{_verb}{_obj}"
+RTM_NAMES[rtnl.RTM_GETLINK] = "RTM_GETLINK"  # the shim's numbers win (same values)
+
+ROUTE_GROUPS: dict[str, int] = {
+    name: i
+    for i, name in enumerate(
+        (
+            "none", "link", "notify", "neigh", "tc", "ipv4-ifaddr", "ipv4-mroute",
+            "ipv4-route", "ipv4-rule", "ipv6-ifaddr", "ipv6-mroute", "ipv6-route",
+            "ipv6-ifinfo", "decnet-ifaddr", "nop2", "decnet-route", "decnet-rule", "nop4",
+            "ipv6-prefix", "ipv6-rule", "nd-useropt", "phonet-ifaddr", "phonet-route", "dcb",
+            "ipv4-netconf", "ipv6-netconf", "mdb", "mpls-route", "nsid", "mpls-netconf",
+            "ipv4-mroute-r", "ipv6-mroute-r", "nexthop", "brvlan", "mctp-ifaddr", "tunnel",
+            "stats",
+        )
+    )
+    if not name.startswith(("none", "nop"))
+}
+ROUTE_GROUPS["link"] = rtnl.RTNLGRP_LINK
+ROUTE_GROUPS["ipv4-ifaddr"] = rtnl.RTNLGRP_IPV4_IFADDR
+ROUTE_GROUPS["ipv6-ifaddr"] = rtnl.RTNLGRP_IPV6_IFADDR
+ROUTE_GROUPS["ipv4-route"] = rtnl.RTNLGRP_IPV4_ROUTE
+ROUTE_GROUPS["neigh"] = rtnl.RTNLGRP_NEIGH
+
+_AF_NAMES: dict[int, Any] = {int(socket.AF_INET): "inet", int(socket.AF_INET6): "inet6"}
+_OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP")
+
+# linux/genetlink.h
+GENL_ID_CTRL = 0x10
+CTRL_CMD_GETFAMILY = 3
+CTRL_ATTR_FAMILY_ID = 1
+CTRL_ATTR_FAMILY_NAME = 2
+GENL_HDRLEN = 4
+
+
+def _family_table(prefix: str) -> dict[str, int]:
+    """{lower-case short name: value} of the family header's ``prefix`` names."""
+    out: dict[str, int] = {}
+    for name in family.names():
+        if not name.startswith(prefix) or name.endswith("_MAX"):
+            continue
+        value = getattr(family, name)
+        if isinstance(value, int):
+            out[name[len(prefix):].lower()] = value
+    return out
+
+
+def _reverse(table: dict[str, int], prefix: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for short, value in table.items():
+        out.setdefault(value, prefix + short.upper())
+    return out
+
+
+def errno_name(code: int) -> str:
+    return errno.errorcode.get(code, str(code))
+
+
+# -- argument parsing -----------------------------------------------------------
+
+
+class UsageError(Exception):
+    """A bad argument found after parsing: exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors (no usage block) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    v = _int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, not {v}")
+    return v
+
+
+def _nonneg_int(text: str) -> int:
+    v = _int(text)
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {v}")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not v > 0 or v == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0, not {text}")
+    return v
+
+
+def _hex_bytes(text: str) -> bytes:
+    try:
+        return bytes.fromhex(text.replace(":", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not hex bytes: {text!r}") from None
+
+
+@dataclass(frozen=True)
+class Proto:
+    number: int
+    kind: str  # route, usersock, generic, family or other
+    label: str
+
+
+def parse_proto(text: str) -> Proto:
+    """route, usersock, generic, family, family=N, another known name, or a number."""
+    t = text.strip().lower().replace("-", "_")
+    fam = family.PROTO_DEFAULT
+    if t == "family":
+        return Proto(fam, "family", f"family ({fam})")
+    if t.startswith("family="):
+        n = _int(t.split("=", 1)[1])
+        return Proto(_check_proto(n), "family", f"family ({n})")
+    if t in _PROTO_NAMES:
+        n = _PROTO_NAMES[t]
+    else:
+        try:
+            n = _check_proto(int(t, 0))
+        except ValueError:
+            names = ", ".join([*_PROTO_NAMES, "family", "family=N"])
+            raise argparse.ArgumentTypeError(
+                f"unknown protocol {text!r}: use a number or one of {names}") from None
+    kind = {NETLINK_ROUTE: "route", NETLINK_USERSOCK: "usersock",
+            NETLINK_GENERIC: "generic", fam: "family"}.get(n, "other")
+    name = next((k for k, v in _PROTO_NAMES.items() if v == n), None)
+    label = name or ("family" if kind == "family" else "protocol")
+    return Proto(n, kind, f"{label} ({n})")
+
+
+def _check_proto(n: int) -> int:
+    if not 0 <= n < 32:
+        raise argparse.ArgumentTypeError(f"protocol {n} is out of range 0..31")
+    return n
+
+
+def open_error(exc: OSError, proto: Proto, netns: str | None) -> str:
+    """The one-line message for a socket that could not be opened."""
+    if exc.errno == errno.EPROTONOSUPPORT:
+        if proto.kind == "family":
+            return (f"protocol {proto.number} is not available: "
+                    "is the nlfast_family module loaded?")
+        return f"protocol {proto.number} is not available: no kernel family registered it"
+    if netns is not None and exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return f"network namespace {netns!r} does not exist (see ip netns list)"
+    if exc.errno == errno.EPERM:
+        return f"not permitted: {_strerror(exc)} (needs CAP_NET_ADMIN?)"
+    return f"cannot open the netlink socket: {_strerror(exc)}"
+
+
+def _strerror(exc: OSError) -> str:
+    return os.strerror(exc.errno) if exc.errno else str(exc)
+
+
+def build_parser() -> _Parser:
+    p = _Parser(prog=PROG, description="nlfast: netlink load generator and multicast monitor.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    load = sub.add_parser(
+        "load", help="send requests at a rate or flat out and count the answers",
+        description=(
+            "Drive a netlink family: send one request over and over (each with its own "
+            "sequence number), from N processes, paced or flat out, and count what comes "
+            "back. USERSOCK without --dest gets receiver processes of its own."),
+    )
+    load.add_argument("--proto", type=parse_proto, default=parse_proto("family"),
+                      help="route, usersock, generic, family (the nlfast module, 30), "
+                           "family=N, or a protocol number (default: family)")
+    load.add_argument("--type", dest="msg_type",
+                      help="message type: a number, or for family echo|sink|hello|stats, "
+                           "for route getlink, for generic getfamily "
+                           "(default: echo, getlink, getfamily, 0x10)")
+    load.add_argument("--size", type=_nonneg_int,
+                      help="payload bytes, carried as an attribute (family: NLFAM_A_DATA, "
+                           "otherwise binary attribute 1); default 0")
+    load.add_argument("--header", type=_hex_bytes, default=None, metavar="HEX",
+                      help="family header bytes before the attributes (hex), for types "
+                           "given as numbers")
+    load.add_argument("--ifindex", type=_positive_int, default=1,
+                      help="route getlink: the interface index asked for (default 1, lo)")
+    load.add_argument("--batch", type=_positive_int, default=4096,
+                      help="messages per send call, packed many per datagram (default 4096)")
+    load.add_argument("--dgram-size", type=_positive_int, default=32768, metavar="BYTES",
+                      help="bytes per datagram before a new one starts (default 32768; "
+                           "16: one message per datagram)")
+    load.add_argument("--senders", type=_positive_int, default=1, metavar="N",
+                      help="sender processes (default 1)")
+    load.add_argument("--receivers", type=_positive_int, default=None, metavar="N",
+                      help="usersock: receiver processes of our own (default: one per sender)")
+    load.add_argument("--rate", type=_positive_float, default=None, metavar="MSGS",
+                      help="messages per second, all senders together (default: flat out)")
+    load.add_argument("--duration", type=_positive_float, default=None, metavar="SECONDS",
+                      help="stop sending after this long (default 10 unless --count)")
+    load.add_argument("--count", type=_positive_int, default=None, metavar="N",
+                      help="stop after sending N messages in all")
+    load.add_argument("--dest", type=_nonneg_int, default=None, metavar="PORTID",
+                      help="unicast to this port id (usersock: someone else's receiver)")
+    load.add_argument("--group", type=_positive_int, default=None, metavar="G",
+                      help="send to multicast group G (1..32) instead of unicast")
+    load.add_argument("--ack", action="store_true",
+                      help="set NLM_F_ACK and count the acks (our usersock receivers ack)")
+    load.add_argument("--window", type=_positive_int, default=None, metavar="N",
+                      help="requests awaiting an answer at most (default 256; usersock "
+                           "acks 16384); keep replies in flight under the receive buffer")
+    load.add_argument("--wait", type=_positive_float, default=2.0, metavar="SECONDS",
+                      help="how long to wait for outstanding answers at the end (default 2)")
+    load.add_argument("--rcvbuf", type=_positive_int, default=1 << 22, metavar="BYTES",
+                      help="receive buffer of every socket (default 4 MiB)")
+    load.add_argument("--netns", default=None, metavar="NAME",
+                      help="run in this network namespace (a name under /run/netns or a path)")
+    load.add_argument("--json", action="store_true", help="print the summary as JSON")
+    load.add_argument("-q", "--quiet", action="store_true", help="no live progress line")
+
+    mon = sub.add_parser(
+        "monitor", help="print what arrives on multicast groups",
+        description=(
+            "Join multicast groups and print one line per message: type, flags, seq, "
+            "length, sender port id and the attributes of known families. Lost messages "
+            "(ENOBUFS) are reported as lines of their own."),
+    )
+    mon.add_argument("groups", nargs="+", metavar="GROUP",
+                     help="group numbers, or names: for route link, ipv4-ifaddr, ipv6-ifaddr, "
+                          "ipv4-route, neigh, ...; for family events, hello, flood, spare")
+    mon.add_argument("--proto", type=parse_proto, default=parse_proto("route"),
+                     help="route (default), usersock, generic, family, family=N or a number")
+    mon.add_argument("--count", type=_positive_int, default=None, metavar="N",
+                     help="stop after N messages")
+    mon.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",
+                     help="stop after this long (exit status 1 if --count was not reached)")
+    mon.add_argument("--netns", default=None, metavar="NAME",
+                     help="listen in this network namespace (a name under /run/netns or a path)")
+    mon.add_argument("--rcvbuf", type=_positive_int, default=1 << 22, metavar="BYTES",
+                     help="receive buffer (default 4 MiB)")
+    mon.add_argument("--json", action="store_true", help="one JSON object per line")
+    mon.add_argument("-q", "--quiet", action="store_true",
+                     help="no 'listening' line on stderr")
+    return p
+
+
+# -- load: what to send ----------------------------------------------------------
+
+UNKNOWN = (1 << 64) - 1
+C_SENT, C_RECV, C_ACK, C_ERR, C_ENOBUFS = range(5)
+NSLOTS = 8
+
+
+@dataclass
+class LoadSpec:
+    proto: Proto
+    netns: str | None
+    msg_type: int
+    type_label: str
+    flags: int
+    header: bytes
+    attrs: list[Attr]
+    size: int
+    reply_type: int | None  # one reply of this type per request, same seq
+    replies: bool  # the family answers every request (reply or ack)
+    sync: bool  # a kernel family: answers are queued when the send returns
+    ack: bool
+    batch: int
+    window: int
+    rate: float | None  # per sender
+    count: int | None  # in all
+    duration: float | None
+    dest: int
+    groups: int
+    dgram_size: int
+    rcvbuf: int
+    wait: float
+    senders: int
+    receivers: int
+    ack_template: bytes = b""
+    msg_len: int = 0
+    label: str = ""
+
+
+def _type_from(text: str | None, names: dict[str, int], default: str) -> tuple[int, str]:
+    if text is None:
+        text = default
+    key = text.strip().lower()
+    if key in names:
+        return names[key], key
+    try:
+        n = int(key, 0)
+    except ValueError:
+        known = ", ".join(sorted(names)) or "none: give a number"
+        raise UsageError(f"argument --type: unknown type {text!r} (known: {known})") from None
+    if not 0 <= n <= 0xFFFF:
+        raise UsageError(f"argument --type: {n} is out of range 0..65535")
+    return n, f"{n:#x}"
+
+
+def make_spec(a: argparse.Namespace) -> LoadSpec:
+    proto: Proto = a.proto
+    kind = proto.kind
+    header: bytes = a.header or b""
+    attrs: list[Attr] = []
+    reply_type: int | None = None
+    replies = False
+    no_size = ""
+    if kind == "route":
+        t, label = _type_from(a.msg_type, {"getlink": rtnl.RTM_GETLINK}, "getlink")
+        if t == rtnl.RTM_GETLINK and a.header is None:
+            header = rtnl.ifinfomsg(index=a.ifindex)
+            reply_type, replies, no_size = rtnl.RTM_NEWLINK, True, "RTM_GETLINK"
+            label = f"RTM_GETLINK ifindex {a.ifindex}"
+        else:
+            label = RTM_NAMES.get(t, label)
+    elif kind == "family":
+        names = _family_table("NLFAM_MSG_")
+        t, label = _type_from(a.msg_type, names, "echo")
+        label = _reverse(names, "NLFAM_MSG_").get(t, label)
+        if t == names.get("echo"):
+            reply_type, replies = t, True
+        elif t == names.get("stats"):
+            reply_type, replies, no_size = t, True, label
+        elif t == names.get("hello"):
+            reply_type, replies, no_size = t, True, label
+            attrs.append(_attrs.string(family.NLFAM_A_TEXT, family.NLFAM_HELLO_TEXT))
+    elif kind == "generic":
+        t, label = _type_from(a.msg_type, {"getfamily": GENL_ID_CTRL}, "getfamily")
+        if a.msg_type is None or a.msg_type.strip().lower() == "getfamily":
+            header = struct.pack("<BBH", CTRL_CMD_GETFAMILY, 1, 0)
+            attrs.append(_attrs.string(CTRL_ATTR_FAMILY_NAME, "nlctrl"))
+            reply_type, replies, no_size = GENL_ID_CTRL, True, "CTRL_CMD_GETFAMILY"
+            label = "nlctrl CTRL_CMD_GETFAMILY"
+    else:
+        t, label = _type_from(a.msg_type, {}, f"{NLMSG_MIN_TYPE:#x}")
+    if t < NLMSG_MIN_TYPE:
+        raise UsageError(f"argument --type: {t} is a netlink control type "
+                         f"(below {NLMSG_MIN_TYPE:#x})")
+    size = a.size or 0
+    if size and no_size:
+        raise UsageError(f"argument --size: {no_size} requests carry no payload")
+    if size > MAX_ATTR_PAYLOAD:
+        raise UsageError(f"argument --size: at most {MAX_ATTR_PAYLOAD} bytes (one attribute)")
+    if size:
+        atype = family.NLFAM_A_DATA if kind == "family" else 1
+        attrs.append(_attrs.binary(atype, bytes(i & 0xFF for i in range(size))))
+
+    if a.dest is not None and a.group is not None:
+        raise UsageError("argument --group: not with --dest")
+    if a.group is not None:  # nobody answers a multicast
+        reply_type, replies = None, False
+    if a.group is not None and a.group > 32:
+        raise UsageError("argument --group: send to groups 1..32 only (a 32-bit mask)")
+    groups = 0 if a.group is None else 1 << (a.group - 1)
+    own = kind == "usersock" and a.dest is None and a.group is None
+    if a.receivers is not None and not own:
+        raise UsageError("argument --receivers: only for usersock without --dest/--group")
+    receivers = (a.receivers or a.senders) if own else 0
+    if own and a.ack and receivers != a.senders:
+        raise UsageError("argument --receivers: with --ack, one receiver per sender")
+    sync = kind != "usersock" and a.dest is None and a.group is None
+    if a.group is not None and a.ack:
+        raise UsageError("argument --ack: multicast is not acknowledged")
+    window = a.window if a.window is not None else 16384 if own and a.ack else 256
+    rate = None if a.rate is None else a.rate / a.senders
+    batch = a.batch
+    if rate is not None:
+        # at most ~10 ms worth of messages per send, so pacing stays smooth
+        batch = min(batch, max(1, int(rate / 100)))
+    duration = a.duration
+    if duration is None and a.count is None:
+        duration = 10.0
+    if a.count is not None and a.count < a.senders:
+        raise UsageError(f"argument --count: fewer messages ({a.count}) than senders")
+    flags = NLM_F_REQUEST | (NLM_F_ACK if a.ack else 0)
+    msg = Message(t, flags, header, attrs)
+    try:
+        encoded = msg.encode()
+    except NlfastError as exc:
+        raise UsageError(f"the message does not fit: {exc}") from None
+    ack_template = b""
+    if own and a.ack:
+        # what our receivers answer: NLMSG_ERROR 0 with the request's header
+        ack_template = Message(NLMSG_ERROR, NLM_F_CAPPED,
+                               struct.pack("<i", 0) + encoded[:16]).encode()
+    spec = LoadSpec(
+        proto=proto, netns=a.netns, msg_type=t, type_label=label, flags=flags, header=header,
+        attrs=attrs, size=size, reply_type=reply_type,
+        replies=replies or (own and a.ack) or (a.ack and a.group is None),
+        sync=sync, ack=a.ack, batch=batch, window=window, rate=rate, count=a.count,
+        duration=duration, dest=a.dest or 0, groups=groups, dgram_size=max(16, a.dgram_size),
+        rcvbuf=a.rcvbuf, wait=a.wait, senders=a.senders, receivers=receivers,
+        ack_template=ack_template, msg_len=(len(encoded) + 3) & ~3,
+    )
+    spec.label = f"{proto.label} {label}"
+    return spec
+
+
+# -- load: the workers ------------------------------------------------------------
+
+
+class _Sender:
+    """One sender process's loop: paced send_repeat calls, answers counted in C."""
+
+    def __init__(self, sock: Socket, spec: LoadSpec, dest: int, counters: Any, base: int,
+                 stop: Any) -> None:
+        self.s = sock
+        self.spec = spec
+        self.dest = dest
+        self.counters = counters
+        self.base = base
+        self.stop = stop
+        self.parent = os.getppid()
+        # a peer in user space learns from nlmsg_pid whom to answer; the kernel
+        # takes the sender from the socket
+        pid = sock.portid if spec.proto.kind == "usersock" or dest else 0
+        self.tmpl = Message(spec.msg_type, spec.flags, spec.header, spec.attrs, pid).encode()
+        self.track = spec.replies  # every request completes: window and count them
+        self.poll = self.track or spec.sync  # a kernel family may answer errors anyway
+        self.sent = self.replies = self.acks = self.failed = 0
+        self.errors: Counter[int] = Counter()
+        self.send_errors: Counter[int] = Counter()
+        self.outstanding = 0
+        self.unanswered = 0
+        self.gaps = 0
+        self.truncated = 0
+        self.enobufs = 0
+        self.overrun_pending = False
+        self.expect = sock.next_seq
+        self.fatal: str | None = None
+        self.t_start = self.t_last = self.t_progress = time.monotonic()
+
+    def publish(self) -> None:
+        c, b = self.counters, self.base
+        c[b + C_SENT] = self.sent
+        c[b + C_RECV] = self.replies
+        c[b + C_ACK] = self.acks
+        c[b + C_ERR] = self.failed
+        c[b + C_ENOBUFS] = self.enobufs
+
+    def account(self, b: Batch) -> None:
+        """Counts one receive from its columns: no Python work per message."""
+        n = len(b)
+        types = b.types.tolist()
+        err_rows = types.count(NLMSG_ERROR)
+        done_rows = types.count(NLMSG_DONE)
+        failed = 0
+        if err_rows or done_rows:
+            errs = b.errors.tolist()
+            failed = n - errs.count(0)
+            if failed:
+                by = Counter(errs)
+                del by[0]
+                self.errors.update(by)
+        acks = max(0, err_rows - failed)
+        rt = self.spec.reply_type
+        if rt is not None:
+            replies = types.count(rt)
+            if replies:
+                gaps, self.expect = b.seq_gaps(rt, self.expect)
+                self.gaps += gaps
+        else:
+            replies = n - err_rows - done_rows - types.count(NLMSG_NOOP) \
+                - types.count(NLMSG_OVERRUN)
+        self.replies += replies
+        self.acks += acks
+        self.failed += failed
+        if self.track:
+            done = acks + failed if self.spec.ack else replies + failed
+            self.outstanding = max(0, self.outstanding - done)
+        self.t_last = self.t_progress = time.monotonic()
+
+    def drain(self, timeout: float) -> int:
+        """Receives what is queued, waiting up to ``timeout`` for the first;
+        returns the messages counted."""
+        got = 0
+        while True:
+            try:
+                b = self.s.recv(timeout)
+            except TimeoutError:
+                break
+            except TruncatedError as exc:
+                self.truncated += 1
+                b = exc.batch
+            timeout = 0
+            if len(b):
+                self.account(b)
+                got += len(b)
+            elif self.s.overruns != self.enobufs:
+                self.enobufs = self.s.overruns
+                self.overrun_pending = True
+        if self.overrun_pending and self.spec.sync:
+            # a kernel family answered everything within the send calls: what
+            # is not in the queue now was dropped with the overrun
+            self.overrun_pending = False
+            self.unanswered += self.outstanding
+            self.outstanding = 0
+        return got
+
+    def send(self, n: int) -> None:
+        k = 0
+        try:
+            k = self.s.send_repeat(self.tmpl, n, dest=self.dest, groups=self.spec.groups)
+        except OSError as exc:
+            code = exc.errno or 0
+            k = int(getattr(exc, "sent", 0))
+            self.send_errors[code] += 1
+            if code not in (errno.ENOBUFS, errno.EAGAIN):
+                hint = ""
+                if code == errno.ECONNREFUSED:
+                    hint = f": nobody is bound to port id {self.dest}"
+                self.fatal = f"sendmmsg: {os.strerror(code)}{hint}"
+        except (ValueError, NlfastError) as exc:
+            self.fatal = f"send: {exc}"
+        self.sent += k
+        if self.track:
+            self.outstanding += k
+        self.t_last = self.t_progress = time.monotonic()
+
+    def wait_room(self) -> None:
+        """The window is full: wait for answers; give up on them after --wait."""
+        if self.drain(0.05) == 0 and time.monotonic() - self.t_progress >= self.spec.wait:
+            self.unanswered += self.outstanding
+            self.outstanding = 0
+
+    def run(self, count: int | None) -> None:
+        spec = self.spec
+        t0 = self.t_start = self.t_last = self.t_progress = time.monotonic()
+        end = None if spec.duration is None else t0 + spec.duration
+        nb = spec.batch
+        rate = spec.rate
+        tokens = float(nb)
+        last = t0
+        while not self.stop.value and self.fatal is None:
+            if count is not None and self.sent >= count:
+                break
+            if os.getppid() != self.parent:  # the parent died: nobody to report to
+                break
+            now = time.monotonic()
+            if end is not None and now >= end:
+                break
+            n = nb if count is None else min(nb, count - self.sent)
+            if self.track:
+                room = spec.window - self.outstanding
+                if room <= 0:
+                    self.wait_room()
+                    self.publish()
+                    continue
+                n = min(n, room)
+            if rate is not None:
+                tokens = min(float(nb), tokens + (now - last) * rate)
+                last = now
+                if tokens < n:
+                    delay = (n - tokens) / rate
+                    if end is not None:
+                        delay = min(delay, max(0.0, end - now))
+                    if self.poll:
+                        self.drain(delay)
+                    else:
+                        time.sleep(delay)
+                    continue
+                tokens -= n
+            self.send(n)
+            if self.poll:
+                self.drain(0)
+            self.publish()
+        self.finish()
+
+    def finish(self) -> None:
+        if self.poll:
+            self.drain(0)
+        while self.track and self.outstanding > 0:
+            if self.drain(0.05):
+                continue
+            if time.monotonic() - self.t_progress >= self.spec.wait:
+                break
+        self.unanswered += self.outstanding
+        self.outstanding = 0
+        self.publish()
+
+    def result(self) -> dict[str, Any]:
+        return {
+            "role": "sender", "sent": self.sent, "received": self.replies, "acked": self.acks,
+            "errors": dict(self.errors), "send_errors": dict(self.send_errors),
+            "enobufs": self.enobufs, "drops": _drops(self.s), "unanswered": self.unanswered,
+            "seq_gaps": self.gaps, "truncated": self.truncated, "t_start": self.t_start,
+            "t_last": self.t_last, "fatal": self.fatal,
+        }
+
+
+def _drops(s: Socket) -> int:
+    try:
+        return s.drops()
+    except OSError:
+        return 0
+
+
+def _sender_main(idx: int, spec: LoadSpec, dest: int, count: int | None, counters: Any,
+                 stop: Any, go: Any, conn: Any) -> None:
+    try:
+        sock = Socket(spec.proto.number, netns=spec.netns, rcvbuf=spec.rcvbuf,
+                      dgram_size=spec.dgram_size, rx_buffers=64, overrun="count")
+    except OSError as exc:
+        conn.send(("fatal", open_error(exc, spec.proto, spec.netns)))
+        return
+    try:
+        sender = _Sender(sock, spec, dest, counters, idx * NSLOTS, stop)
+        conn.send(("ready", sock.portid))
+        go.wait()
+        sender.run(count)
+        conn.send(("done", sender.result()))
+    except Exception as exc:  # reported to the parent, which exits 1
+        conn.send(("fatal", f"sender {idx}: {exc.__class__.__name__}: {exc}"))
+    finally:
+        sock.close()
+
+
+def _receiver_main(idx: int, spec: LoadSpec, slot: int, counters: Any, expected: Any,
+                   conn: Any) -> None:
+    """A USERSOCK receiver of our own: counts (and with --ack acknowledges)."""
+    try:
+        sock = Socket(NETLINK_USERSOCK, netns=spec.netns, rcvbuf=spec.rcvbuf, rx_buffers=64,
+                      overrun="count")
+    except OSError as exc:
+        conn.send(("fatal", open_error(exc, spec.proto, spec.netns)))
+        return
+    parent = os.getppid()
+    paired = spec.receivers == spec.senders
+    got = gaps = truncated = 0
+    expect: int | None = None
+    t_first = t_last = 0.0
+    last_progress = time.monotonic()
+    base = slot * NSLOTS
+    try:
+        conn.send(("ready", sock.portid))
+        while True:
+            want = expected[idx]
+            if want != UNKNOWN and got >= want:
+                break
+            try:
+                b = sock.recv(0.1)
+            except TimeoutError:
+                if want != UNKNOWN and time.monotonic() - last_progress >= spec.wait:
+                    break
+                if os.getppid() != parent:
+                    break
+                continue
+            except TruncatedError as exc:
+                truncated += 1
+                b = exc.batch
+            n = len(b)
+            if not n:
+                counters[base + C_ENOBUFS] = sock.overruns
+                continue
+            if paired:
+                if expect is None:
+                    expect = b.seqs[0]
+                g, expect = b.seq_gaps(spec.msg_type, expect)
+                gaps += g
+            if spec.ack_template:
+                _ack(sock, b, spec.ack_template)
+            got += n
+            last_progress = t_last = time.monotonic()
+            if not t_first:
+                t_first = t_last
+            counters[base + C_RECV] = got
+        conn.send(("done", {
+            "role": "receiver", "received": got, "seq_gaps": gaps, "enobufs": sock.overruns,
+            "drops": _drops(sock), "truncated": truncated, "t_start": t_first,
+            "t_last": t_last, "fatal": None,
+        }))
+    except Exception as exc:
+        conn.send(("fatal", f"receiver {idx}: {exc.__class__.__name__}: {exc}"))
+    finally:
+        sock.close()
+
+
+def _ack(sock: Socket, b: Batch, tmpl: bytes) -> None:
+    """Acknowledges a receive: one send_repeat per run of consecutive seqs."""
+    n = len(b)
+    seqs, pids = b.seqs, b.portids
+    if (seqs[n - 1] - seqs[0]) & 0xFFFFFFFF == n - 1 and pids[0] == pids[n - 1]:
+        sock.next_seq = seqs[0]
+        sock.send_repeat(tmpl, n, dest=pids[0])
+        return
+    for i in range(n):
+        sock.next_seq = seqs[i]
+        sock.send_repeat(tmpl, 1, dest=pids[i])
+
+
+# -- load: the parent -------------------------------------------------------------
+
+
+def _si(x: float) -> str:
+    for unit, div in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= div:
+            return f"{x / div:.2f} {unit}"
+    return f"{x:.0f} "
+
+
+class _Progress:
+    """One line on stderr, refreshed about four times a second."""
+
+    def __init__(self, enabled: bool, counters: Any, nworkers: int) -> None:
+        self.enabled = enabled
+        self.counters = counters
+        self.nworkers = nworkers
+        self.t = time.monotonic()
+        self.last_sent = 0
+        self.shown = False
+
+    def totals(self) -> list[int]:
+        c = self.counters[:]
+        return [sum(c[w * NSLOTS + k] for w in range(self.nworkers)) for k in range(NSLOTS)]
+
+    def update(self) -> None:
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self.t < 0.2:
+            return
+        tot = self.totals()
+        rate = (tot[C_SENT] - self.last_sent) / (now - self.t)
+        self.t, self.last_sent = now, tot[C_SENT]
+        line = (f"{_si(rate)}msg/s  sent {tot[C_SENT]:,}  received {tot[C_RECV]:,}  "
+                f"acked {tot[C_ACK]:,}  errors {tot[C_ERR]:,}  ENOBUFS {tot[C_ENOBUFS]:,}")
+        sys.stderr.write("\r" + line + "\x1b[K")
+        sys.stderr.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _split(total: int | None, n: int, i: int) -> int | None:
+    if total is None:
+        return None
+    return total // n + (1 if i < total % n else 0)
+
+
+def run_load(spec: LoadSpec, as_json: bool, progress: bool) -> int:
+    try:  # fail here, once and clearly, rather than in every worker
+        Socket(spec.proto.number, netns=spec.netns, rcvbuf=None).close()
+    except OSError as exc:
+        print(f"{PROG} load: {open_error(exc, spec.proto, spec.netns)}", file=sys.stderr)
+        return 1
+    ctx = multiprocessing.get_context("fork")
+    nworkers = spec.senders + spec.receivers
+    counters: Any = ctx.RawArray("Q", nworkers * NSLOTS)
+    expected: Any = ctx.RawArray("Q", max(1, spec.receivers))
+    for i in range(spec.receivers):
+        expected[i] = UNKNOWN
+    stop: Any = ctx.RawValue("i", 0)
+    go = ctx.Event()
+    old_term = signal.signal(signal.SIGTERM, _interrupt)
+    procs: list[Any] = []
+    failures: list[str] = []
+    interrupted = False
+
+    def start(target: Callable[..., None], *args: Any) -> Any:
+        rx, tx = ctx.Pipe(duplex=False)
+        # the workers inherit: Ctrl-C is the parent's to handle (it stops them),
+        # SIGTERM ends them
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        old_trm = signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        try:
+            p = ctx.Process(target=target, args=(*args, tx), daemon=True)
+            p.start()
+        finally:
+            signal.signal(signal.SIGINT, old_int)
+            signal.signal(signal.SIGTERM, old_trm)
+        tx.close()
+        procs.append(p)
+        return rx
+
+    def collect(conns: list[Any], what: str, timeout: float | None,
+                on_tick: Callable[[], None] | None = None) -> list[Any]:
+        nonlocal interrupted
+        out: list[Any] = [None] * len(conns)
+        pending = dict(enumerate(conns))
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while pending:
+            try:
+                ready = multiprocessing.connection.wait(list(pending.values()), 0.25)
+                for c in ready:
+                    i = next(k for k, v in pending.items() if v is c)
+                    conn: Any = c
+                    try:
+                        kind, val = conn.recv()
+                    except EOFError:
+                        kind, val = "fatal", f"a {what} process died unexpectedly"
+                    del pending[i]
+                    if kind == "fatal":
+                        failures.append(val)
+                    else:
+                        out[i] = val
+                if on_tick:
+                    on_tick()
+                if deadline is not None and time.monotonic() > deadline:
+                    failures.append(f"{len(pending)} {what} process(es) did not answer")
+                    break
+            except KeyboardInterrupt:
+                interrupted = True
+                stop.value = 1
+        return out
+
+    try:
+        rconns = [start(_receiver_main, i, spec, spec.senders + i, counters, expected)
+                  for i in range(spec.receivers)]
+        portids = collect(rconns, "receiver", 30)
+        if failures:
+            return _fail(failures)
+        sconns = []
+        for i in range(spec.senders):
+            dest = portids[i % spec.receivers] if spec.receivers else spec.dest
+            sconns.append(start(_sender_main, i, spec, dest, _split(spec.count, spec.senders, i),
+                                counters, stop, go))
+        collect(sconns, "sender", 30)  # ready
+        if failures:
+            return _fail(failures)
+        prog = _Progress(progress, counters, nworkers)
+        t0 = time.monotonic()
+        go.set()
+        sres = collect(sconns, "sender", None, prog.update)
+        for i in range(spec.receivers):
+            expected[i] = sum(r["sent"] for j, r in enumerate(sres)
+                              if r and j % spec.receivers == i)
+        rres = collect(rconns, "receiver", spec.wait + 30, prog.update)
+        prog.clear()
+        failures.extend(r["fatal"] for r in sres if r and r.get("fatal"))
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        stop.value = 1
+        go.set()  # senders still waiting for the start see the stop and leave
+        for i in range(spec.receivers):
+            expected[i] = 0
+        for p in procs:
+            p.join(5)
+            if p.is_alive():
+                p.terminate()
+                p.join(1)
+    summary = _summarize(spec, t0, [r for r in sres if r], [r for r in rres if r], failures,
+                         interrupted)
+    if as_json:
+        print(json.dumps(summary))
+    else:
+        _print_summary(summary)
+    for f in failures:
+        print(f"{PROG} load: {f}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _fail(failures: list[str]) -> int:
+    for f in dict.fromkeys(failures):
+        print(f"{PROG} load: {f}", file=sys.stderr)
+    return 1
+
+
+def _summarize(spec: LoadSpec, t0: float, sres: list[dict[str, Any]],
+               rres: list[dict[str, Any]], failures: list[str],
+               interrupted: bool) -> dict[str, Any]:
+    def total(rows: list[dict[str, Any]], key: str) -> int:
+        return sum(int(r.get(key) or 0) for r in rows)
+
+    def by_name(rows: list[dict[str, Any]], key: str) -> dict[str, int]:
+        c: Counter[str] = Counter()
+        for r in rows:
+            for code, n in r[key].items():
+                c[errno_name(int(code))] += n
+        return dict(sorted(c.items()))
+
+    sent = total(sres, "sent")
+    received = total(rres, "received") if spec.receivers else total(sres, "received")
+    t_end = max([r["t_last"] for r in sres + rres if r.get("t_last")] or [t0])
+    duration = max(0.0, t_end - t0)
+    errors = by_name(sres, "errors")
+    return {
+        "command": "load",
+        "protocol": spec.proto.label,
+        "proto": spec.proto.number,
+        "type": spec.msg_type,
+        "type_name": spec.type_label,
+        "size": spec.size,
+        "msg_len": spec.msg_len,
+        "senders": spec.senders,
+        "receivers": spec.receivers,
+        "batch": spec.batch,
+        "window": spec.window if spec.replies else None,
+        "rate_target": None if spec.rate is None else spec.rate * spec.senders,
+        "ack": spec.ack,
+        "dest": spec.dest if spec.dest else None,
+        "sent": sent,
+        "received": received,
+        "acked": total(sres, "acked"),
+        "errors": errors,
+        "error_count": sum(errors.values()),
+        "send_errors": by_name(sres, "send_errors"),
+        "enobufs": total(sres + rres, "enobufs"),
+        "drops": total(sres + rres, "drops"),
+        "unanswered": total(sres, "unanswered"),
+        "seq_gaps": total(sres + rres, "seq_gaps"),
+        "truncated": total(sres + rres, "truncated"),
+        "duration": round(duration, 6),
+        "rate": round(sent / duration, 1) if duration else 0.0,
+        "received_rate": round(received / duration, 1) if duration else 0.0,
+        "interrupted": interrupted,
+        "failures": list(dict.fromkeys(failures)),
+    }
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    pace = "flat out" if s["rate_target"] is None else f"{s['rate_target']:g} msg/s"
+    out = [
+        f"{PROG} load: {s['protocol']} {s['type_name']}, {s['msg_len']}-byte messages, "
+        f"{s['senders']} sender(s), batch {s['batch']}"
+        + (f", window {s['window']}" if s["window"] else "") + f", {pace}"
+        + (" (interrupted)" if s["interrupted"] else ""),
+        f"  sent       {s['sent']:>14,}  in {s['duration']:.3f} s: {_si(s['rate'])}msg/s "
+        f"({_si(s['rate'] * s['msg_len'])}B/s)",
+    ]
+    who = f" by {s['receivers']} receiver(s)" if s["receivers"] else ""
+    out.append(f"  received   {s['received']:>14,}{who}: {_si(s['received_rate'])}msg/s")
+    if s["ack"]:
+        out.append(f"  acked      {s['acked']:>14,}")
+    errs = ", ".join(f"{k} {v:,}" for k, v in s["errors"].items())
+    out.append(f"  errors     {s['error_count']:>14,}" + (f"  ({errs})" if errs else ""))
+    if s["send_errors"]:
+        out.append("  send errors  " + ", ".join(f"{k} {v:,}" for k, v in
+                                                  s["send_errors"].items()))
+    out.append(f"  ENOBUFS    {s['enobufs']:>14,}  (kernel drops {s['drops']:,})")
+    if s["unanswered"] or s["seq_gaps"] or s["truncated"]:
+        out.append(f"  unanswered {s['unanswered']:>14,}  (reply seq gaps {s['seq_gaps']:,}, "
+                   f"truncated {s['truncated']:,})")
+    print("\n".join(out))
+
+
+# -- monitor ------------------------------------------------------------------------
+
+
+def resolve_groups(proto: Proto, names: Sequence[str]) -> dict[int, str]:
+    """{group number: label} of the groups named (names or numbers)."""
+    table: dict[str, int] = {}
+    if proto.kind == "route":
+        table = ROUTE_GROUPS
+    elif proto.kind == "family":
+        table = {k.replace("_", "-"): v for k, v in _family_table("NLFAM_GRP_").items()
+                 if v > 0 and k != "none"}
+    rev = {v: k for k, v in reversed(table.items())}
+    out: dict[int, str] = {}
+    for name in names:
+        key = name.strip().lower().replace("_", "-")
+        if key.startswith("rtnlgrp-"):
+            key = key[len("rtnlgrp-"):]
+        if key in table:
+            g = table[key]
+        else:
+            try:
+                g = int(key, 0)
+            except ValueError:
+                known = ", ".join(table) if table else "none: give numbers"
+                raise UsageError(f"unknown group {name!r} for {proto.label} (known: {known})") \
+                    from None
+            if g < 1:
+                raise UsageError(f"group {g}: groups are numbered from 1")
+        out[g] = f"{rev[g]} ({g})" if g in rev else str(g)
+    return out
+
+
+def _fmt_addr(b: bytes) -> str:
+    if len(b) == 4:
+        return socket.inet_ntop(socket.AF_INET, b)
+    if len(b) == 16:
+        return socket.inet_ntop(socket.AF_INET6, b)
+    return ":".join(f"{x:02x}" for x in b)
+
+
+def _mac(b: bytes) -> str:
+    return ":".join(f"{x:02x}" for x in b)
+
+
+def _str(a: AttrSet, t: int) -> str | None:
+    return a.str(t) if t in a else None
+
+
+def _route_fields(m: MessageView) -> dict[str, Any]:
+    t, p = m.type, m.payload
+    f: dict[str, Any] = {}
+    if 16 <= t <= 19 and len(p) >= rtnl.IFINFOMSG_LEN:
+        a = m.attrs(rtnl.IFINFOMSG_LEN)
+        f["ifindex"] = rtnl.ifinfo_index(p)
+        f["IFLA_IFNAME"] = _str(a, rtnl.IFLA_IFNAME)
+        if rtnl.IFLA_MTU in a:
+            f["IFLA_MTU"] = a.u32(rtnl.IFLA_MTU)
+        if rtnl.IFLA_OPERSTATE in a:
+            st = a.u8(rtnl.IFLA_OPERSTATE)
+            f["IFLA_OPERSTATE"] = _OPERSTATES[st] if st < len(_OPERSTATES) else st
+        if rtnl.IFLA_ADDRESS in a:
+            f["IFLA_ADDRESS"] = _mac(a.bytes(rtnl.IFLA_ADDRESS))
+        if rtnl.IFLA_MASTER in a:
+            f["IFLA_MASTER"] = a.u32(rtnl.IFLA_MASTER)
+        if rtnl.IFLA_LINKINFO in a:
+            kind = _str(a.nested(rtnl.IFLA_LINKINFO), rtnl.IFLA_INFO_KIND)
+            if kind:
+                f["IFLA_INFO_KIND"] = kind
+    elif 20 <= t <= 22 and len(p) >= rtnl.IFADDRMSG_LEN:
+        a = m.attrs(rtnl.IFADDRMSG_LEN)
+        f["family"] = _AF_NAMES.get(p[0], p[0])
+        f["prefixlen"] = p[1]
+        f["ifindex"] = rtnl.ifaddr_index(p)
+        for name, at in (("IFA_LOCAL", rtnl.IFA_LOCAL), ("IFA_ADDRESS", rtnl.IFA_ADDRESS)):
+            if at in a:
+                f[name] = _fmt_addr(a.bytes(at))
+        label = _str(a, rtnl.IFA_LABEL)
+        if label is not None:
+            f["IFA_LABEL"] = label
+    elif 24 <= t <= 26 and len(p) >= 12:  # struct rtmsg
+        a = m.attrs(12)
+        f["family"] = p[0]
+        f["dst_len"] = p[1]
+        f["table"] = p[4]
+        for name, at in (("RTA_DST", 1), ("RTA_GATEWAY", 5)):
+            if at in a:
+                f[name] = _fmt_addr(a.bytes(at))
+        if 4 in a:
+            f["RTA_OIF"] = a.u32(4)
+    elif 28 <= t <= 30 and len(p) >= 12:  # struct ndmsg
+        a = m.attrs(12)
+        f["ifindex"] = struct.unpack_from("<i", p, 4)[0]
+        if 1 in a:
+            f["NDA_DST"] = _fmt_addr(a.bytes(1))
+        if 2 in a:
+            f["NDA_LLADDR"] = _mac(a.bytes(2))
+    return f
+
+
+class _FamilyNames:
+    def __init__(self) -> None:
+        self.types = _reverse(_family_table("NLFAM_MSG_"), "NLFAM_MSG_")
+        self.attrs = _reverse(_family_table("NLFAM_A_"), "NLFAM_A_")
+        self.stats = _reverse(_family_table("NLFAM_STAT_"), "NLFAM_STAT_")
+
+    def fields(self, m: MessageView) -> dict[str, Any]:
+        f: dict[str, Any] = {}
+        a = m.attrs()
+        for t, v in a:
+            name = self.attrs.get(t, f"attr{t}")
+            if name == "NLFAM_A_TEXT":
+                b = bytes(v)
+                f[name] = b.split(b"\0", 1)[0].decode(errors="replace")
+            elif name == "NLFAM_A_DATA":
+                f[name] = {"len": len(v), "head": bytes(v[:16]).hex()}
+            elif name == "NLFAM_A_STATS":
+                f[name] = {self.stats.get(st, f"stat{st}"): int.from_bytes(sv[:8], "little")
+                           for st, sv in AttrSet(v)}
+            elif len(v) == 4:
+                f[name] = int.from_bytes(v, "little")
+            elif name != "NLFAM_A_PAD":
+                f[name] = bytes(v).hex()
+        return f
+
+
+def _generic_fields(m: MessageView) -> dict[str, Any]:
+    p = m.payload
+    if len(p) < GENL_HDRLEN:
+        return {}
+    f: dict[str, Any] = {"cmd": p[0], "version": p[1]}
+    if m.type == GENL_ID_CTRL:
+        a = m.attrs(GENL_HDRLEN)
+        if CTRL_ATTR_FAMILY_ID in a:
+            f["CTRL_ATTR_FAMILY_ID"] = a.u16(CTRL_ATTR_FAMILY_ID)
+        name = _str(a, CTRL_ATTR_FAMILY_NAME)
+        if name is not None:
+            f["CTRL_ATTR_FAMILY_NAME"] = name
+    return f
+
+
+def _raw_fields(m: MessageView) -> dict[str, Any]:
+    p = m.payload
+    return {"payload_len": len(p), "payload_head": bytes(p[:32]).hex()}
+
+
+_CONTROL = {NLMSG_NOOP: "NLMSG_NOOP", NLMSG_ERROR: "NLMSG_ERROR", NLMSG_DONE: "NLMSG_DONE",
+            NLMSG_OVERRUN: "NLMSG_OVERRUN"}
+
+
+class _Decoder:
+    def __init__(self, proto: Proto) -> None:
+        self.kind = proto.kind
+        self.fam = _FamilyNames() if proto.kind == "family" else None
+
+    def type_name(self, t: int) -> str | None:
+        if t in _CONTROL:
+            return _CONTROL[t]
+        if self.kind == "route":
+            return RTM_NAMES.get(t)
+        if self.fam is not None:
+            return self.fam.types.get(t)
+        if self.kind == "generic" and t == GENL_ID_CTRL:
+            return "nlctrl"
+        return None
+
+    def record(self, m: MessageView) -> dict[str, Any]:
+        n, t, fl, seq, pid = m.header
+        rec: dict[str, Any] = {"type": t, "type_name": self.type_name(t), "flags": fl,
+                               "seq": seq, "len": n, "portid": pid}
+        try:
+            if t in (NLMSG_ERROR, NLMSG_DONE):
+                rec["error"] = errno_name(m.error) if m.error else None
+            elif self.kind == "route":
+                rec["attrs"] = _route_fields(m)
+            elif self.fam is not None:
+                rec["attrs"] = self.fam.fields(m)
+            elif self.kind == "generic":
+                rec["attrs"] = _generic_fields(m)
+            else:
+                rec["attrs"] = _raw_fields(m)
+        except (DecodeError, KeyError, struct.error, ValueError, IndexError) as exc:
+            rec["undecodable"] = str(exc) or exc.__class__.__name__
+        return rec
+
+
+def _text_value(v: Any) -> str:
+    if isinstance(v, str):
+        if not v or any(c.isspace() or c in "\"=" for c in v):
+            return json.dumps(v)
+        return v
+    if isinstance(v, dict):
+        return "{" + ",".join(f"{k}={_text_value(x)}" for k, x in v.items()) + "}"
+    return str(v)
+
+
+def format_text(rec: dict[str, Any]) -> str:
+    name = rec["type_name"] or f"type={rec['type']}"
+    parts = [name, f"flags={rec['flags']:#x}", f"seq={rec['seq']}", f"len={rec['len']}",
+             f"portid={rec['portid']}"]
+    if "error" in rec:
+        parts.append(f"error={rec['error'] or 0}")
+    for k, v in (rec.get("attrs") or {}).items():
+        if v is not None:
+            parts.append(f"{k}={_text_value(v)}")
+    if "undecodable" in rec:
+        parts.append(f"undecodable={_text_value(rec['undecodable'])}")
+    return " ".join(parts)
+
+
+def run_monitor(a: argparse.Namespace) -> int:
+    proto: Proto = a.proto
+    groups = resolve_groups(proto, a.groups)
+    try:
+        sock = Socket(proto.number, netns=a.netns, rcvbuf=a.rcvbuf, overrun="count")
+    except OSError as exc:
+        print(f"{PROG} monitor: {open_error(exc, proto, a.netns)}", file=sys.stderr)
+        return 1
+    with sock:
+        for g in groups:
+            try:
+                sock.subscribe(g)
+            except OSError as exc:
+                why = _strerror(exc)
+                if exc.errno == errno.EINVAL:
+                    why += f" (the family has no group {g})"
+                print(f"{PROG} monitor: cannot join group {g} of {proto.label}: {why}",
+                      file=sys.stderr)
+                return 1
+        if not a.quiet:
+            where = f" in netns {a.netns}" if a.netns else ""
+            print(f"{PROG} monitor: listening on {proto.label} groups "
+                  f"{', '.join(groups.values())}{where} (portid {sock.portid})",
+                  file=sys.stderr, flush=True)
+        try:
+            return _monitor_loop(sock, a, _Decoder(proto))
+        except KeyboardInterrupt:
+            return 130
+        except BrokenPipeError:
+            # the reader went away (| head): no traceback, no flush error at exit
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return 0
+
+
+def _monitor_loop(sock: Socket, a: argparse.Namespace, dec: _Decoder) -> int:
+    out = sys.stdout
+    emit: Callable[[dict[str, Any]], str] = json.dumps if a.json else format_text
+    seen = 0
+    overruns = 0
+    drops = _drops(sock)
+    deadline = None if a.timeout is None else time.monotonic() + a.timeout
+    while a.count is None or seen < a.count:
+        wait = 0.5
+        if deadline is not None:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                break
+        truncated = 0
+        try:
+            b = sock.recv(min(wait, 0.5))
+        except TimeoutError:
+            continue
+        except TruncatedError as exc:
+            b, truncated = exc.batch, 1
+        lines: list[str] = []
+        now_drops = _drops(sock)
+        if sock.overruns != overruns or now_drops != drops:
+            ev = {"event": "enobufs", "overruns": sock.overruns, "drops": now_drops,
+                  "new_drops": now_drops - drops}
+            overruns, drops = sock.overruns, now_drops
+            lines.append(json.dumps(ev) if a.json else
+                         f"ENOBUFS: receive queue overrun, messages lost "
+                         f"(overruns {ev['overruns']}, kernel drops {now_drops} "
+                         f"+{ev['new_drops']})")
+        if truncated:
+            lines.append(json.dumps({"event": "truncated"}) if a.json else
+                         "TRUNCATED: a datagram was larger than the receive buffer")
+        for m in b:
+            if a.count is not None and seen >= a.count:
+                break
+            lines.append(emit(dec.record(m)))
+            seen += 1
+        if lines:
+            out.write("\n".join(lines) + "\n")
+            out.flush()
+    if a.count is not None and seen < a.count:
+        print(f"{PROG} monitor: timed out after {seen} of {a.count} messages", file=sys.stderr)
+        return 1
+    return 0
+
+
+# -- entry point -------------------------------------------------------------------
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    sub = f"{PROG} {args.command}"
+    try:
+        if args.command == "load":
+            spec = make_spec(args)
+            progress = not args.quiet and sys.stderr.isatty()
+            return run_load(spec, args.json, progress)
+        return run_monitor(args)
+    except UsageError as exc:
+        print(f"{sub}: error: {exc} (see {sub} --help)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except OSError as exc:
+        print(f"{sub}: {_strerror(exc)}", file=sys.stderr)
+        return 1
