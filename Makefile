@@ -12,7 +12,7 @@ KO     := $(CURDIR)/kernel/nlfast_family.ko
 APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-static \
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1 dkms libasan8
 
-SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py) kernel/uapi/nlfast_family.h \
+SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py nlfast/cli/*.py) kernel/uapi/nlfast_family.h \
 	setup.py pyproject.toml
 
 .PHONY: all deps venv test test-host test-guest lint module bench clean

@@ -2,7 +2,9 @@
 
 The cdef is csrc/nlf_cdef.h and csrc/rtnl_cdef.h (values left to the C
 compiler as "..."), plus every #define and enum member of the family's ABI
-header kernel/uapi/nlfast_family.h, so no number is copied by hand.
+header kernel/uapi/nlfast_family.h, plus the RTM_* and RTNLGRP_* names of
+<linux/rtnetlink.h> and the CTRL_* names, GENL_ID_CTRL and GENL_HDRLEN of
+<linux/genetlink.h> as the C compiler finds them, so no number is copied by hand.
 Set NLFAST_ASAN=1 to build with AddressSanitizer.
 """
 
@@ -10,6 +12,10 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
+import subprocess
+import sysconfig
+from collections.abc import Iterable
 from pathlib import Path
 
 from cffi import FFI
@@ -18,6 +24,13 @@ HERE = Path(__file__).resolve().parent
 TOP = HERE.parent
 FAMILY_H = TOP / "kernel" / "uapi" / "nlfast_family.h"
 SOURCES = ["nlf_parse.c", "nlf_tx.c", "nlf_sock.c"]
+CDEFS = ["nlf_cdef.h", "rtnl_cdef.h"]
+# (system header, name prefixes, single names): their integer constants go
+# into the cdef, values left to the compiler
+SYSTEM_NAMES = [
+    ("linux/rtnetlink.h", ("RTM_", "RTNLGRP_"), ()),
+    ("linux/genetlink.h", ("CTRL_CMD_", "CTRL_ATTR_"), ("GENL_ID_CTRL", "GENL_HDRLEN")),
+]
 
 
 def package_version() -> str:
@@ -43,12 +56,92 @@ def family_cdef(header: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def compiler_include_dirs() -> list[Path]:
+    """The C compiler's ``#include <...>`` search list, in order (empty if
+    the compiler cannot be asked)."""
+    cc = shlex.split(os.environ.get("CC") or sysconfig.get_config_var("CC") or "cc")
+    try:
+        r = subprocess.run([*cc, "-xc", "-E", "-v", os.devnull], capture_output=True,
+                           text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return []
+    dirs: list[Path] = []
+    inside = False
+    for line in r.stderr.splitlines():
+        if line.startswith("#include <...> search starts here"):
+            inside = True
+        elif line.startswith("End of search list"):
+            break
+        elif inside and line.startswith(" "):
+            dirs.append(Path(line.strip().split(" (")[0]))  # clang: "dir (framework directory)"
+    return dirs
+
+
+def system_header(name: str) -> Path:
+    """The file ``#include <name>`` reads: first in the compiler's search list."""
+    dirs = compiler_include_dirs()
+    for d in [*dirs, Path("/usr/include")]:
+        if (d / name).is_file():
+            return d / name
+    where = ", ".join(str(d) for d in dirs) or "the compiler could not be asked; /usr/include"
+    raise RuntimeError(
+        f"nlfast build: <{name}> is not in the C compiler's include path ({where}): "
+        "install the Linux UAPI headers (Debian/Ubuntu: linux-libc-dev, "
+        "Fedora: kernel-headers)"
+    )
+
+
+def declared_names(cdef_text: str) -> set[str]:
+    """The constants a hand-written cdef already declares."""
+    return set(re.findall(r"^\s*#\s*define\s+(\w+)", cdef_text, re.M))
+
+
+def header_constants(header: Path, prefixes: tuple[str, ...], names: Iterable[str] = ()
+                     ) -> list[str]:
+    """The integer constants of a system header whose names start with one of
+    ``prefixes`` (or are in ``names``): enum members and object-like #defines,
+    in the header's order. Names with a leading underscore, function-like
+    macros and macros that are no integer constant expression are left out."""
+    text = re.sub(r"/\*.*?\*/", " ", header.read_text(), flags=re.S)
+    text = re.sub(r"//[^\n]*", "", text).replace("\\\n", " ")
+    wanted = set(names)
+
+    def ok(name: str) -> bool:
+        return name in wanted or name.startswith(prefixes)
+
+    found: dict[str, None] = {}
+    for body in re.findall(r"\benum\b[^{;]*\{(.*?)\}", text, re.S):
+        for name in re.findall(r"^\s*([A-Za-z]\w*)\s*[,=]?", body, re.M):
+            if ok(name):
+                found[name] = None
+    # "#define NAME value" with a space, not "NAME(", after the name
+    for name, value in re.findall(r"^\s*#\s*define\s+([A-Za-z]\w*)[ \t]+(.*?)\s*$", text, re.M):
+        if ok(name) and value and not re.search(r"[\"'{};\[]|\*\s*\)|\d\.", value):
+            found[name] = None
+    return list(found)
+
+
+def system_cdef(skip: set[str]) -> str:
+    """cdef lines for the SYSTEM_NAMES constants not in ``skip``."""
+    lines = []
+    for header, prefixes, names in SYSTEM_NAMES:
+        for name in header_constants(system_header(header), prefixes, names):
+            if name not in skip:
+                skip.add(name)
+                lines.append(f"#define {name} ...")
+    return "\n".join(lines) + "\n"
+
+
 def make_ffi(absolute: bool = False) -> FFI:
     """The builder; paths relative to the top (setuptools) unless ``absolute``."""
     ffi = FFI()
-    ffi.cdef((HERE / "nlf_cdef.h").read_text())
-    ffi.cdef((HERE / "rtnl_cdef.h").read_text())
+    declared: set[str] = set()
+    for name in CDEFS:
+        text = (HERE / name).read_text()
+        ffi.cdef(text)
+        declared |= declared_names(text)
     ffi.cdef(family_cdef(FAMILY_H))
+    ffi.cdef(system_cdef(declared))
     extra_compile = ["-O2", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     extra_link: list[str] = []
     if os.environ.get("NLFAST_ASAN") == "1":
@@ -65,6 +158,7 @@ def make_ffi(absolute: bool = False) -> FFI:
 #include <sys/socket.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
+#include <linux/genetlink.h>
 #include <linux/if_link.h>
 #include <linux/if_addr.h>
 #include <linux/sock_diag.h>

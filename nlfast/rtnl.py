@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import struct
 
 from nlfast._shim import ffi, lib
@@ -50,6 +51,26 @@ AF_INET6: int = lib.AF_INET6
 
 IFINFOMSG_LEN: int = ffi.sizeof("struct ifinfomsg")
 IFADDRMSG_LEN: int = ffi.sizeof("struct ifaddrmsg")
+
+_RTM_MSG_TYPE = re.compile(r"RTM_(?:NEW|DEL|GET|SET)[A-Z0-9]")
+_RTNLGRP_SKIP = re.compile(r"RTNLGRP_(?:NONE|MAX|NOP\d*)$")
+
+
+def rtm_names() -> dict[int, str]:
+    """{message type: name} of every RTM_NEW*, RTM_DEL*, RTM_GET* and RTM_SET*
+    message type of the system's <linux/rtnetlink.h>, in numeric order."""
+    names = {int(getattr(lib, n)): n for n in dir(lib) if _RTM_MSG_TYPE.match(n)}
+    return dict(sorted(names.items()))
+
+
+def rtnl_groups() -> dict[str, int]:
+    """{name: number} of the rtnetlink multicast groups of the system's
+    <linux/rtnetlink.h>, in numeric order: "ipv4-ifaddr" for
+    RTNLGRP_IPV4_IFADDR (lower case, "-" for "_"). The placeholders
+    RTNLGRP_NONE, RTNLGRP_NOP* and RTNLGRP_MAX are left out."""
+    groups = [(int(getattr(lib, n)), n) for n in dir(lib)
+              if n.startswith("RTNLGRP_") and not _RTNLGRP_SKIP.match(n)]
+    return {n[len("RTNLGRP_"):].lower().replace("_", "-"): v for v, n in sorted(groups)}
 
 
 def _pack(ctype: str, **fields: int) -> bytes:
