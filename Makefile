@@ -38,7 +38,7 @@ $(VENV)/.stamp: $(SOURCES)
 venv: $(VENV)/.stamp
 
 lint: venv
-	$(VENV)/bin/ruff check nlfast tests tests_guest benchmarks examples
+	$(VENV)/bin/ruff check nlfast tests tests_guest examples $(wildcard benchmarks)
 	$(VENV)/bin/mypy
 
 test-host: deps venv
