@@ -167,6 +167,17 @@ class Batch:
         gaps = lib.nlf_table_seq_gaps(s._tab, msgtype, e)
         return int(gaps), int(e[0])
 
+    def sender(self, i: int) -> int:
+        """The port id that sent message i's datagram (0: the kernel), from
+        the socket address: unlike ``nlmsg_pid`` the sender cannot forge it."""
+        s = self._sock
+        return int(s._dg_pid[s._col_dgram[self.start + i]])
+
+    def group(self, i: int) -> int:
+        """The multicast group mask message i's datagram was sent to (0: unicast)."""
+        s = self._sock
+        return int(s._dg_groups[s._col_dgram[self.start + i]])
+
     def count(self, msgtype: int) -> int:
         """How many rows have this type."""
         return self.types.tolist().count(msgtype)
@@ -208,6 +219,9 @@ class Socket:
         it only counts (``overruns``, ``drops()``).
     :raises ValueError: a bad argument.
     :raises OSError: the kernel refused (EPROTONOSUPPORT: unknown protocol).
+
+    A Socket is not thread-safe: share one between threads only under a lock
+    (or give each thread its own; the shim releases the GIL while it waits).
     """
 
     def __init__(
@@ -327,6 +341,10 @@ class Socket:
         self._col_seq = col(tab.seq, 4, "I")
         self._col_portid = col(tab.portid, 4, "I")
         self._col_error = col(tab.error, 4, "i")
+        self._col_dgram = col(tab.dgram, 4, "I")
+        nb = rx.nbufs
+        self._dg_pid = memoryview(ffi.buffer(rx.dg_pid, nb * 4)).cast("I")
+        self._dg_groups = memoryview(ffi.buffer(rx.dg_groups, nb * 4)).cast("I")
 
     def _check(self) -> int:
         if self._fd < 0:

@@ -74,3 +74,11 @@ def test_multicast_overrun_is_reported_with_drop_count() -> None:
     # the kernel counted what it dropped: together they account for the flood
     assert res["drops"] > 0
     assert res["got"] + res["drops"] == n
+
+
+def test_sender_is_the_socket_address_not_the_header() -> None:
+    with nlfast.Socket(nlfast.NETLINK_USERSOCK) as a, nlfast.Socket(nlfast.NETLINK_USERSOCK) as b:
+        a.send(Message(0x43, portid=12345), dest=b.portid)  # a forged nlmsg_pid
+        batch = b.recv(timeout=2)
+        assert batch[0].portid == 12345
+        assert batch.sender(0) == a.portid and batch.group(0) == 0
