@@ -362,8 +362,6 @@ mount -t tmpfs -o mode=0755 upper /upper || fail "mount upper"
 mkdir -p /upper/u /upper/w
 mount -t overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w overlay /newroot || fail "mount overlay"
 R=/newroot
-mount -t 9p -o trans=virtio,version=9p2000.L,cache=$CACHE,msize=$MSIZE checkout "$R$CO" || fail "mount checkout $CO"
-tick 9p-checkout
 mount -t proc proc $R/proc
 mount -t sysfs sysfs $R/sys
 mount -t devtmpfs devtmpfs $R/dev
@@ -373,6 +371,11 @@ mount -t tmpfs -o mode=1777 shm $R/dev/shm
 mount -t tmpfs -o mode=1777 tmp $R/tmp
 mount -t tmpfs -o mode=0755 run $R/run
 mkdir -p $R/run/lock $R/run/netns
+# the checkout last: it may live under /tmp or /run (a CI clone), which the
+# tmpfs mounts above would hide
+mkdir -p "$R$CO" || fail "mkdir $CO"
+mount -t 9p -o trans=virtio,version=9p2000.L,cache=$CACHE,msize=$MSIZE checkout "$R$CO" || fail "mount checkout $CO"
+tick 9p-checkout
 ip link set lo up
 hostname guest
 stty -F /dev/ttyS1 raw -echo -hupcl clocal 2>/dev/null
