@@ -1,8 +1,8 @@
 """Builds nlfast._nlfast_cffi: cffi out-of-line API mode, driven by setuptools.
 
 The cdef is csrc/nlf_cdef.h and csrc/rtnl_cdef.h (values left to the C
-compiler as "..."), plus every #define and enum member of the family's ABI
-header kernel/uapi/nlfast_family.h, plus the RTM_* and RTNLGRP_* names of
+compiler as "..."), the prototypes of csrc/nlf.h, plus every #define and
+enum member of the family's ABI header kernel/uapi/nlfast_family.h, plus the RTM_* and RTNLGRP_* names of
 <linux/rtnetlink.h> and the CTRL_* names, GENL_ID_CTRL and GENL_HDRLEN of
 <linux/genetlink.h> as the C compiler finds them, so no number is copied by hand.
 Set NLFAST_ASAN=1 to build with AddressSanitizer.
@@ -39,6 +39,14 @@ def package_version() -> str:
     if not m:
         raise RuntimeError("nlfast/_version.py has no __version__")
     return m.group(1)
+
+
+def shim_prototypes(header: Path) -> str:
+    """The function prototypes of nlf.h, between its cdef markers."""
+    m = re.search(r"/\* cffi cdef begin.*?\*/(.*?)/\* cffi cdef end \*/", header.read_text(), re.S)
+    if not m:
+        raise RuntimeError(f"{header} has no cffi cdef markers")
+    return re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)
 
 
 def family_cdef(header: Path) -> str:
@@ -140,6 +148,7 @@ def make_ffi(absolute: bool = False) -> FFI:
         text = (HERE / name).read_text()
         ffi.cdef(text)
         declared |= declared_names(text)
+    ffi.cdef(shim_prototypes(HERE / "nlf.h"))
     ffi.cdef(family_cdef(FAMILY_H))
     ffi.cdef(system_cdef(declared))
     extra_compile = ["-O2", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wno-unused-parameter"]

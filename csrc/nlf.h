@@ -96,6 +96,7 @@ struct nlf_extack {
 #define NLF_EXTACK_MISS_TYPE	0x4
 #define NLF_EXTACK_MISS_NEST	0x8
 
+/* cffi cdef begin: csrc/build_ffi.py feeds what follows to the cdef */
 const char *nlf_version(void);
 
 /* nlf_parse.c */
@@ -160,5 +161,6 @@ int nlf_sock_send_repeat(int fd, struct nlf_tx *tx, const void *tmpl,
 struct nlf_rx *nlf_rx_new(uint32_t nbufs, uint32_t bufsize);
 void nlf_rx_free(struct nlf_rx *rx);
 int nlf_sock_recv(int fd, struct nlf_rx *rx, int timeout_ms);
+/* cffi cdef end */
 
 #endif /* NLF_H */

@@ -132,67 +132,7 @@ struct nlf_extack {
 	...;
 };
 
-const char *nlf_version(void);
-
-int nlf_nlmsg_ok(const unsigned char *p, int64_t rem);
-int nlf_table_init(struct nlf_table *t, uint32_t cap);
-void nlf_table_fini(struct nlf_table *t);
-void nlf_table_reset(struct nlf_table *t);
-int nlf_parse(const unsigned char *buf, uint32_t len, uint32_t base,
-	      uint32_t dgram, struct nlf_table *t);
-int nlf_attr_parse(const unsigned char *buf, uint32_t len, uint32_t maxtype,
-		   uint32_t *off, uint32_t *alen);
-uint32_t nlf_attr_find(const unsigned char *buf, uint32_t len, uint16_t type,
-		       uint32_t *alen);
-int nlf_attr_ok(const unsigned char *buf, uint32_t len);
-int nlf_extack_parse(const unsigned char *msg, uint32_t len,
-		     struct nlf_extack *ea);
-int nlf_table_attr_column(const unsigned char *arena,
-			  const struct nlf_table *t, uint32_t first,
-			  uint32_t n, uint32_t hdrlen, uint16_t attrtype,
-			  uint32_t *out_off, uint32_t *out_len);
-int nlf_table_attr_uint(const unsigned char *arena, const struct nlf_table *t,
-			uint32_t first, uint32_t n, uint32_t hdrlen,
-			uint16_t attrtype, uint64_t dflt, uint64_t *out);
-uint32_t nlf_table_seq_gaps(const struct nlf_table *t, uint16_t type,
-			    uint32_t *expect);
-int nlf_debug_peek(const unsigned char *buf, size_t idx);
-
-struct nlf_tx *nlf_tx_new(uint32_t cap, uint32_t dgram_max);
-void nlf_tx_free(struct nlf_tx *tx);
-void nlf_tx_reset(struct nlf_tx *tx);
-int64_t nlf_tx_msg_begin(struct nlf_tx *tx, uint16_t type, uint16_t flags,
-			 uint32_t portid, const void *hdr, uint32_t hdrlen);
-int nlf_tx_msg_end(struct nlf_tx *tx);
-void nlf_tx_msg_cancel(struct nlf_tx *tx);
-int nlf_tx_attr_put(struct nlf_tx *tx, uint16_t type, const void *data,
-		    uint32_t len);
-int nlf_tx_attr_put_u8(struct nlf_tx *tx, uint16_t type, uint8_t v);
-int nlf_tx_attr_put_u16(struct nlf_tx *tx, uint16_t type, uint16_t v);
-int nlf_tx_attr_put_u32(struct nlf_tx *tx, uint16_t type, uint32_t v);
-int nlf_tx_attr_put_u64(struct nlf_tx *tx, uint16_t type, uint64_t v);
-int nlf_tx_attr_put_str(struct nlf_tx *tx, uint16_t type, const char *s,
-			uint32_t len);
-int nlf_tx_nest_start(struct nlf_tx *tx, uint16_t type);
-int nlf_tx_nest_end(struct nlf_tx *tx);
-int64_t nlf_tx_put_repeat(struct nlf_tx *tx, const void *tmpl, uint32_t len,
-			  uint64_t count);
-int nlf_tx_close(struct nlf_tx *tx);
-
-int nlf_sock_open(int proto, int netns_fd);
-int nlf_sock_bind(int fd, uint32_t portid, uint32_t groups);
-int nlf_sock_portid(int fd, uint32_t *portid);
-int nlf_sock_setopt(int fd, int level, int opt, int val);
-int nlf_sock_getopt(int fd, int level, int opt, int *val);
-int nlf_sock_meminfo(int fd, uint32_t *out, uint32_t n);
-int nlf_sock_flush(int fd, struct nlf_tx *tx, uint32_t dst_pid,
-		   uint32_t dst_groups);
-int nlf_sock_send_repeat(int fd, struct nlf_tx *tx, const void *tmpl,
-			 uint32_t len, uint64_t count, uint32_t dst_pid,
-			 uint32_t dst_groups, uint64_t *sent);
-struct nlf_rx *nlf_rx_new(uint32_t nbufs, uint32_t bufsize);
-void nlf_rx_free(struct nlf_rx *rx);
-int nlf_sock_recv(int fd, struct nlf_rx *rx, int timeout_ms);
+/* The function prototypes come from csrc/nlf.h (between its cdef markers). */
 
 /* For tests that hand the parser exact-size heap copies (ASan sees overreads). */
 void *malloc(size_t size);

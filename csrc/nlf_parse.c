@@ -300,17 +300,32 @@ int nlf_extack_parse(const unsigned char *msg, uint32_t len,
 	return 0;
 }
 
-/* The payload after hdrlen bytes of family header of row i, or 0. */
-static const unsigned char *row_attrs(const unsigned char *arena,
-				      const struct nlf_table *t, uint32_t i,
-				      uint32_t hdrlen, uint32_t *alen)
+/*
+ * Finds attribute attrtype in row i of t, after hdrlen bytes of family
+ * header: returns its payload offset from the arena start (0 when absent)
+ * and its length in *alen.
+ */
+static uint32_t row_attr(const unsigned char *arena, const struct nlf_table *t,
+			 uint32_t i, uint32_t hdrlen, uint16_t attrtype,
+			 uint32_t *alen)
 {
-	uint32_t skip = NLMSG_HDRLEN + NLMSG_ALIGN(hdrlen);
+	uint32_t skip = NLMSG_HDRLEN + NLMSG_ALIGN(hdrlen), o;
 
+	*alen = 0;
 	if (t->len[i] < skip)
-		return NULL;
-	*alen = t->len[i] - skip;
-	return arena + t->off[i] + skip;
+		return 0;
+	o = attr_find(arena + t->off[i] + skip, t->len[i] - skip, attrtype,
+		      alen);
+	return o ? t->off[i] + skip + o : 0;
+}
+
+static int rows_ok(const struct nlf_table *t, uint32_t first, uint32_t n)
+{
+	if (first > t->count || n > t->count - first) {
+		errno = ERANGE;
+		return 0;
+	}
+	return 1;
 }
 
 /*
@@ -326,20 +341,12 @@ int nlf_table_attr_column(const unsigned char *arena,
 {
 	uint32_t i, found = 0;
 
-	if (first > t->count || n > t->count - first) {
-		errno = ERANGE;
+	if (!rows_ok(t, first, n))
 		return -1;
-	}
 	for (i = 0; i < n; i++) {
-		uint32_t alen = 0, o = 0, l = 0;
-		const unsigned char *a = row_attrs(arena, t, first + i, hdrlen,
-						   &alen);
-
-		if (a)
-			o = attr_find(a, alen, attrtype, &l);
-		out_off[i] = o ? (uint32_t)(a - arena) + o : 0;
-		out_len[i] = o ? l : 0;
-		found += o != 0;
+		out_off[i] = row_attr(arena, t, first + i, hdrlen, attrtype,
+				      &out_len[i]);
+		found += out_off[i] != 0;
 	}
 	return (int)found;
 }
@@ -371,20 +378,14 @@ int nlf_table_attr_uint(const unsigned char *arena, const struct nlf_table *t,
 			uint32_t first, uint32_t n, uint32_t hdrlen,
 			uint16_t attrtype, uint64_t dflt, uint64_t *out)
 {
-	uint32_t i, found = 0;
+	uint32_t i, l, found = 0;
 
-	if (first > t->count || n > t->count - first) {
-		errno = ERANGE;
+	if (!rows_ok(t, first, n))
 		return -1;
-	}
 	for (i = 0; i < n; i++) {
-		uint32_t alen = 0, o = 0, l = 0;
-		const unsigned char *a = row_attrs(arena, t, first + i, hdrlen,
-						   &alen);
+		uint32_t o = row_attr(arena, t, first + i, hdrlen, attrtype, &l);
 
-		if (a)
-			o = attr_find(a, alen, attrtype, &l);
-		out[i] = o ? rd_uint(a + o, l, dflt) : dflt;
+		out[i] = o ? rd_uint(arena + o, l, dflt) : dflt;
 		found += o && (l == 1 || l == 2 || l == 4 || l == 8);
 	}
 	return (int)found;
