@@ -10,7 +10,7 @@ KVER    = $(shell for d in $$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null |
 KDIR    = /usr/src/linux-headers-$(KVER)
 KO     := $(CURDIR)/kernel/nlfast_family.ko
 APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-static \
-	linux-image-amd64 linux-headers-amd64 linux-source-6.1 dkms libasan8
+	linux-image-amd64 linux-headers-amd64 linux-source-6.1 dkms libasan8 time
 
 SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py nlfast/cli/*.py) kernel/uapi/nlfast_family.h \
 	setup.py pyproject.toml
@@ -56,8 +56,11 @@ test-guest: deps venv module
 
 test: lint test-host test-guest
 
+# The main job: nlfast beside the stdlib, pyroute2 and the C ceiling, on this
+# kernel; tables and a plot go to results/.
 bench: deps venv
-	$(PY) -m benchmarks.run
+	$(MAKE) -C benchmarks/c
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:
 	rm -rf build dist *.egg-info nlfast/_nlfast_cffi* .pytest_cache
