@@ -108,8 +108,8 @@ int nlf_parse(const unsigned char *buf, uint32_t len, uint32_t base,
 	      uint32_t dgram, struct nlf_table *t);
 int nlf_attr_parse(const unsigned char *buf, uint32_t len, uint32_t maxtype,
 		   uint32_t *off, uint32_t *alen);
-uint32_t nlf_attr_find(const unsigned char *buf, uint32_t len, uint16_t type,
-		       uint32_t *alen);
+uint64_t nlf_attr_find(const unsigned char *base, uint32_t start, uint32_t len,
+		       uint16_t type);
 int nlf_attr_ok(const unsigned char *buf, uint32_t len);
 int nlf_extack_parse(const unsigned char *msg, uint32_t len,
 		     struct nlf_extack *ea);
@@ -120,6 +120,12 @@ int nlf_table_attr_column(const unsigned char *arena,
 int nlf_table_attr_uint(const unsigned char *arena, const struct nlf_table *t,
 			uint32_t first, uint32_t n, uint32_t hdrlen,
 			uint16_t attrtype, uint64_t dflt, uint64_t *out);
+int64_t nlf_table_count_type(const struct nlf_table *t, uint32_t first,
+			     uint32_t n, uint16_t type);
+int64_t nlf_table_attr_strs(const unsigned char *arena,
+			    const struct nlf_table *t, uint32_t first,
+			    uint32_t n, uint32_t hdrlen, uint16_t attrtype,
+			    unsigned char *out, uint64_t cap, uint8_t *present);
 uint32_t nlf_table_seq_gaps(const struct nlf_table *t, uint16_t type,
 			    uint32_t *expect);
 int nlf_debug_peek(const unsigned char *buf, size_t idx);

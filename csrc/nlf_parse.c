@@ -190,14 +190,16 @@ int nlf_attr_parse(const unsigned char *buf, uint32_t len, uint32_t maxtype,
 }
 
 /*
- * Offset of the payload of the first attribute of the given type in
- * buf[0..len), 0 when absent or past a malformed attribute; *alen gets its
- * length.
+ * The first attribute of the given type in base[start..start+len): its
+ * payload length in the high 32 bits and its payload offset from base in
+ * the low 32, or 0 when absent or past a malformed attribute.
  */
-uint32_t nlf_attr_find(const unsigned char *buf, uint32_t len, uint16_t type,
-		       uint32_t *alen)
+uint64_t nlf_attr_find(const unsigned char *base, uint32_t start, uint32_t len,
+		       uint16_t type)
 {
-	return attr_find(buf, len, type, alen);
+	uint32_t alen = 0, off = attr_find(base + start, len, type, &alen);
+
+	return off ? (uint64_t)alen << 32 | (start + off) : 0;
 }
 
 /* Bool: buf[0..len) is a clean stream of attributes. */
@@ -411,6 +413,57 @@ uint32_t nlf_table_seq_gaps(const struct nlf_table *t, uint16_t type,
 	}
 	*expect = e;
 	return gaps;
+}
+
+/* How many of rows [first, first+n) have this type; -1/ERANGE. */
+int64_t nlf_table_count_type(const struct nlf_table *t, uint32_t first,
+			     uint32_t n, uint16_t type)
+{
+	uint32_t i;
+	int64_t c = 0;
+
+	if (!rows_ok(t, first, n))
+		return -1;
+	for (i = first; i < first + n; i++)
+		c += t->type[i] == type;
+	return c;
+}
+
+/*
+ * Packs one string attribute of rows [first, first+n) into out, each up to
+ * its first NUL and followed by a NUL (an absent one is empty, and present[i]
+ * tells the two apart).  Returns the bytes written, or -1 with ERANGE (bad
+ * rows) or ENOSPC (out too small: cap must be the rows' total length).
+ */
+int64_t nlf_table_attr_strs(const unsigned char *arena,
+			    const struct nlf_table *t, uint32_t first,
+			    uint32_t n, uint32_t hdrlen, uint16_t attrtype,
+			    unsigned char *out, uint64_t cap, uint8_t *present)
+{
+	uint64_t pos = 0;
+	uint32_t i, l;
+
+	if (!rows_ok(t, first, n))
+		return -1;
+	for (i = 0; i < n; i++) {
+		uint32_t o = row_attr(arena, t, first + i, hdrlen, attrtype, &l);
+		const unsigned char *z = o ? memchr(arena + o, 0, l) : NULL;
+
+		if (z)
+			l = (uint32_t)(z - (arena + o));
+		if (!o)
+			l = 0;
+		if (pos + l + 1 > cap) {
+			errno = ENOSPC;
+			return -1;
+		}
+		if (l)
+			memcpy(out + pos, arena + o, l);
+		out[pos + l] = 0;
+		pos += l + 1;
+		present[i] = o != 0;
+	}
+	return (int64_t)pos;
 }
 
 /* Reads buf[idx]: lets the test suite prove that ASan sees an overread. */

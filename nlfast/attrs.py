@@ -20,6 +20,7 @@ from nlfast._shim import ffi, lib
 from nlfast.errors import DecodeError
 
 Value = Union[int, bytes, str, Sequence["Attr"], None]
+_new = object.__new__
 
 _KINDS = ("u8", "u16", "u32", "u64", "s8", "s16", "s32", "s64", "str", "bytes", "nested", "flag")
 
@@ -128,6 +129,7 @@ def nested(type: int, children: Sequence[Attr]) -> Attr:
 
 
 _SIGNED_FMT = {"s8": "<b", "s16": "<h", "s32": "<i", "s64": "<q"}
+_STRUCTS = {f: struct.Struct(f) for f in ("<B", "<H", "<I", "<Q", "<b", "<h", "<i", "<q")}
 
 
 def put(tx: Any, a: Attr) -> int:
@@ -170,21 +172,37 @@ class AttrSet:
     until the next receive on its socket; ``MessageView.copy()`` keeps them).
     """
 
-    __slots__ = ("_keep", "_len", "_mv", "_ptr")
+    __slots__ = ("_base", "_buf", "_keep", "_len", "_start")
 
     def __init__(self, mv: memoryview, ptr: Any = None, keep: Any = None) -> None:
-        self._mv = mv
+        self._buf = mv
+        self._start = 0
         self._len = len(mv)
-        self._ptr = ffi.from_buffer(mv) if ptr is None else ptr
+        self._base = ffi.from_buffer(mv) if ptr is None else ptr
         self._keep = keep
+
+    @classmethod
+    def _at(cls, buf: Any, base: Any, start: int, length: int, keep: Any) -> AttrSet:
+        """The attributes in buf[start:start+length]; base points at buf[0]."""
+        a = _new(cls)
+        a._buf = buf
+        a._base = base
+        a._start = start
+        a._len = length
+        a._keep = keep
+        return a
+
+    @property
+    def _mv(self) -> memoryview:
+        return memoryview(self._buf)[self._start : self._start + self._len]
 
     def get(self, type: int) -> memoryview | None:
         """The payload of the first attribute of this type, or None."""
-        alen = ffi.new("uint32_t *")
-        off = lib.nlf_attr_find(self._ptr, self._len, type, alen)
-        if not off:
+        found = lib.nlf_attr_find(self._base, self._start, self._len, type)
+        if not found:
             return None
-        return self._mv[off : off + alen[0]]
+        off = found & 0xFFFFFFFF
+        return memoryview(self._buf)[off : off + (found >> 32)]
 
     def __contains__(self, type: int) -> bool:
         return self.get(type) is not None
@@ -196,10 +214,12 @@ class AttrSet:
         return v
 
     def _fixed(self, type: int, fmt: str, size: int) -> int:
-        v = self._need(type)
-        if len(v) < size:
-            raise DecodeError(f"attribute {type} has {len(v)} bytes, needs {size}")
-        return int(struct.unpack_from(fmt, v)[0])
+        found = lib.nlf_attr_find(self._base, self._start, self._len, type)
+        if not found:
+            raise KeyError(type)
+        if found >> 32 < size:
+            raise DecodeError(f"attribute {type} has {found >> 32} bytes, needs {size}")
+        return int(_STRUCTS[fmt].unpack_from(self._buf, found & 0xFFFFFFFF)[0])
 
     def u8(self, type: int) -> int:
         """:raises KeyError: absent.  :raises DecodeError: too short."""
@@ -253,14 +273,16 @@ class AttrSet:
         :raises KeyError: absent.
         :raises DecodeError: its payload is not an attribute stream.
         """
-        v = self._need(type)
-        sub = AttrSet(v, keep=self)
+        found = lib.nlf_attr_find(self._base, self._start, self._len, type)
+        if not found:
+            raise KeyError(type)
+        sub = AttrSet._at(self._buf, self._base, found & 0xFFFFFFFF, found >> 32, self)
         sub.check()
         return sub
 
     def check(self) -> None:
         """:raises DecodeError: the bytes are not a clean attribute stream."""
-        if not lib.nlf_attr_ok(self._ptr, self._len):
+        if not lib.nlf_attr_ok(self._base + self._start, self._len):
             raise DecodeError("malformed attribute stream")
 
     def __iter__(self) -> Iterator[tuple[int, memoryview]]:

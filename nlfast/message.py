@@ -101,21 +101,41 @@ class Message:
         raise MessageTooLargeError("message larger than 16 MiB")
 
 
+_new = object.__new__
+_U16 = struct.Struct("<H")
+_U32 = struct.Struct("<I")
+_I32 = struct.Struct("<i")
+
+
 class MessageView:
     """One received message: a view into the receive buffer.
 
     Valid until the next receive on the socket it came from: the buffer is
-    reused.  ``copy()`` makes one that owns its bytes.
+    reused.  ``copy()`` makes one that owns its bytes.  Nothing is decoded
+    until asked for, so a view costs one small object.
     """
 
-    __slots__ = ("_base", "_keep", "_mv")
+    __slots__ = ("_base", "_buf", "_keep", "_len", "_off")
 
     def __init__(self, mv: memoryview, base: Any = None, keep: Any = None) -> None:
         if len(mv) < 16:
             raise DecodeError(f"a netlink message needs 16 bytes, got {len(mv)}")
-        self._mv = mv
+        self._buf = mv
+        self._off = 0
+        self._len = len(mv)
         self._base = ffi.from_buffer(mv) if base is None else base
         self._keep = keep
+
+    @classmethod
+    def _at(cls, buf: memoryview, base: Any, off: int, length: int, keep: Any) -> MessageView:
+        """A view of buf[off:off+length]; base points at buf[0] (no copy, no check)."""
+        v = _new(cls)
+        v._buf = buf
+        v._base = base
+        v._off = off
+        v._len = length
+        v._keep = keep
+        return v
 
     @classmethod
     def from_bytes(cls, data: bytes) -> MessageView:
@@ -126,45 +146,46 @@ class MessageView:
         mv = memoryview(bytes(data))
         if len(mv) < 16:
             raise DecodeError(f"a netlink message needs 16 bytes, got {len(mv)}")
-        (length,) = struct.unpack_from("<I", mv)
+        (length,) = _U32.unpack_from(mv)
         if length < 16 or length > len(mv):
             raise DecodeError(f"nlmsg_len {length} does not fit the {len(mv)} bytes given")
         return cls(mv[:length])
 
     @property
     def type(self) -> int:
-        return int(struct.unpack_from("<H", self._mv, 4)[0])
+        return int(_U16.unpack_from(self._buf, self._off + 4)[0])
 
     @property
     def flags(self) -> int:
-        return int(struct.unpack_from("<H", self._mv, 6)[0])
+        return int(_U16.unpack_from(self._buf, self._off + 6)[0])
 
     @property
     def seq(self) -> int:
-        return int(struct.unpack_from("<I", self._mv, 8)[0])
+        return int(_U32.unpack_from(self._buf, self._off + 8)[0])
 
     @property
     def portid(self) -> int:
-        """The nlmsg_pid field as the sender wrote it."""
-        return int(struct.unpack_from("<I", self._mv, 12)[0])
+        """The nlmsg_pid field as the sender wrote it (``Batch.sender`` is
+        who really sent it)."""
+        return int(_U32.unpack_from(self._buf, self._off + 12)[0])
 
     @property
     def header(self) -> tuple[int, int, int, int, int]:
         """(len, type, flags, seq, portid)."""
-        n, t, f, s, p = _HDR.unpack_from(self._mv)
+        n, t, f, s, p = _HDR.unpack_from(self._buf, self._off)
         return int(n), int(t), int(f), int(s), int(p)
 
     def __len__(self) -> int:
-        return len(self._mv)
+        return self._len
 
     @property
     def payload(self) -> memoryview:
         """Everything after the 16-byte header."""
-        return self._mv[16:]
+        return self._buf[self._off + 16 : self._off + self._len]
 
     def data(self) -> memoryview:
         """The whole message, header included."""
-        return self._mv
+        return self._buf[self._off : self._off + self._len]
 
     def attrs(self, hdrlen: int = 0) -> AttrSet:
         """The attributes after ``hdrlen`` bytes of family header.
@@ -172,18 +193,18 @@ class MessageView:
         :raises DecodeError: the message is shorter than the family header.
         """
         skip = 16 + ((hdrlen + 3) & ~3)
-        if skip > len(self._mv):
+        if skip > self._len:
             raise DecodeError(
-                f"message of {len(self._mv)} bytes has no room for a {hdrlen}-byte header"
+                f"message of {self._len} bytes has no room for a {hdrlen}-byte header"
             )
-        return AttrSet(self._mv[skip:], self._base + skip, self)
+        return AttrSet._at(self._buf, self._base, self._off + skip, self._len - skip, self)
 
     @property
     def error(self) -> int:
         """The positive errno of an NLMSG_ERROR / NLMSG_DONE, else 0."""
-        if self.type not in (NLMSG_ERROR, NLMSG_DONE) or len(self._mv) < 20:
+        if self.type not in (NLMSG_ERROR, NLMSG_DONE) or self._len < 20:
             return 0
-        (e,) = struct.unpack_from("<i", self._mv, 16)
+        (e,) = _I32.unpack_from(self._buf, self._off + 16)
         return -e if -4096 < e < 0 else 0
 
     def to_error(self) -> NetlinkError:
@@ -192,13 +213,13 @@ class MessageView:
         :raises DecodeError: the message is too short to carry an error.
         """
         ea = ffi.new("struct nlf_extack *")
-        if lib.nlf_extack_parse(self._base, len(self._mv), ea) < 0:
+        if lib.nlf_extack_parse(self._base + self._off, self._len, ea) < 0:
             raise DecodeError("error message too short to carry an error code")
-        return extack_error(self._mv, ea, self.seq)
+        return extack_error(self.data(), ea, self.seq)
 
     def copy(self) -> MessageView:
         """A view over a copy of the bytes, valid for ever."""
-        return MessageView(memoryview(bytes(self._mv)))
+        return MessageView(memoryview(bytes(self.data())))
 
     def __repr__(self) -> str:
         n, t, f, s, p = self.header

@@ -28,6 +28,9 @@ SOL_NETLINK: int = lib.SOL_NETLINK
 SOL_SOCKET: int = lib.SOL_SOCKET
 
 
+_view = MessageView._at
+
+
 def _ms(timeout: float | None) -> int:
     if timeout is None:
         return -1
@@ -67,15 +70,13 @@ class Batch:
             raise IndexError("batch index out of range")
         s = self._sock
         j = self.start + i
-        off = s._col_off[j]
-        return MessageView(s._arena[off : off + s._col_len[j]], s._arena_ptr + off, s)
+        return _view(s._arena, s._arena_ptr, s._col_off[j], s._col_len[j], s)
 
     def __iter__(self) -> Iterator[MessageView]:
         s = self._sock
         arena, ptr, offs, lens = s._arena, s._arena_ptr, s._col_off, s._col_len
         for j in range(self.start, self.stop):
-            off = offs[j]
-            yield MessageView(arena[off : off + lens[j]], ptr + off, s)
+            yield _view(arena, ptr, offs[j], lens[j], s)
 
     def _col(self, name: str) -> memoryview:
         col: memoryview = getattr(self._sock, name)
@@ -142,17 +143,26 @@ class Batch:
         return [buf[o : o + n] if o else None for o, n in zip(offs, lens)]
 
     def attr_str(self, attrtype: int, hdrlen: int = 0) -> list[str | None]:
-        """One string attribute of every message, up to its NUL (None: absent)."""
-        offs, lens = self.attr_column(attrtype, hdrlen)
-        buf = self._sock._buf
-        out: list[str | None] = []
-        for o, n in zip(offs, lens):
-            if not o:
-                out.append(None)
-                continue
-            b = buf[o : o + n]
-            z = b.find(b"\0")
-            out.append((b if z < 0 else b[:z]).decode(errors="replace"))
+        """One string attribute of every message, up to its NUL (None: absent),
+        gathered in C into one buffer and split once."""
+        n = len(self)
+        if not n:
+            return []
+        s = self._sock
+        if s._scratch is None:
+            s._scratch = ffi.new("unsigned char[]", s._scratch_len)
+            s._scratch_buf = ffi.buffer(s._scratch, s._scratch_len)
+        present = ffi.new("uint8_t[]", n)
+        used = lib.nlf_table_attr_strs(s._arena_ptr, s._tab, self.start, n, hdrlen, attrtype,
+                                       s._scratch, s._scratch_len, present)
+        if used < 0:
+            raise oserror("attr_str")
+        strs = s._scratch_buf[:used].decode(errors="replace").split("\0", n - 1)
+        strs[-1] = strs[-1][:-1]  # the last string's own NUL
+        out: list[str | None] = strs
+        flags = ffi.buffer(present, n)[:]
+        if b"\0" in flags:
+            out = [v if flags[i] else None for i, v in enumerate(out)]
         return out
 
     def seq_gaps(self, msgtype: int, expect: int) -> tuple[int, int]:
@@ -179,8 +189,8 @@ class Batch:
         return int(s._dg_groups[s._col_dgram[self.start + i]])
 
     def count(self, msgtype: int) -> int:
-        """How many rows have this type."""
-        return self.types.tolist().count(msgtype)
+        """How many rows have this type (counted in C)."""
+        return int(lib.nlf_table_count_type(self._sock._tab, self.start, len(self), msgtype))
 
     @property
     def datagrams(self) -> int:
@@ -329,6 +339,10 @@ class Socket:
         self._arena_ptr = rx.arena
         self._arena = memoryview(ffi.buffer(rx.arena, size))
         self._buf = ffi.buffer(rx.arena, size)  # slicing it makes bytes in one step
+        # room for every string of a batch, NUL-separated (attr_str)
+        self._scratch_len = size + cap
+        self._scratch: Any = None  # allocated by the first attr_str
+        self._scratch_buf: Any = None
 
         def col(ptr: Any, width: int, code: Any) -> memoryview:
             mv: memoryview = memoryview(ffi.buffer(ptr, cap * width)).cast(code)

@@ -84,10 +84,10 @@ def test_attr_parse_random(data: bytes) -> None:
     ln = ffi.new("uint32_t[]", 65536)
     n = lib.nlf_attr_parse(buf, len(data), 0xFFFF, off, ln)
     assert n == -1 or n <= len(data) // 4
-    alen = ffi.new("uint32_t *")
     for t in range(8):
-        o = lib.nlf_attr_find(buf, len(data), t, alen)
-        assert o == 0 or o + alen[0] <= len(data)
+        found = lib.nlf_attr_find(buf, 0, len(data), t)
+        off, alen = found & 0xFFFFFFFF, found >> 32
+        assert found == 0 or (off >= 4 and off + alen <= len(data))
 
 
 @SETTINGS

@@ -107,3 +107,15 @@ def test_link_multicast_subscription(netns: Netns) -> None:
             b = s.recv(timeout=5)
             seen |= {n for n in b.attr_str(rtnl.IFLA_IFNAME, rtnl.IFINFOMSG_LEN) if n}
         assert b.datagrams >= 1
+
+
+def test_attr_columns_mark_absent_attributes(big_netns: Netns) -> None:
+    with nlfast.Socket(nlfast.NETLINK_ROUTE, netns=big_netns.name) as s:
+        for b in s.dump(Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg())):
+            names = b.attr_str(rtnl.IFLA_IFNAME, rtnl.IFINFOMSG_LEN)
+            assert names == [m.attrs(rtnl.IFINFOMSG_LEN).str(rtnl.IFLA_IFNAME) for m in b]
+            # attribute 0x3ff0 exists on no link: every row says so
+            assert b.attr_str(0x3FF0, rtnl.IFINFOMSG_LEN) == [None] * len(b)
+            assert b.attr_bytes(0x3FF0, rtnl.IFINFOMSG_LEN) == [None] * len(b)
+            assert list(b.attr_uint(0x3FF0, rtnl.IFINFOMSG_LEN, default=7)) == [7] * len(b)
+            assert b.count(rtnl.RTM_NEWLINK) == len(b) and b.count(0x99) == 0
