@@ -266,8 +266,8 @@ int nlf_tx_nest_end(struct nlf_tx *tx)
 /*
  * Appends up to count copies of the framed message tmpl[0..len) (its
  * nlmsg_len must be len), each with the next sequence number.  Returns how
- * many fit (0 when the arena is full), or -1/EINVAL for a bad template or
- * EBUSY when a message is open.
+ * many fit (0, errno ENOSPC, when none does), or -1/EINVAL for a bad
+ * template or EBUSY when a message is open.
  */
 int64_t nlf_tx_put_repeat(struct nlf_tx *tx, const void *tmpl, uint32_t len,
 			  uint64_t count)
@@ -289,6 +289,8 @@ int64_t nlf_tx_put_repeat(struct nlf_tx *tx, const void *tmpl, uint32_t len,
 	fit = (tx->cap - tx->pos) / step;
 	if (fit > count)
 		fit = count;
+	if (!fit && count)
+		errno = ENOSPC;
 	p = tx->arena + tx->pos;
 	for (i = 0; i < fit; i++, p += step) {
 		uint32_t seq = tx->seq++;

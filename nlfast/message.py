@@ -29,7 +29,8 @@ class Message:
     :raises ValueError: ``type`` or ``flags`` do not fit 16 bits.
     """
 
-    __slots__ = ("attrs", "flags", "header", "portid", "type")
+    __slots__ = ("_tmpl", "attrs", "flags", "header", "portid", "type")
+    _tmpl: tuple[Any, int, bytes] | None
 
     def __init__(
         self,
@@ -47,15 +48,20 @@ class Message:
                 raise ValueError(f"message {name} {v} is out of range 0..{hi}")
         if not isinstance(header, (bytes, bytearray, memoryview)):
             raise TypeError(f"message header must be bytes, not {header.__class__.__name__}")
-        attrs = list(attrs)
         for a in attrs:
             if not isinstance(a, Attr):
                 raise TypeError(f"message attrs holds Attr objects, not {a!r}")
         self.type = type
         self.flags = flags
         self.header = bytes(header)
-        self.attrs = attrs
+        self.attrs: tuple[Attr, ...] = tuple(attrs)
         self.portid = portid
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # the framed bytes are cached: any change of a field drops them
+        object.__setattr__(self, name, value)
+        if name != "_tmpl":
+            object.__setattr__(self, "_tmpl", None)
 
     def __repr__(self) -> str:
         return (
@@ -64,10 +70,24 @@ class Message:
         )
 
     def frame(self, tx: Any) -> int:
-        """Frames the message into a shim tx.  Returns its seq, -1 when full.
+        """Frames the message into a shim tx: its bytes are built once and
+        then copied in C with the next sequence number.  Returns the seq, or
+        -1 (errno ENOSPC) when the tx is full.
 
         :raises MessageTooLargeError: an attribute is over 64 KiB.
         """
+        t: tuple[Any, int, bytes] | None = self._tmpl
+        if t is None:
+            raw = self.encode()
+            t = (ffi.from_buffer(raw), len(raw), raw)
+            object.__setattr__(self, "_tmpl", t)
+        seq = tx.seq
+        if lib.nlf_tx_put_repeat(tx, t[0], t[1], 1) != 1:
+            return -1
+        return int(seq)
+
+    def _frame_fields(self, tx: Any) -> int:
+        """Frames the fields one by one (begin, attributes, end)."""
         seq = lib.nlf_tx_msg_begin(
             tx, self.type, self.flags, self.portid, ffi.from_buffer(self.header), len(self.header)
         )
@@ -95,7 +115,7 @@ class Message:
         while size <= 1 << 24:
             tx = ffi.gc(lib.nlf_tx_new(size, size), lib.nlf_tx_free)
             tx.seq = seq & 0xFFFFFFFF
-            if self.frame(tx) >= 0:
+            if self._frame_fields(tx) >= 0:
                 return bytes(ffi.buffer(tx.arena, tx.pos))
             size <<= 2
         raise MessageTooLargeError("message larger than 16 MiB")

@@ -449,7 +449,14 @@ class Socket:
         :raises MessageTooLargeError: it does not fit the send arena.
         :raises OSError: the kernel refused it (ECONNREFUSED: nobody at dest).
         """
-        return self.send_batch((msg,), dest=dest, groups=groups)[0]
+        self._check()
+        if not isinstance(msg, Message):
+            raise TypeError(f"send takes a Message, not {msg!r}")
+        seq = msg.frame(self._tx)
+        if seq < 0:  # full or too large: the general path says which
+            return self.send_batch((msg,), dest=dest, groups=groups)[0]
+        self._flush(dest, groups)
+        return seq
 
     def send_batch(self, msgs: Iterable[Message], *, dest: int = 0,
                    groups: int = 0) -> list[int]:
@@ -612,20 +619,23 @@ class Socket:
                     return out
 
     def request_many(self, msgs: Iterable[Message], *, timeout: float | None = 5.0,
-                     window: int = 64) -> list[list[MessageView] | NetlinkError]:
-        """Pipelines requests (``window`` in flight) with NLM_F_ACK and returns,
-        in request order, each one's replies (copies) or its NetlinkError.
-        Keep ``window`` times the reply size under the receive buffer, or the
-        kernel drops replies (raised as OverrunError).
+                     window: int = 64, ack: bool = True,
+                     ) -> list[list[MessageView] | NetlinkError]:
+        """Pipelines requests (``window`` in flight) and returns, in request
+        order, each one's replies (copies) or its NetlinkError.  With ``ack``
+        (the default) NLM_F_ACK is added and a request is done at its ACK;
+        without, at its first reply that is not NLM_F_MULTI, its NLMSG_DONE
+        or its error.  Keep ``window`` times the reply size under the receive
+        buffer, or the kernel drops replies (raised as OverrunError).
 
         :raises TimeoutError: answers stopped coming for ``timeout`` seconds.
         """
-        pending = [m if m.flags & NLM_F_ACK else
-                   Message(m.type, m.flags | NLM_F_ACK, m.header, m.attrs, m.portid)
-                   for m in msgs]
+        pending = [Message(m.type, m.flags | NLM_F_ACK, m.header, m.attrs, m.portid)
+                   if ack and not m.flags & NLM_F_ACK else m for m in msgs]
         results: dict[int, list[MessageView] | NetlinkError] = {}
         order: list[int] = []
         inflight: dict[int, list[MessageView]] = {}
+        multi = lib.NLM_F_MULTI
         i = 0
         while i < len(pending) or inflight:
             if i < len(pending) and len(inflight) < window:
@@ -637,16 +647,20 @@ class Socket:
                 i += len(chunk)
             batch = self.recv(timeout)
             for m in batch:
-                acc = inflight.get(m.seq)
+                seq = m.seq
+                acc = inflight.get(seq)
                 if acc is None:
                     continue
                 t = m.type
-                if t == NLMSG_ERROR:
+                if t == NLMSG_ERROR or (t == NLMSG_DONE and (m.error or not ack)):
                     err = m.to_error()
-                    results[m.seq] = err if err.code else acc
-                    del inflight[m.seq]
-                else:
+                    results[seq] = err if err.code else acc
+                    del inflight[seq]
+                elif t != NLMSG_DONE:
                     acc.append(m.copy())
+                    if not ack and not m.flags & multi:
+                        results[seq] = acc
+                        del inflight[seq]
         return [results[s] for s in order]
 
     def dump(self, msg: Message, *, timeout: float | None = 5.0,

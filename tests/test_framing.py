@@ -152,3 +152,16 @@ def test_from_bytes_rejects_malformed() -> None:
     v = MessageView.from_bytes(struct.pack("<I", len(bad)) + bad[4:])
     with pytest.raises(DecodeError, match="malformed"):
         list(v.attrs())
+
+
+def test_frame_cache_follows_changes() -> None:
+    tx = _tx(4096, 4096)
+    m = Message(0x30, attrs=[attrs.u32(1, 5)])
+    assert m.frame(tx) == 1
+    m.type = 0x31  # a changed field drops the cached bytes
+    m.attrs = (attrs.u32(1, 6),)
+    assert m.frame(tx) == 2
+    raw = bytes(ffi.buffer(tx.arena, tx.pos))
+    first, second = MessageView.from_bytes(raw[:24]), MessageView.from_bytes(raw[24:])
+    assert (first.type, first.attrs().u32(1), first.seq) == (0x30, 5, 1)
+    assert (second.type, second.attrs().u32(1), second.seq) == (0x31, 6, 2)

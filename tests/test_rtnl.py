@@ -119,3 +119,16 @@ def test_attr_columns_mark_absent_attributes(big_netns: Netns) -> None:
             assert b.attr_bytes(0x3FF0, rtnl.IFINFOMSG_LEN) == [None] * len(b)
             assert list(b.attr_uint(0x3FF0, rtnl.IFINFOMSG_LEN, default=7)) == [7] * len(b)
             assert b.count(rtnl.RTM_NEWLINK) == len(b) and b.count(0x99) == 0
+
+
+def test_request_many_without_acks(netns: Netns) -> None:
+    with nlfast.Socket(nlfast.NETLINK_ROUTE, netns=netns.name) as s:
+        res = s.request_many(
+            [Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg(index=i)) for i in (1, 99, 1)],
+            ack=False,
+        )
+        assert isinstance(res[0], list) and len(res[0]) == 1
+        assert isinstance(res[1], nlfast.NetlinkError) and res[1].code == errno.ENODEV
+        assert isinstance(res[2], list) and rtnl.ifinfo_index(res[2][0].payload) == 1
+        with pytest.raises(TimeoutError):  # nothing left over: no ACKs were asked for
+            s.recv(timeout=0.1)
