@@ -109,7 +109,7 @@ def main() -> int:
         ("timeout", ["--timeout", "12", "--", "sleep", "60"], 124, "TIMEOUT"),
     ]
     if a.quick:
-        cases = [c for c in cases if c[0] in ("true", "exit3", "warn")]
+        cases = [c for c in cases if c[0] in ("true", "exit3", "warn", "slub-redzone")]
     failures = 0
 
     # log scanner on canned logs (no guest needed)
