@@ -143,8 +143,14 @@ class MessageView:
         self._buf = mv
         self._off = 0
         self._len = len(mv)
-        self._base = ffi.from_buffer(mv) if base is None else base
+        self._base = base  # a pointer to mv[0], made when first needed
         self._keep = keep
+
+    def _ptr(self) -> Any:
+        b = self._base
+        if b is None:
+            b = self._base = ffi.from_buffer(self._buf)
+        return b
 
     @classmethod
     def _at(cls, buf: memoryview, base: Any, off: int, length: int, keep: Any) -> MessageView:
@@ -217,7 +223,7 @@ class MessageView:
             raise DecodeError(
                 f"message of {self._len} bytes has no room for a {hdrlen}-byte header"
             )
-        return AttrSet._at(self._buf, self._base, self._off + skip, self._len - skip, self)
+        return AttrSet._at(self._buf, self._ptr(), self._off + skip, self._len - skip, self)
 
     @property
     def error(self) -> int:
@@ -233,7 +239,7 @@ class MessageView:
         :raises DecodeError: the message is too short to carry an error.
         """
         ea = ffi.new("struct nlf_extack *")
-        if lib.nlf_extack_parse(self._base + self._off, self._len, ea) < 0:
+        if lib.nlf_extack_parse(self._ptr() + self._off, self._len, ea) < 0:
             raise DecodeError("error message too short to carry an error code")
         return extack_error(self.data(), ea, self.seq)
 

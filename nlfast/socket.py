@@ -604,9 +604,8 @@ class Socket:
                     continue
                 t = m.type
                 if t == NLMSG_ERROR:
-                    err = m.to_error()
-                    if err.code:
-                        raise err
+                    if m.error:
+                        raise m.to_error()
                     return out
                 if t == NLMSG_DONE:
                     if m.error:
@@ -653,8 +652,7 @@ class Socket:
                     continue
                 t = m.type
                 if t == NLMSG_ERROR or (t == NLMSG_DONE and (m.error or not ack)):
-                    err = m.to_error()
-                    results[seq] = err if err.code else acc
+                    results[seq] = m.to_error() if m.error else acc
                     del inflight[seq]
                 elif t != NLMSG_DONE:
                     acc.append(m.copy())
