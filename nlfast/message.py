@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import struct
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +14,7 @@ from nlfast.attrs import Attr, AttrSet
 from nlfast.errors import DecodeError, MessageTooLargeError, NetlinkError
 
 _HDR = struct.Struct("<IHHII")
+_scratch = threading.local()  # a framing arena per thread, for encode()
 NLMSG_ERROR: int = lib.NLMSG_ERROR
 NLMSG_DONE: int = lib.NLMSG_DONE
 NLM_F_REQUEST: int = lib.NLM_F_REQUEST
@@ -111,14 +113,34 @@ class Message:
         :raises MessageTooLargeError: an attribute is over 64 KiB, or the
             message over 16 MiB.
         """
-        size = 1 << 16
+        scratch = _scratch.__dict__
+        size = scratch.get("size", 1 << 16)
         while size <= 1 << 24:
-            tx = ffi.gc(lib.nlf_tx_new(size, size), lib.nlf_tx_free)
+            tx = scratch.get("tx")
+            if tx is None or scratch["size"] != size:
+                tx = ffi.gc(lib.nlf_tx_new(size, size), lib.nlf_tx_free)
+                scratch.update(tx=tx, size=size)
+            lib.nlf_tx_reset(tx)
             tx.seq = seq & 0xFFFFFFFF
             if self._frame_fields(tx) >= 0:
                 return bytes(ffi.buffer(tx.arena, tx.pos))
             size <<= 2
         raise MessageTooLargeError("message larger than 16 MiB")
+
+    def with_flags(self, flags: int) -> Message:
+        """A copy with other flags, its framed bytes patched rather than rebuilt."""
+        m = _new(Message)
+        for name in ("type", "header", "attrs", "portid"):
+            object.__setattr__(m, name, getattr(self, name))
+        object.__setattr__(m, "flags", flags)
+        t = self._tmpl
+        if t is None:
+            object.__setattr__(m, "_tmpl", None)
+            return m
+        raw = bytearray(t[2])
+        _U16.pack_into(raw, 6, flags)
+        object.__setattr__(m, "_tmpl", (ffi.from_buffer(raw), t[1], raw))
+        return m
 
 
 _new = object.__new__

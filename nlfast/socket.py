@@ -590,7 +590,7 @@ class Socket:
         :raises TimeoutError: no answer in time.
         """
         if ack and not msg.flags & NLM_F_ACK:
-            msg = Message(msg.type, msg.flags | NLM_F_ACK, msg.header, msg.attrs, msg.portid)
+            msg = msg.with_flags(msg.flags | NLM_F_ACK)
         seq = self.send(msg)
         want_ack = bool(msg.flags & NLM_F_ACK)
         is_dump = (msg.flags & NLM_F_DUMP) == NLM_F_DUMP
@@ -629,8 +629,8 @@ class Socket:
 
         :raises TimeoutError: answers stopped coming for ``timeout`` seconds.
         """
-        pending = [Message(m.type, m.flags | NLM_F_ACK, m.header, m.attrs, m.portid)
-                   if ack and not m.flags & NLM_F_ACK else m for m in msgs]
+        pending = [m.with_flags(m.flags | NLM_F_ACK) if ack and not m.flags & NLM_F_ACK else m
+                   for m in msgs]
         results: dict[int, list[MessageView] | NetlinkError] = {}
         order: list[int] = []
         inflight: dict[int, list[MessageView]] = {}
@@ -675,7 +675,7 @@ class Socket:
         :raises TimeoutError: the dump stalled for ``timeout`` seconds.
         """
         flags = msg.flags | NLM_F_DUMP | NLM_F_REQUEST
-        seq = self.send(Message(msg.type, flags, msg.header, msg.attrs, msg.portid))
+        seq = self.send(msg.with_flags(flags))
         interrupted = False
         while True:
             batch = self.recv(timeout)

@@ -165,3 +165,16 @@ def test_frame_cache_follows_changes() -> None:
     first, second = MessageView.from_bytes(raw[:24]), MessageView.from_bytes(raw[24:])
     assert (first.type, first.attrs().u32(1), first.seq) == (0x30, 5, 1)
     assert (second.type, second.attrs().u32(1), second.seq) == (0x31, 6, 2)
+
+
+def test_with_flags_patches_the_cached_bytes() -> None:
+    m = Message(0x30, flags=1, attrs=[attrs.u32(1, 5)])
+    tx = _tx(4096, 4096)
+    m.frame(tx)  # builds the cached bytes
+    acked = m.with_flags(5)
+    assert (acked.type, acked.flags, acked.attrs) == (0x30, 5, m.attrs)
+    assert acked.encode(seq=9) == m.encode(seq=9)[:6] + b"\x05\x00" + m.encode(seq=9)[8:]
+    assert acked.frame(tx) == 2
+    v = MessageView.from_bytes(bytes(ffi.buffer(tx.arena, tx.pos))[24:])
+    assert (v.flags, v.seq, v.attrs().u32(1)) == (5, 2, 5)
+    assert m.flags == 1  # the original is untouched
