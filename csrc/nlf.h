@@ -126,6 +126,10 @@ int64_t nlf_table_attr_strs(const unsigned char *arena,
 			    const struct nlf_table *t, uint32_t first,
 			    uint32_t n, uint32_t hdrlen, uint16_t attrtype,
 			    unsigned char *out, uint64_t cap, uint8_t *present);
+int64_t nlf_table_attr_gaps(const unsigned char *arena,
+			    const struct nlf_table *t, uint32_t first,
+			    uint32_t n, uint32_t hdrlen, uint16_t attrtype,
+			    uint64_t *expect, uint32_t *absent);
 uint32_t nlf_table_seq_gaps(const struct nlf_table *t, uint16_t type,
 			    uint32_t *expect);
 int nlf_debug_peek(const unsigned char *buf, size_t idx);
@@ -159,6 +163,8 @@ int nlf_sock_portid(int fd, uint32_t *portid);
 int nlf_sock_setopt(int fd, int level, int opt, int val);
 int nlf_sock_getopt(int fd, int level, int opt, int *val);
 int nlf_sock_meminfo(int fd, uint32_t *out, uint32_t n);
+int64_t nlf_sock_send_one(int fd, struct nlf_tx *tx, const void *tmpl,
+			  uint32_t len, uint32_t dst_pid, uint32_t dst_groups);
 int nlf_sock_flush(int fd, struct nlf_tx *tx, uint32_t dst_pid,
 		   uint32_t dst_groups);
 int nlf_sock_send_repeat(int fd, struct nlf_tx *tx, const void *tmpl,

@@ -466,6 +466,38 @@ int64_t nlf_table_attr_strs(const unsigned char *arena,
 	return (int64_t)pos;
 }
 
+/*
+ * Like nlf_table_seq_gaps, for an unsigned attribute (1, 2, 4 or 8 bytes)
+ * after hdrlen bytes of family header, over rows [first, first+n): counts
+ * the values skipped, *expect being the next value due.  Rows without the
+ * attribute count in *absent.  Returns the gaps, or -1/ERANGE.
+ */
+int64_t nlf_table_attr_gaps(const unsigned char *arena,
+			    const struct nlf_table *t, uint32_t first,
+			    uint32_t n, uint32_t hdrlen, uint16_t attrtype,
+			    uint64_t *expect, uint32_t *absent)
+{
+	uint64_t e = *expect, v;
+	int64_t gaps = 0;
+	uint32_t i, l, o;
+
+	if (!rows_ok(t, first, n))
+		return -1;
+	for (i = first; i < first + n; i++) {
+		o = row_attr(arena, t, i, hdrlen, attrtype, &l);
+		if (!o || (l != 1 && l != 2 && l != 4 && l != 8)) {
+			(*absent)++;
+			continue;
+		}
+		v = rd_uint(arena + o, l, 0);
+		if (v > e)
+			gaps += (int64_t)(v - e);
+		e = v + 1;
+	}
+	*expect = e;
+	return gaps;
+}
+
 /* Reads buf[idx]: lets the test suite prove that ASan sees an overread. */
 int nlf_debug_peek(const unsigned char *buf, size_t idx)
 {

@@ -151,6 +151,27 @@ int nlf_sock_flush(int fd, struct nlf_tx *tx, uint32_t dst_pid,
 }
 
 /*
+ * Frames the message tmpl[0..len) with the next sequence number and sends
+ * it, in one call.  Returns its seq, or -1/errno (ENOSPC: larger than tx).
+ */
+int64_t nlf_sock_send_one(int fd, struct nlf_tx *tx, const void *tmpl,
+			  uint32_t len, uint32_t dst_pid, uint32_t dst_groups)
+{
+	uint32_t seq = tx->seq;
+	int64_t n;
+
+	nlf_tx_reset(tx);
+	n = nlf_tx_put_repeat(tx, tmpl, len, 1);
+	if (n != 1)
+		return -1;
+	if (nlf_sock_flush(fd, tx, dst_pid, dst_groups) < 0) {
+		nlf_tx_reset(tx);
+		return -1;
+	}
+	return seq;
+}
+
+/*
  * Frames and sends count copies of the message tmpl[0..len), numbered from
  * tx's sequence counter, in tx-sized rounds.  *sent counts the messages that
  * went out.  Returns 0, or -1/errno with *sent telling how many went.
@@ -285,12 +306,17 @@ int nlf_sock_recv(int fd, struct nlf_rx *rx, int timeout_ms)
 
 	rx->ndgrams = 0;
 	nlf_table_reset(&rx->tab);
-	if (timeout_ms != 0 && wait_readable(fd, timeout_ms) < 0)
-		return -1;
 	for (i = 0; i < rx->nbufs; i++)
 		fill_mmsg(&rx->mm[i], &rx->iov[i], &rx->addr[i],
 			  rx->arena + (size_t)i * rx->bufsize, rx->bufsize);
+	/* what is queued already needs no poll() */
 	r = recvmmsg(fd, rx->mm, rx->nbufs, MSG_DONTWAIT | MSG_TRUNC, NULL);
+	if (r < 0 && errno == EAGAIN && timeout_ms != 0) {
+		if (wait_readable(fd, timeout_ms) < 0)
+			return -1;
+		r = recvmmsg(fd, rx->mm, rx->nbufs, MSG_DONTWAIT | MSG_TRUNC,
+			     NULL);
+	}
 	if (r < 0)
 		return -1;
 	rx->ndgrams = (uint32_t)r;

@@ -78,15 +78,20 @@ class Message:
 
         :raises MessageTooLargeError: an attribute is over 64 KiB.
         """
+        t = self._template()
+        seq = tx.seq
+        if lib.nlf_tx_put_repeat(tx, t[0], t[1], 1) != 1:
+            return -1
+        return int(seq)
+
+    def _template(self) -> tuple[Any, int, bytes]:
+        """The framed bytes (seq 0), built once: (pointer, length, bytes)."""
         t: tuple[Any, int, bytes] | None = self._tmpl
         if t is None:
             raw = self.encode()
             t = (ffi.from_buffer(raw), len(raw), raw)
             object.__setattr__(self, "_tmpl", t)
-        seq = tx.seq
-        if lib.nlf_tx_put_repeat(tx, t[0], t[1], 1) != 1:
-            return -1
-        return int(seq)
+        return t
 
     def _frame_fields(self, tx: Any) -> int:
         """Frames the fields one by one (begin, attributes, end)."""

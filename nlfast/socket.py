@@ -177,6 +177,19 @@ class Batch:
         gaps = lib.nlf_table_seq_gaps(s._tab, msgtype, e)
         return int(gaps), int(e[0])
 
+    def attr_gaps(self, attrtype: int, expect: int, hdrlen: int = 0) -> tuple[int, int, int]:
+        """Values skipped in one unsigned attribute that should count up by one
+        from ``expect`` (a dump's index, a flood's counter), checked in C.
+
+        :returns: (gaps, next expected value, rows without the attribute).
+        """
+        e = ffi.new("uint64_t *", expect)
+        absent = ffi.new("uint32_t *")
+        s = self._sock
+        gaps = lib.nlf_table_attr_gaps(s._arena_ptr, s._tab, self.start, len(self), hdrlen,
+                                       attrtype, e, absent)
+        return int(gaps), int(e[0]), int(absent[0])
+
     def sender(self, i: int) -> int:
         """The port id that sent message i's datagram (0: the kernel), from
         the socket address: unlike ``nlmsg_pid`` the sender cannot forge it."""
@@ -449,14 +462,19 @@ class Socket:
         :raises MessageTooLargeError: it does not fit the send arena.
         :raises OSError: the kernel refused it (ECONNREFUSED: nobody at dest).
         """
-        self._check()
+        fd = self._check()
         if not isinstance(msg, Message):
             raise TypeError(f"send takes a Message, not {msg!r}")
-        seq = msg.frame(self._tx)
-        if seq < 0:  # full or too large: the general path says which
-            return self.send_batch((msg,), dest=dest, groups=groups)[0]
-        self._flush(dest, groups)
-        return seq
+        t = msg._template()
+        seq = lib.nlf_sock_send_one(fd, self._tx, t[0], t[1], dest, groups)
+        if seq < 0:
+            err = ffi.errno
+            if err == errno.ENOSPC:
+                raise MessageTooLargeError("message larger than the send arena (tx_size)")
+            if err == errno.EINTR:  # nothing went: send it again
+                return self.send(msg, dest=dest, groups=groups)
+            raise oserror("sendmmsg", err)
+        return int(seq)
 
     def send_batch(self, msgs: Iterable[Message], *, dest: int = 0,
                    groups: int = 0) -> list[int]:
@@ -545,16 +563,23 @@ class Socket:
         :raises ClosedError: closed.
         """
         fd = self._check()
-        ms = _ms(timeout)
+        ms = -1 if timeout is None else _ms(timeout)
+        n = lib.nlf_sock_recv(fd, self._rx, ms)
+        if n < 0:
+            return self._recv_failed(fd, ms)
+        return self._batch(n)
+
+    def _recv_failed(self, fd: int, ms: int) -> Batch:
+        """The slow path of recv: EINTR (retried), timeout, overrun, errors."""
         deadline = None if ms < 0 else time.monotonic() + ms / 1000
         while True:
-            n = lib.nlf_sock_recv(fd, self._rx, ms)
-            if n >= 0:
-                break
             err = ffi.errno
             if err == errno.EINTR:
                 if deadline is not None:
                     ms = max(0, int((deadline - time.monotonic()) * 1000))
+                n = lib.nlf_sock_recv(fd, self._rx, ms)
+                if n >= 0:
+                    return self._batch(n)
                 continue
             if err == errno.EAGAIN:
                 raise TimeoutError(errno.ETIMEDOUT, "no netlink message in time")
@@ -564,7 +589,9 @@ class Socket:
                     raise OverrunError(self.drops(), self.overruns)
                 return Batch(self, 0, 0)
             raise oserror("recvmmsg", err)
-        batch = Batch(self, 0, int(n))
+
+    def _batch(self, n: int) -> Batch:
+        batch = Batch(self, 0, n)
         if self._tab.n_trunc:
             self.truncated += int(self._tab.n_trunc)
             raise TruncatedError(batch, int(self._tab.n_trunc))

@@ -82,3 +82,13 @@ def test_sender_is_the_socket_address_not_the_header() -> None:
         batch = b.recv(timeout=2)
         assert batch[0].portid == 12345
         assert batch.sender(0) == a.portid and batch.group(0) == 0
+
+
+def test_attr_gaps_counts_missing_indices_in_c() -> None:
+    with nlfast.Socket(nlfast.NETLINK_USERSOCK) as s:
+        idx = [0, 1, 2, 5, 6, 9]  # 3, 4, 7, 8 missing
+        s.send_batch([Message(0x44, attrs=[attrs.u32(7, i)]) for i in idx] + [Message(0x44)],
+                     dest=s.portid)
+        b = s.recv(timeout=2)
+        assert b.attr_gaps(7, 0) == (4, 10, 1)  # the last message has no attribute
+        assert b.attr_gaps(7, 3)[0] == 2  # counting from 3: only 7 and 8
