@@ -57,10 +57,19 @@ test-guest: deps venv module
 test: lint test-host test-guest
 
 # The main job: nlfast beside the stdlib, pyroute2 and the C ceiling, on this
-# kernel; tables and a plot go to results/.
-bench: deps venv
+# kernel; tables and a plot go to results/ (bench.*).  Then the family
+# workloads against the real module, inside the QEMU guest (emulated timings:
+# only ratios within that boot mean anything): results/bench-guest.*, its plot
+# drawn here afterwards.  BENCH_ARGS go to the host run, GUEST_BENCH_ARGS to
+# the guest's (e.g. GUEST_BENCH_ARGS="--quick" or "-w fam-dump,fam-dump-rss").
+# Fails if either run fails, a guest measurement fails, or the guest kernel
+# log shows a problem.
+bench: deps venv module
 	$(MAKE) -C benchmarks/c
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
+	$(PYTHON) guest/vm.py --kver $(KVER) --timeout 900 --module $(KO) -- \
+	  $(CURDIR)/$(PY) -m benchmarks.run --guest --out $(CURDIR)/results $(GUEST_BENCH_ARGS)
+	$(PY) -m benchmarks.report results/bench-guest.json
 
 clean:
 	rm -rf build dist *.egg-info nlfast/_nlfast_cffi* .pytest_cache

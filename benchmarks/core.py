@@ -66,6 +66,11 @@ class Ctx:
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)  # e.g. ifindex, namespace sizes
     pycache: str | None = None  # a private PYTHONPYCACHEPREFIX for the import timings
+    # Python contenders measured by one long-lived worker each (worker --serve)
+    # instead of a process per measurement: the guest, where an interpreter
+    # takes ~2.5 s to start and pyroute2 ~15 s to import under TCG.
+    serve: bool = False
+    servers: dict[str, Server] = field(default_factory=dict)
 
     # -- command lines --------------------------------------------------------
 
@@ -120,6 +125,33 @@ class Ctx:
             if p in self.procs:
                 self.procs.remove(p)
         return parse_json(p.returncode, out, err)
+
+    def call(self, workload: str, contender: str, timeout: float | None = None,
+             **params: Any) -> dict[str, Any]:
+        """One measurement of a Python contender: in a process of its own, or
+        (``serve``) by the contender's long-lived worker."""
+        if not self.serve:
+            return self.run(self.worker(workload, contender, **params), timeout)
+        srv = self.servers.get(contender)
+        if srv is None or srv.proc.poll() is not None:
+            argv = self.wrap([self.python, "-m", "benchmarks.worker", "--serve"])
+            if self.verbose:
+                print(f"  $ {' '.join(argv)}   # {contender}", file=sys.stderr)
+            srv = self.servers[contender] = Server(argv, self.env())
+        if self.verbose:
+            print(f"  > {contender}: {workload} {params}", file=sys.stderr)
+        try:
+            return srv.call(workload, contender, params,
+                            self.timeout if timeout is None else timeout)
+        except RunError:
+            if srv.proc.poll() is not None or srv.dead:
+                self.servers.pop(contender, None)
+            raise
+
+    def close_servers(self) -> None:
+        for srv in self.servers.values():
+            srv.close()
+        self.servers.clear()
 
     def run(self, argv: list[str], timeout: float | None = None,
             env: dict[str, str | None] | None = None) -> dict[str, Any]:
@@ -176,6 +208,78 @@ class Ctx:
         self.procs.clear()
 
 
+class Server:
+    """A ``python -m benchmarks.worker --serve`` process: requests as JSON
+    lines on its stdin, one JSON answer line each on its stdout."""
+
+    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
+        self.err = tempfile.TemporaryFile(prefix="nlfast-bench-serve-")  # noqa: SIM115 (closed in close())
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, stderr=self.err, bufsize=0)
+        self.buf = b""
+        self.dead = False
+
+    def stderr_tail(self) -> str:
+        self.err.seek(0)
+        return tail(self.err.read().decode(errors="replace"))
+
+    def call(self, workload: str, contender: str, params: dict[str, Any],
+             timeout: float) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.err.seek(0)
+        self.err.truncate()
+        try:
+            self.proc.stdin.write((json.dumps([workload, contender, params]) + "\n").encode())
+        except OSError:
+            self.kill()
+            raise RunError(f"worker gone (exit {self.proc.returncode}): "
+                           f"{self.stderr_tail()}") from None
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self.kill()
+                raise RunError(f"timed out after {timeout:.0f} s: {self.stderr_tail()}")
+            if select.select([fd], [], [], min(left, 1.0))[0]:
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    self.kill()
+                    raise RunError(f"worker died (exit {self.proc.returncode}): "
+                                   f"{self.stderr_tail()}")
+                self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        try:
+            ans: dict[str, Any] = json.loads(line)
+        except json.JSONDecodeError as e:
+            self.kill()
+            raise RunError(f"bad JSON ({e}): {line[:200]!r}") from None
+        if "na" in ans:
+            raise NotApplicable(ans["na"])
+        if "error" in ans:
+            text = self.stderr_tail()  # the traceback's last lines
+            raise RunError(ans["error"] if text == "(no output)" else text)
+        return ans
+
+    def kill(self) -> None:
+        self.dead = True
+        if self.proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(signal.SIGKILL)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(5)
+
+    def close(self) -> None:
+        if self.proc.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.kill()
+        self.err.close()
+
+
 def tail(text: str, n: int = 3) -> str:
     lines = [x for x in text.strip().splitlines() if x.strip()]
     return " | ".join(lines[-n:]) if lines else "(no output)"
@@ -227,12 +331,15 @@ class Workload:
     # A rough rate (units per second) per contender, to size the first run.
     expected: dict[str, float] = {}
     calibrate = True  # later runs are sized from the first one's rate
+    warmup = True  # an uncounted first round (sizes the runs, warms caches)
+    max_repeat: int | None = None  # at most this many counted rounds
     min_units = 1
     max_units = 1 << 31
     target: Target | None = None
     notes = ""
     na: dict[str, str] = {}  # contender -> why it cannot take part
     names: dict[str, str] = {}  # display names other than core.NAMES
+    row_notes: dict[str, str] = {}  # contender -> a remark for its row
     lossy = False  # losses are part of the result (multicast)
 
     def describe(self) -> str:

@@ -10,7 +10,8 @@ from typing import Any
 
 from benchmarks.core import NAMES, NLFAST, PURE_PYTHON
 
-GUEST_WARNING = ("GUEST TIMINGS ARE EMULATED (QEMU): absolute rates mean nothing; only the "
+GUEST_WARNING = ("GUEST TIMINGS ARE EMULATED (QEMU/TCG, some 50x slower than the host): absolute "
+                 "rates mean nothing; only the "
                  "ratios between contenders measured inside one boot do.")
 
 
@@ -44,11 +45,14 @@ def summarize(wl: Any, runs: dict[str, list[dict[str, Any]]], errors: dict[str, 
             st.update(median=statistics.median(vals), min=min(vals), max=max(vals))
             extra: dict[str, float] = {}
             for k in ("loss_pct", "overrun_events", "sender_rate", "receiver_rate",
-                      "growth_mib", "lost"):
+                      "growth_mib", "lost", "dump_entries", "dump_rate",
+                      "growth_per_entry_b"):
                 xs = [r[k] for r in runs[c] if isinstance(r.get(k), (int, float))]
                 if xs:
                     extra[k] = statistics.median(xs)
             st["extra"] = extra
+        if c in getattr(wl, "row_notes", {}):
+            st["row_note"] = wl.row_notes[c]
         if c in na:
             st["na"] = na[c]
         elif c in errors:
@@ -124,8 +128,14 @@ def note(row: dict[str, Any]) -> str:
         parts.append(f"{e['overrun_events']:.0f} overrun notices")
     if "sender_rate" in e and "loss_pct" in e:
         parts.append(f"sent at {si(e['sender_rate'])}/s")
+    if "dump_entries" in e and "dump_rate" in e:
+        parts.append(f"{si(e['dump_entries'])} entries at {si(e['dump_rate'])}/s")
     if "growth_mib" in e:
-        parts.append(f"+{e['growth_mib']:.1f} MiB during the dump")
+        parts.append(f"+{e['growth_mib']:.1f} MiB during the dump"
+                     + (f" ({e['growth_per_entry_b']:,.0f} bytes per entry)"
+                        if "growth_per_entry_b" in e else ""))
+    if "row_note" in row:
+        parts.append(row["row_note"])
     return ", ".join(parts)
 
 
@@ -188,8 +198,8 @@ def markdown(summaries: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     out = ["# nlfast benchmark", ""]
     if meta.get("tier") == "guest":
         out += [f"**{GUEST_WARNING}**", ""]
-    for k in ("date", "kernel", "cpu", "python", "nlfast", "pyroute2", "namespace", "repeat",
-              "seconds_per_run", "wall_seconds"):
+    for k in ("date", "kernel", "cpu", "python", "nlfast", "pyroute2", "namespace",
+              "family_proto", "workers", "repeat", "seconds_per_run", "wall_seconds"):
         if k in meta:
             out.append(f"- {k}: {meta[k]}")
     out += ["", "Rates are medians of interleaved runs (each contender once per round), "
@@ -257,7 +267,8 @@ def plot(summaries: list[dict[str, Any]], meta: dict[str, Any], path: Path) -> s
     return None
 
 
-def write(summaries: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> list[Path]:
+def write(summaries: list[dict[str, Any]], meta: dict[str, Any], out: Path,
+          draw: bool = True) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     stem = "bench-guest" if meta.get("tier") == "guest" else "bench"
     paths = [out / f"{stem}.json", out / f"{stem}.md", out / f"{stem}.txt"]
@@ -266,9 +277,42 @@ def write(summaries: list[dict[str, Any]], meta: dict[str, Any], out: Path) -> l
     paths[1].write_text(markdown(summaries, meta))
     paths[2].write_text(text_table(summaries, meta) + "\n")
     png = out / f"{stem}.png"
+    if not draw:
+        meta["plot"] = (f"no plot here (importing matplotlib takes a minute under TCG): "
+                        f"python -m benchmarks.report {paths[0]} draws it")
+        return paths
     why = plot(summaries, meta, png)
     if why is None:
         paths.append(png)
     else:
         meta["plot"] = f"no plot: {why}"
     return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.report RESULTS.json``: draws the plot of a run
+    beside its JSON (the guest run writes none: see write())."""
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1 or args[0].startswith("-"):
+        print("usage: python -m benchmarks.report RESULTS.json  (draws RESULTS.png)",
+              file=sys.stderr)
+        return 2
+    src = Path(args[0])
+    try:
+        data = json.loads(src.read_text())
+    except (OSError, ValueError) as e:
+        print(f"benchmarks.report: cannot read {src}: {e}", file=sys.stderr)
+        return 1
+    png = src.with_suffix(".png")
+    why = plot(data["workloads"], data["meta"], png)
+    if why is not None:  # not a failure of the run: the tables are written
+        print(f"benchmarks.report: no plot: {why}", file=sys.stderr)
+        return 0
+    print(f"wrote {png}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,12 +6,17 @@
     python -m benchmarks.run --quick         # a short smoke run
     python -m benchmarks.run --guest         # the nlfast family workloads,
                                              # inside the QEMU guest (module loaded)
+    python3 guest/vm.py --module kernel/nlfast_family.ko -- \
+        $PWD/.venv/bin/python -m benchmarks.run --guest   # what make bench runs
 
 Each contender runs in a process of its own, once per round, the rounds
 interleaved (A B C D, A B C D, ...) after one sizing round that is not
-counted.  The table gives the median with min and max, and ratios to the
+counted (with --guest each Python contender keeps one worker process for
+all its measurements: starting an interpreter takes seconds under TCG).  The table gives the median with min and max, and ratios to the
 C ceiling (benchmarks/c/nlceil), to the best pure-Python contender and to
-pyroute2; results/ gets bench.json, bench.md, bench.txt and bench.png.
+pyroute2; results/ gets bench.json, bench.md, bench.txt and bench.png
+(bench-guest.* for --guest, whose plot ``python -m benchmarks.report
+results/bench-guest.json`` draws afterwards on the host).
 """
 
 from __future__ import annotations
@@ -96,13 +101,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--addrs", type=nonneg_int, default=None,
                    help="IPv4 addresses in the namespace (default 10000; 2000 with --quick)")
     p.add_argument("--guest", action="store_true",
-                   help="run the nlfast family workloads (inside the QEMU guest, module loaded)")
+                   help="run the nlfast family workloads (inside the QEMU guest, module "
+                        "loaded); exits 1 if any contender's measurement failed")
     p.add_argument("--proto", type=nonneg_int, default=None,
                    help="--guest: the family's netlink protocol (default: NLFAM_PROTO_DEFAULT)")
     p.add_argument("--standin", action="store_true",
                    help="--guest on a host without the module: point the family workloads at "
                         "a slow userspace stand-in on NETLINK_USERSOCK (checks the plumbing; "
                         "its numbers mean nothing)")
+    p.add_argument("--plot", action=argparse.BooleanOptionalAction, default=None,
+                   help="draw results/*.png (default: yes, but not with --guest, where "
+                        "importing matplotlib takes a minute; python -m benchmarks.report "
+                        "results/bench-guest.json draws it afterwards)")
     p.add_argument("--list", action="store_true", help="list the workloads and contenders, then exit")
     p.add_argument("-v", "--verbose", action="store_true", help="print every command run")
     return p
@@ -216,8 +226,11 @@ def run_workload(wl: Workload, ctx: Ctx, repeat: int, contenders: list[str],
         if wl.calibrate:
             units[c] = wl.next_units(res, ctx)
 
-    rounds = [False] + [True] * repeat  # the first round sizes the runs, uncounted
-    for i, counted in enumerate(rounds):
+    if wl.max_repeat:
+        repeat = min(repeat, wl.max_repeat)
+    # the first round sizes the runs, uncounted
+    rounds = [False] * wl.warmup + [True] * repeat
+    for i, counted in enumerate(rounds, start=int(not wl.warmup)):
         label = "sizing" if not counted else f"round {i}/{repeat}"
         t0 = time.monotonic()
         for c in contenders:
@@ -273,9 +286,13 @@ def main(argv: list[str] | None = None) -> int:
 
     t_start = time.monotonic()
     ctx = Ctx(seconds=seconds, quick=args.quick, verbose=args.verbose,
-              pycache=tempfile.mkdtemp(prefix="nlfast-bench-pycache-"))
+              pycache=tempfile.mkdtemp(prefix="nlfast-bench-pycache-"), serve=args.guest)
     meta = meta_info(args)
     meta.update(repeat=repeat, seconds_per_run=seconds)
+    if ctx.serve:
+        meta["workers"] = ("one long-lived worker process per Python contender, reused "
+                           "across rounds and workloads (only the measured loop is timed); "
+                           "fam-dump-rss uses a fresh process per run")
     na_global: dict[str, str] = {}
     why = build_nlceil(ctx)
     if why or not ctx.nlceil.exists():
@@ -343,16 +360,26 @@ def main(argv: list[str] | None = None) -> int:
                     else "no workload had finished: nothing written"))
     finally:
         ctx.kill_all()
+        ctx.close_servers()
         shutil.rmtree(ctx.pycache, ignore_errors=True)
     meta["wall_seconds"] = round(time.monotonic() - t_start, 1)
     if not summaries:
         return 130
-    paths = report.write(summaries, meta, args.out)
+    draw = args.plot if args.plot is not None else not (args.guest and not args.standin)
+    paths = report.write(summaries, meta, args.out, draw=draw)
     print(report.text_table(summaries, meta))
     if "plot" in meta:
         progress(meta["plot"])
     progress("wrote " + ", ".join(str(x) for x in paths))
-    return 130 if interrupted else 0
+    if interrupted:
+        return 130
+    failed = [f"{s['name']}/{r['contender']}" for s in summaries for r in s["rows"]
+              if "error" in r]
+    if failed and args.guest:
+        # the guest run checks the module's workloads end to end: a failure is one
+        progress(f"FAILED: {len(failed)} measurement(s) failed: {', '.join(failed)}")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
