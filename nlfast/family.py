@@ -30,3 +30,6 @@ def names() -> list[str]:
 
 
 PROTO_DEFAULT: int = lib.NLFAM_PROTO_DEFAULT
+
+# Plain module globals, so a loop that reads them pays no __getattr__ call.
+globals().update({n: __getattr__(n) for n in names()})

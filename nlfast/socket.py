@@ -173,7 +173,8 @@ class Batch:
         s = self._sock
         if self.start != 0 or self.stop != s._tab.count:
             raise ValueError("seq_gaps works on a whole batch as received")
-        e = ffi.new("uint32_t *", expect & 0xFFFFFFFF)
+        e = s._u32
+        e[0] = expect & 0xFFFFFFFF
         gaps = lib.nlf_table_seq_gaps(s._tab, msgtype, e)
         return int(gaps), int(e[0])
 
@@ -183,9 +184,10 @@ class Batch:
 
         :returns: (gaps, next expected value, rows without the attribute).
         """
-        e = ffi.new("uint64_t *", expect)
-        absent = ffi.new("uint32_t *")
         s = self._sock
+        e, absent = s._u64, s._u32
+        e[0] = expect
+        absent[0] = 0
         gaps = lib.nlf_table_attr_gaps(s._arena_ptr, s._tab, self.start, len(self), hdrlen,
                                        attrtype, e, absent)
         return int(gaps), int(e[0]), int(absent[0])
@@ -353,6 +355,8 @@ class Socket:
         self._arena = memoryview(ffi.buffer(rx.arena, size))
         self._buf = ffi.buffer(rx.arena, size)  # slicing it makes bytes in one step
         # room for every string of a batch, NUL-separated (attr_str)
+        self._u64 = ffi.new("uint64_t *")  # out-parameters of the C calls
+        self._u32 = ffi.new("uint32_t *")
         self._scratch_len = size + cap
         self._scratch: Any = None  # allocated by the first attr_str
         self._scratch_buf: Any = None
@@ -517,10 +521,10 @@ class Socket:
             exception) says how many went before it.
         """
         self._check()
-        tmpl = msg.encode() if isinstance(msg, Message) else bytes(msg)
+        tmpl = msg._template()[2] if isinstance(msg, Message) else bytes(msg)
         if count < 0:
             raise ValueError(f"count must be >= 0, not {count}")
-        sent = ffi.new("uint64_t *")
+        sent = self._u64
         done = 0
         while done < count:
             r = lib.nlf_sock_send_repeat(self._fd, self._tx, ffi.from_buffer(tmpl), len(tmpl),
