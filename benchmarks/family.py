@@ -35,7 +35,7 @@ import struct
 import threading
 import time
 from array import array
-from typing import Any
+from typing import Any, Callable
 
 from benchmarks.core import Ctx, NotApplicable, RunError, Target, Workload, check_c
 from benchmarks.nlconst import (
@@ -447,9 +447,10 @@ def _flood_result(count: int, got: int, gaps: int, expect: int, t0: float,
                    loss_pct=100.0 * lost / count if count else 0.0, **extra)
 
 
-def flood_nlfast(count: int, size: int = SIZE, group: int = 3, proto: int = 0,
-                 peer: int = 0) -> dict[str, Any]:
-    """Batch path: Batch.count and Batch.attr_gaps(NLFAM_A_INDEX), in C."""
+def _flood_nlfast(count: int, size: int, group: int, proto: int, peer: int,
+                  consume: Callable[[Any, int], tuple[int, int, int]]) -> dict[str, Any]:
+    """Receives a flood through nlfast; ``consume(batch, expect)`` checks a
+    batch and returns (messages, gaps, next expected index)."""
     import nlfast
 
     f = F()
@@ -470,53 +471,51 @@ def flood_nlfast(count: int, size: int = SIZE, group: int = 3, proto: int = 0,
                 overruns += 1
                 continue
             t_last = time.perf_counter()
-            n = b.count(f.NLFAM_MSG_FLOOD)
-            if n != len(b):
-                raise BenchError("a message that is not FLOOD")
-            g, expect, absent = b.attr_gaps(f.NLFAM_A_INDEX, expect)
-            if absent:
-                raise BenchError("a FLOOD message without its INDEX")
-            gaps += g
+            n, g, expect = consume(b, expect)
             got += n
+            gaps += g
         th.join(5)
         drops = s.drops()
     return _flood_result(count, got, gaps, expect, t0, t_last, th, overruns=overruns,
                          kernel_drops=drops)
 
 
+def flood_nlfast(count: int, size: int = SIZE, group: int = 3, proto: int = 0,
+                 peer: int = 0) -> dict[str, Any]:
+    """Batch path: Batch.count and Batch.attr_gaps(NLFAM_A_INDEX), in C."""
+    f = F()
+    mtype, aindex = f.NLFAM_MSG_FLOOD, f.NLFAM_A_INDEX
+
+    def consume(b: Any, expect: int) -> tuple[int, int, int]:
+        n = b.count(mtype)
+        if n != len(b):
+            raise BenchError("a message that is not FLOOD")
+        g, expect, absent = b.attr_gaps(aindex, expect)
+        if absent:
+            raise BenchError("a FLOOD message without its INDEX")
+        return n, g, expect
+
+    return _flood_nlfast(count, size, group, proto, peer, consume)
+
+
 def flood_nlfast_simple(count: int, size: int = SIZE, group: int = 3, proto: int = 0,
                         peer: int = 0) -> dict[str, Any]:
     """Simple path: per message m.type and m.attrs().u32(NLFAM_A_INDEX)."""
-    import nlfast
-
     f = F()
-    proto = proto or f.NLFAM_PROTO_DEFAULT
-    got = gaps = overruns = expect = 0
-    t_last = 0.0
-    with _nl(proto, groups=[group]) as s:
-        t0 = time.perf_counter()  # from the request on, as nlceil's flood-recv
-        th = _flood_request(count, size, group, proto, peer)
-        while expect < count:
-            try:
-                b = s.recv(0.05)
-            except TimeoutError:
-                if not th.is_alive():
-                    break
-                continue
-            except nlfast.OverrunError:
-                overruns += 1
-                continue
-            t_last = time.perf_counter()
-            for m in b:
-                if m.type != f.NLFAM_MSG_FLOOD:
-                    raise BenchError("a message that is not FLOOD")
-                i = m.attrs().u32(f.NLFAM_A_INDEX)
-                if i > expect:
-                    gaps += i - expect
-                expect = i + 1
-                got += 1
-        th.join(5)
-    return _flood_result(count, got, gaps, expect, t0, t_last, th, overruns=overruns)
+    mtype, aindex = f.NLFAM_MSG_FLOOD, f.NLFAM_A_INDEX
+
+    def consume(b: Any, expect: int) -> tuple[int, int, int]:
+        gaps = 0
+        for m in b:
+            if m.type != mtype:
+                raise BenchError("a message that is not FLOOD")
+            i = m.attrs().u32(aindex)
+            if i > expect:
+                gaps += i - expect
+            expect = i + 1
+        return len(b), gaps, expect
+
+    return _flood_nlfast(count, size, group, proto, peer, consume)
 
 
 def _flood_stdlib(count: int, size: int, group: int, proto: int, peer: int,
