@@ -10,25 +10,13 @@
 #include <string.h>
 
 #include "nlf.h"
+#include "nlf_attr.h"
+
+#define rd32 nlf_rd32
+#define rd16 nlf_rd16
 
 static uint32_t attr_find(const unsigned char *buf, uint32_t len,
 			  uint16_t type, uint32_t *alen);
-
-static uint32_t rd32(const unsigned char *p)
-{
-	uint32_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-static uint16_t rd16(const unsigned char *p)
-{
-	uint16_t v;
-
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
 
 /* Bool: a whole nlmsghdr fits in rem bytes and its length is sane. */
 int nlf_nlmsg_ok(const unsigned char *p, int64_t rem)
@@ -165,22 +153,20 @@ int nlf_parse(const unsigned char *buf, uint32_t len, uint32_t base,
 int nlf_attr_parse(const unsigned char *buf, uint32_t len, uint32_t maxtype,
 		   uint32_t *off, uint32_t *alen)
 {
-	const unsigned char *p = buf;
-	int64_t rem = len;
+	const unsigned char *a;
+	int64_t rem;
 	int n = 0;
 
 	memset(off, 0, (maxtype + 1) * sizeof(uint32_t));
 	memset(alen, 0, (maxtype + 1) * sizeof(uint32_t));
-	while (rem >= NLA_HDRLEN && rd16(p) >= NLA_HDRLEN && rd16(p) <= rem) {
-		uint16_t l = rd16(p), type = rd16(p + 2) & NLA_TYPE_MASK;
+	nlf_attr_for_each(a, rem, buf, len) {
+		uint16_t type = nlf_attr_type(a);
 
 		if (type <= maxtype) {
-			off[type] = (uint32_t)(p - buf) + NLA_HDRLEN;
-			alen[type] = l - NLA_HDRLEN;
+			off[type] = (uint32_t)(nlf_attr_data(a) - buf);
+			alen[type] = nlf_attr_plen(a);
 		}
 		n++;
-		rem -= NLA_ALIGN(l);
-		p += NLA_ALIGN(l);
 	}
 	if (rem > 0) {
 		errno = EINVAL;
@@ -205,60 +191,54 @@ uint64_t nlf_attr_find(const unsigned char *base, uint32_t start, uint32_t len,
 /* Bool: buf[0..len) is a clean stream of attributes. */
 int nlf_attr_ok(const unsigned char *buf, uint32_t len)
 {
-	const unsigned char *p = buf;
-	int64_t rem = len;
+	const unsigned char *a;
+	int64_t rem;
 
-	while (rem >= NLA_HDRLEN && rd16(p) >= NLA_HDRLEN && rd16(p) <= rem) {
-		rem -= NLA_ALIGN(rd16(p));
-		p += NLA_ALIGN(rd16(p));
-	}
+	nlf_attr_for_each(a, rem, buf, len)
+		;
 	return rem <= 0;
 }
 
 static uint32_t attr_find(const unsigned char *buf, uint32_t len,
 			  uint16_t type, uint32_t *alen)
 {
-	const unsigned char *p = buf;
-	int64_t rem = len;
+	const unsigned char *a;
+	int64_t rem;
 
-	while (rem >= NLA_HDRLEN && rd16(p) >= NLA_HDRLEN && rd16(p) <= rem) {
-		uint16_t l = rd16(p);
-
-		if ((rd16(p + 2) & NLA_TYPE_MASK) == type) {
-			*alen = l - NLA_HDRLEN;
-			return (uint32_t)(p - buf) + NLA_HDRLEN;
+	nlf_attr_for_each(a, rem, buf, len) {
+		if (nlf_attr_type(a) == type) {
+			*alen = nlf_attr_plen(a);
+			return (uint32_t)(nlf_attr_data(a) - buf);
 		}
-		rem -= NLA_ALIGN(l);
-		p += NLA_ALIGN(l);
 	}
 	return 0;
 }
 
-static void ack_tlvs(const unsigned char *p, int64_t rem, uint32_t base,
+static void ack_tlvs(const unsigned char *buf, int64_t len, uint32_t base,
 		     struct nlf_extack *ea)
 {
-	while (rem >= NLA_HDRLEN && rd16(p) >= NLA_HDRLEN && rd16(p) <= rem) {
-		uint16_t l = rd16(p), type = rd16(p + 2) & NLA_TYPE_MASK;
-		uint32_t plen = l - NLA_HDRLEN;
+	const unsigned char *a;
+	int64_t rem;
+
+	nlf_attr_for_each(a, rem, buf, len) {
+		uint16_t type = nlf_attr_type(a);
+		uint32_t plen = nlf_attr_plen(a);
+		const unsigned char *d = nlf_attr_data(a);
 
 		if (type == NLMSGERR_ATTR_MSG && plen) {
-			ea->msg_off = base + NLA_HDRLEN;
-			ea->msg_len = strnlen((const char *)p + NLA_HDRLEN,
-					      plen);
+			ea->msg_off = base + (uint32_t)(d - buf);
+			ea->msg_len = strnlen((const char *)d, plen);
 			ea->has |= NLF_EXTACK_MSG;
 		} else if (type == NLMSGERR_ATTR_OFFS && plen >= 4) {
-			ea->offs = rd32(p + NLA_HDRLEN);
+			ea->offs = rd32(d);
 			ea->has |= NLF_EXTACK_OFFS;
 		} else if (type == NLMSGERR_ATTR_MISS_TYPE && plen >= 4) {
-			ea->miss_type = rd32(p + NLA_HDRLEN);
+			ea->miss_type = rd32(d);
 			ea->has |= NLF_EXTACK_MISS_TYPE;
 		} else if (type == NLMSGERR_ATTR_MISS_NEST && plen >= 4) {
-			ea->miss_nest = rd32(p + NLA_HDRLEN);
+			ea->miss_nest = rd32(d);
 			ea->has |= NLF_EXTACK_MISS_NEST;
 		}
-		rem -= NLA_ALIGN(l);
-		base += NLA_ALIGN(l);
-		p += NLA_ALIGN(l);
 	}
 }
 
