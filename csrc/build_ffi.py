@@ -23,7 +23,7 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 TOP = HERE.parent
 FAMILY_H = TOP / "kernel" / "uapi" / "nlfast_family.h"
-SOURCES = ["nlf_parse.c", "nlf_tx.c", "nlf_sock.c"]
+SOURCES = ["nlf_parse.c", "nlf_tx.c", "nlf_sock.c", "nlf_batch.c"]
 CDEFS = ["nlf_cdef.h", "rtnl_cdef.h"]
 # (system header, name prefixes, single names): their integer constants go
 # into the cdef, values left to the compiler
@@ -42,8 +42,8 @@ def package_version() -> str:
 
 
 def shim_prototypes(header: Path) -> str:
-    """The function prototypes of nlf.h, between its cdef markers."""
-    m = re.search(r"/\* cffi cdef begin.*?\*/(.*?)/\* cffi cdef end \*/", header.read_text(), re.S)
+    """The structs, constants and prototypes of nlf.h, between its cdef markers."""
+    m = re.search(r"cffi cdef begin.*?\*/(.*?)/\* cffi cdef end \*/", header.read_text(), re.S)
     if not m:
         raise RuntimeError(f"{header} has no cffi cdef markers")
     return re.sub(r"/\*.*?\*/", "", m.group(1), flags=re.S)

@@ -19,6 +19,10 @@
 #include <sys/socket.h>
 #include <linux/netlink.h>
 
+/*
+ * cffi cdef begin: csrc/build_ffi.py feeds everything from here to the end
+ * marker to the cdef, so the structs and prototypes cffi sees are these.
+ */
 #define NLF_NEST_MAX 16
 
 /* Parsed messages, one row per message, kept as columns. */
@@ -42,19 +46,41 @@ struct nlf_table {
 	uint32_t n_bad;		/* datagrams with a malformed tail */
 };
 
-/* Receive side: nbufs buffers of bufsize bytes in one arena. */
-struct nlf_rx {
+/*
+ * One receive's memory, in one block the caller owns (nlfast: a Python
+ * object, so whatever points into it keeps it alive): the datagram buffers
+ * first (arena offset 0 is block offset 0), then this struct, the message
+ * table's columns and the per-datagram arrays.  nlf_batch_init lays it out.
+ * A receive fills it from the start; nlf_batch_append packs copied rows.
+ */
+struct nlf_batch {
 	unsigned char *arena;
-	uint32_t bufsize;
-	uint32_t nbufs;
-	uint32_t ndgrams;	/* datagrams in the last receive */
+	uint32_t arena_len;	/* bytes of datagram memory */
+	uint32_t used;		/* bytes filled (packed batches) */
+	uint32_t dg_cap;	/* datagram slots */
+	uint32_t ndgrams;	/* datagrams in it */
 	uint32_t *dg_len;	/* bytes the kernel had for each datagram */
 	uint32_t *dg_pid;	/* sender port id (0: the kernel) */
 	uint32_t *dg_groups;	/* multicast group mask it was sent to */
 	struct nlf_table tab;
+};
+
+/* Receive scaffolding of a socket: nbufs buffers of bufsize bytes. */
+struct nlf_rx {
+	uint32_t bufsize;
+	uint32_t nbufs;
 	struct mmsghdr *mm;
 	struct iovec *iov;
 	struct sockaddr_nl *addr;
+};
+
+/* What a range of rows holds (nlf_batch_scan). */
+struct nlf_scan {
+	uint32_t n_error;	/* NLMSG_ERROR with a code, NLMSG_DONE with one */
+	uint32_t n_ack;		/* NLMSG_ERROR with code 0 */
+	uint32_t n_done;	/* NLMSG_DONE */
+	uint32_t n_intr;	/* NLM_F_DUMP_INTR */
+	int32_t term;		/* first NLMSG_DONE / NLMSG_ERROR row, or -1 */
 };
 
 /* Send side: messages framed back to back, cut into datagrams. */
@@ -96,7 +122,6 @@ struct nlf_extack {
 #define NLF_EXTACK_MISS_TYPE	0x4
 #define NLF_EXTACK_MISS_NEST	0x8
 
-/* cffi cdef begin: csrc/build_ffi.py feeds what follows to the cdef */
 const char *nlf_version(void);
 
 /* nlf_parse.c */
@@ -133,6 +158,19 @@ int64_t nlf_table_attr_gaps(const unsigned char *arena,
 uint32_t nlf_table_seq_gaps(const struct nlf_table *t, uint16_t type,
 			    uint32_t *expect);
 int nlf_debug_peek(const unsigned char *buf, size_t idx);
+uint64_t nlf_batch_size(uint32_t arena_len, uint32_t rows, uint32_t dgrams);
+struct nlf_batch *nlf_batch_init(void *mem, uint64_t size, uint32_t arena_len,
+				 uint32_t rows, uint32_t dgrams);
+void nlf_batch_reset(struct nlf_batch *b);
+uint64_t nlf_batch_rows_bytes(const struct nlf_batch *b, uint32_t first,
+			      uint32_t n);
+int nlf_batch_append(struct nlf_batch *dst, const struct nlf_batch *src,
+		     uint32_t first, uint32_t n);
+int64_t nlf_batch_route(const struct nlf_batch *b, uint32_t first, uint32_t n,
+			const uint32_t *seqs, const uint32_t *ports,
+			uint32_t nkeys, uint32_t *run_end, int32_t *run_dest);
+int nlf_batch_scan(const struct nlf_batch *b, uint32_t first, uint32_t n,
+		   struct nlf_scan *s);
 
 /* nlf_tx.c */
 struct nlf_tx *nlf_tx_new(uint32_t cap, uint32_t dgram_max);
@@ -172,7 +210,10 @@ int nlf_sock_send_repeat(int fd, struct nlf_tx *tx, const void *tmpl,
 			 uint32_t dst_groups, uint64_t *sent);
 struct nlf_rx *nlf_rx_new(uint32_t nbufs, uint32_t bufsize);
 void nlf_rx_free(struct nlf_rx *rx);
-int nlf_sock_recv(int fd, struct nlf_rx *rx, int timeout_ms);
+int nlf_sock_recv(int fd, int wake_fd, struct nlf_rx *rx, struct nlf_batch *b,
+		  int timeout_ms);
+int nlf_wake_new(void);
+int nlf_wake_signal(int wake_fd);
 /* cffi cdef end */
 
 #endif /* NLF_H */

@@ -1,5 +1,5 @@
-/* The declarations cffi sees (csrc/build_ffi.py): nlf.h with the sizes and
- * values left for the C compiler to fill in ("...").
+/* The system constants cffi sees (csrc/build_ffi.py), values left for the C
+ * compiler to fill in ("...").
  */
 
 #define NLMSG_HDRLEN ...
@@ -65,75 +65,8 @@
 #define NLMSGERR_ATTR_MISS_TYPE ...
 #define NLMSGERR_ATTR_MISS_NEST ...
 
-#define NLF_NEST_MAX ...
-#define NLF_EXTACK_MSG ...
-#define NLF_EXTACK_OFFS ...
-#define NLF_EXTACK_MISS_TYPE ...
-#define NLF_EXTACK_MISS_NEST ...
-
-struct nlf_table {
-	uint32_t cap;
-	uint32_t count;
-	uint32_t *off;
-	uint32_t *len;
-	uint16_t *type;
-	uint16_t *flags;
-	uint32_t *seq;
-	uint32_t *portid;
-	int32_t *error;
-	uint32_t *dgram;
-	uint32_t n_error;
-	uint32_t n_ack;
-	uint32_t n_done;
-	uint32_t n_overrun;
-	uint32_t n_intr;
-	uint32_t n_trunc;
-	uint32_t n_bad;
-	...;
-};
-
-struct nlf_rx {
-	unsigned char *arena;
-	uint32_t bufsize;
-	uint32_t nbufs;
-	uint32_t ndgrams;
-	uint32_t *dg_len;
-	uint32_t *dg_pid;
-	uint32_t *dg_groups;
-	struct nlf_table tab;
-	...;
-};
-
-struct nlf_tx {
-	unsigned char *arena;
-	uint32_t cap;
-	uint32_t dgram_max;
-	uint32_t pos;
-	uint32_t ndgrams;
-	uint32_t *dg_off;
-	uint32_t *dg_len;
-	uint32_t sent;
-	uint32_t nmsgs;
-	uint32_t seq;
-	uint32_t depth;
-	...;
-};
-
-struct nlf_extack {
-	int32_t error;
-	uint32_t msg_off;
-	uint32_t msg_len;
-	uint32_t offs;
-	uint32_t miss_type;
-	uint32_t miss_nest;
-	uint32_t has;
-	uint32_t req_type;
-	uint32_t req_seq;
-	...;
-};
-
-/* The function prototypes come from csrc/nlf.h (between its cdef markers). */
-
+/* The shim's own structs, constants and prototypes come from csrc/nlf.h
+ * (between its cdef markers): one source for both the C and the cdef. */
 /* For tests that hand the parser exact-size heap copies (ASan sees overreads). */
 void *malloc(size_t size);
 void free(void *ptr);

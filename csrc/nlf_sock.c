@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
+#include <sys/eventfd.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -206,7 +207,7 @@ int nlf_sock_send_repeat(int fd, struct nlf_tx *tx, const void *tmpl,
 	return 0;
 }
 
-/* nbufs receive buffers of bufsize bytes (a multiple of 4). NULL/errno. */
+/* Receive scaffolding for nbufs buffers of bufsize bytes. NULL/errno. */
 struct nlf_rx *nlf_rx_new(uint32_t nbufs, uint32_t bufsize)
 {
 	struct nlf_rx *rx;
@@ -222,17 +223,10 @@ struct nlf_rx *nlf_rx_new(uint32_t nbufs, uint32_t bufsize)
 		goto err;
 	rx->nbufs = nbufs;
 	rx->bufsize = bufsize;
-	rx->arena = malloc(total);
-	rx->dg_len = calloc(nbufs, sizeof(uint32_t));
-	rx->dg_pid = calloc(nbufs, sizeof(uint32_t));
-	rx->dg_groups = calloc(nbufs, sizeof(uint32_t));
 	rx->mm = calloc(nbufs, sizeof(struct mmsghdr));
 	rx->iov = calloc(nbufs, sizeof(struct iovec));
 	rx->addr = calloc(nbufs, sizeof(struct sockaddr_nl));
-	if (!rx->arena || !rx->dg_len || !rx->dg_pid || !rx->dg_groups ||
-	    !rx->mm || !rx->iov || !rx->addr)
-		goto err_free;
-	if (nlf_table_init(&rx->tab, (uint32_t)(total / NLMSG_HDRLEN)) < 0)
+	if (!rx->mm || !rx->iov || !rx->addr)
 		goto err_free;
 	return rx;
 
@@ -247,79 +241,111 @@ void nlf_rx_free(struct nlf_rx *rx)
 {
 	if (!rx)
 		return;
-	nlf_table_fini(&rx->tab);
-	free(rx->arena);
-	free(rx->dg_len);
-	free(rx->dg_pid);
-	free(rx->dg_groups);
 	free(rx->mm);
 	free(rx->iov);
 	free(rx->addr);
 	free(rx);
 }
 
-/* Waits up to timeout_ms (-1: for ever) for the socket to be readable. */
-static int wait_readable(int fd, int timeout_ms)
+/*
+ * A file descriptor that wakes a receive blocked on another thread
+ * (nlf_wake_signal): close() from any thread.  -1/errno.
+ */
+int nlf_wake_new(void)
 {
-	struct pollfd p = { .fd = fd, .events = POLLIN };
-	int r = poll(&p, 1, timeout_ms);
+	return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+}
+
+/* Makes wake_fd readable for good. -1/errno. */
+int nlf_wake_signal(int wake_fd)
+{
+	uint64_t one = 1;
+
+	return write(wake_fd, &one, sizeof(one)) == sizeof(one) ? 0 : -1;
+}
+
+/*
+ * Waits up to timeout_ms (-1: for ever) for fd to be readable.  -1 with
+ * EAGAIN (time is up) or ECANCELED (wake_fd was signalled), or errno.
+ */
+static int wait_readable(int fd, int wake_fd, int timeout_ms)
+{
+	struct pollfd p[2] = {
+		{ .fd = fd, .events = POLLIN },
+		{ .fd = wake_fd, .events = POLLIN },
+	};
+	int r = poll(p, wake_fd < 0 ? 1 : 2, timeout_ms);
 
 	if (r == 0) {
 		errno = EAGAIN;
 		return -1;
 	}
+	if (r > 0 && wake_fd >= 0 && p[1].revents) {
+		errno = ECANCELED;
+		return -1;
+	}
 	return r < 0 ? -1 : 0;
 }
 
-static void parse_all(struct nlf_rx *rx)
+static void parse_all(const struct nlf_rx *rx, struct nlf_batch *b)
 {
 	uint32_t i;
 
-	for (i = 0; i < rx->ndgrams; i++) {
-		struct msghdr *h = &rx->mm[i].msg_hdr;
+	for (i = 0; i < b->ndgrams; i++) {
+		const struct msghdr *h = &rx->mm[i].msg_hdr;
 		uint32_t got = rx->mm[i].msg_len;
 		uint32_t base = i * rx->bufsize;
 
-		rx->dg_len[i] = got;
-		rx->dg_pid[i] = rx->addr[i].nl_pid;
-		rx->dg_groups[i] = rx->addr[i].nl_groups;
+		b->dg_len[i] = got;
+		b->dg_pid[i] = rx->addr[i].nl_pid;
+		b->dg_groups[i] = rx->addr[i].nl_groups;
 		if ((h->msg_flags & MSG_TRUNC) || got > rx->bufsize) {
-			rx->tab.n_trunc++;
+			b->tab.n_trunc++;
 			got = rx->bufsize;
 		}
-		nlf_parse(rx->arena + base, got, base, i, &rx->tab);
+		nlf_parse(b->arena + base, got, base, i, &b->tab);
 	}
+	b->used = b->ndgrams * rx->bufsize;
 }
 
 /*
- * Receives as many datagrams as are queued, up to nbufs, waiting up to
- * timeout_ms for the first (0: not at all, -1: for ever), and parses every
- * message into rx->tab.  Returns the number of messages (0 is possible: an
- * empty datagram), or -1/errno: EAGAIN when nothing came in time, ENOBUFS
- * when the socket overran and messages were lost.  A datagram longer than
+ * Receives as many datagrams as are queued, up to rx->nbufs, into b (which
+ * must have room for them: nlf_batch_init with nbufs * bufsize bytes, as
+ * many datagram slots and a row per NLMSG_HDRLEN), waiting up to timeout_ms
+ * for the first (0: not at all, -1: for ever), and parses every message
+ * into b->tab.  Returns the number of messages (0 is possible: an empty
+ * datagram), or -1/errno: EAGAIN when nothing came in time, ENOBUFS when
+ * the socket overran and messages were lost, ECANCELED when wake_fd (-1:
+ * none) was signalled, EINVAL when b is too small.  A datagram longer than
  * bufsize counts in tab.n_trunc.
  */
-int nlf_sock_recv(int fd, struct nlf_rx *rx, int timeout_ms)
+int nlf_sock_recv(int fd, int wake_fd, struct nlf_rx *rx, struct nlf_batch *b,
+		  int timeout_ms)
 {
 	uint32_t i;
 	int r;
 
-	rx->ndgrams = 0;
-	nlf_table_reset(&rx->tab);
+	nlf_batch_reset(b);
+	if (b->dg_cap < rx->nbufs ||
+	    b->arena_len < (uint64_t)rx->nbufs * rx->bufsize ||
+	    b->tab.cap < (uint64_t)rx->nbufs * rx->bufsize / NLMSG_HDRLEN) {
+		errno = EINVAL;
+		return -1;
+	}
 	for (i = 0; i < rx->nbufs; i++)
 		fill_mmsg(&rx->mm[i], &rx->iov[i], &rx->addr[i],
-			  rx->arena + (size_t)i * rx->bufsize, rx->bufsize);
+			  b->arena + (size_t)i * rx->bufsize, rx->bufsize);
 	/* what is queued already needs no poll() */
 	r = recvmmsg(fd, rx->mm, rx->nbufs, MSG_DONTWAIT | MSG_TRUNC, NULL);
 	if (r < 0 && errno == EAGAIN && timeout_ms != 0) {
-		if (wait_readable(fd, timeout_ms) < 0)
+		if (wait_readable(fd, wake_fd, timeout_ms) < 0)
 			return -1;
 		r = recvmmsg(fd, rx->mm, rx->nbufs, MSG_DONTWAIT | MSG_TRUNC,
 			     NULL);
 	}
 	if (r < 0)
 		return -1;
-	rx->ndgrams = (uint32_t)r;
-	parse_all(rx);
-	return (int)rx->tab.count;
+	b->ndgrams = (uint32_t)r;
+	parse_all(rx, b);
+	return (int)b->tab.count;
 }

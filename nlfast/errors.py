@@ -121,3 +121,31 @@ class TruncatedError(NlfastError):
 
 class DumpInterruptedError(NlfastError):
     """The dumped state changed during the dump (NLM_F_DUMP_INTR): retry it."""
+
+
+class EventOverflowError(OverrunError):
+    """Events arrived faster than they were read while requests or dumps
+    were receiving, and the event queue (``events_max``) was full: the
+    newest were dropped.
+
+    :ivar dropped: events dropped since the last report.
+    """
+
+    def __init__(self, dropped: int, total: int) -> None:
+        self.dropped = dropped
+        self.drops = total
+        self.overruns = 0
+        NlfastError.__init__(
+            self,
+            f"event queue overflow: {dropped} events dropped while requests were "
+            f"receiving ({total} in all); read events() more often or raise events_max",
+        )
+
+
+class ConcurrentUseError(NlfastError, RuntimeError):
+    """Two threads used one Socket at the same time.
+
+    A Socket is used by one thread at a time (``close()`` excepted: it may
+    come from any thread and wakes a blocked receive).  Give each thread its
+    own Socket, or serialise the calls with a lock.
+    """

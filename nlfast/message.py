@@ -31,8 +31,9 @@ class Message:
     :raises ValueError: ``type`` or ``flags`` do not fit 16 bits.
     """
 
-    __slots__ = ("_tmpl", "attrs", "flags", "header", "portid", "type")
+    __slots__ = ("_tmpl", "_tmpl_as", "attrs", "flags", "header", "portid", "type")
     _tmpl: tuple[Any, int, bytes] | None
+    _tmpl_as: tuple[int, tuple[Any, int, Any]] | None
 
     def __init__(
         self,
@@ -62,8 +63,9 @@ class Message:
     def __setattr__(self, name: str, value: Any) -> None:
         # the framed bytes are cached: any change of a field drops them
         object.__setattr__(self, name, value)
-        if name != "_tmpl":
+        if name not in ("_tmpl", "_tmpl_as"):
             object.__setattr__(self, "_tmpl", None)
+            object.__setattr__(self, "_tmpl_as", None)
 
     def __repr__(self) -> str:
         return (
@@ -91,6 +93,19 @@ class Message:
             raw = self.encode()
             t = (ffi.from_buffer(raw), len(raw), raw)
             object.__setattr__(self, "_tmpl", t)
+        return t
+
+    def framed(self, flags: int | None = None) -> tuple[Any, int, Any]:
+        """The framed bytes (seq 0) as (C pointer, length, owner), built once;
+        with ``flags``, those of a copy with other flags (the last such
+        variant is cached too: a request adding NLM_F_ACK pays once)."""
+        if flags is None or flags == self.flags:
+            return self._template()
+        v = self._tmpl_as
+        if v is not None and v[0] == flags:
+            return v[1]
+        t = self.with_flags(flags)._template()
+        object.__setattr__(self, "_tmpl_as", (flags, t))
         return t
 
     def _frame_fields(self, tx: Any) -> int:
@@ -138,6 +153,7 @@ class Message:
         for name in ("type", "header", "attrs", "portid"):
             object.__setattr__(m, name, getattr(self, name))
         object.__setattr__(m, "flags", flags)
+        object.__setattr__(m, "_tmpl_as", None)
         t = self._tmpl
         if t is None:
             object.__setattr__(m, "_tmpl", None)

@@ -1,21 +1,31 @@
-"""The netlink socket: batched send and receive, requests, dumps, multicast."""
+"""The netlink socket: requests, dumps, events, batched send and receive.
+
+Three layers: the transport (nlfast._transport: the file descriptor and the
+shim's syscalls), the engine (nlfast._engine: which call each received
+message belongs to) and batches (nlfast.batch: columns and views over
+receive memory that Python owns).
+"""
 
 from __future__ import annotations
 
-import errno
 import os
+import threading
 import time
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from nlfast._shim import ffi, lib, oserror
+from nlfast._engine import Engine, Waiter
+from nlfast._shim import lib, oserror
+from nlfast._transport import SOL_NETLINK, SOL_SOCKET, Transport, timeout_ms
+from nlfast.batch import Batch
 from nlfast.errors import (
     ClosedError,
+    ConcurrentUseError,
     DumpInterruptedError,
-    MessageTooLargeError,
+    EventOverflowError,
     NetlinkError,
-    OverrunError,
-    TruncatedError,
+    NlfastError,
 )
 from nlfast.message import Message, MessageView, extack_error
 
@@ -24,202 +34,25 @@ NLMSG_DONE: int = lib.NLMSG_DONE
 NLM_F_REQUEST: int = lib.NLM_F_REQUEST
 NLM_F_ACK: int = lib.NLM_F_ACK
 NLM_F_DUMP: int = lib.NLM_F_DUMP
-SOL_NETLINK: int = lib.SOL_NETLINK
-SOL_SOCKET: int = lib.SOL_SOCKET
+
+_live: weakref.WeakSet[Socket] = weakref.WeakSet()
 
 
-_view = MessageView._at
+def _after_fork_in_child() -> None:
+    for s in list(_live):
+        s._forked = True
 
 
-def _ms(timeout: float | None) -> int:
-    if timeout is None:
-        return -1
-    if timeout < 0:
-        raise ValueError(f"timeout must be >= 0 or None, not {timeout}")
-    return min(int(timeout * 1000 + 0.999), 2**31 - 1)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class Batch:
-    """The messages one receive brought, as columns and lazy views.
-
-    ``len(batch)``, ``batch[i]`` (a :class:`MessageView`) and iteration give
-    messages; ``types``, ``flags``, ``seqs``, ``portids``, ``errors``,
-    ``offsets`` and ``lengths`` are memoryviews over the parsed columns (no
-    copy); ``attr_uint``/``attr_column``/``attr_bytes`` pull one attribute out
-    of every message in one C call.
-
-    Valid until the next receive on the same socket: the buffers are reused.
-    Copy what you keep (``MessageView.copy()``, ``bytes(...)``).
-    """
-
-    __slots__ = ("_sock", "start", "stop")
-
-    def __init__(self, sock: Socket, start: int, stop: int) -> None:
-        self._sock = sock
-        self.start = start
-        self.stop = stop
-
-    def __len__(self) -> int:
-        return self.stop - self.start
-
-    def __getitem__(self, i: int) -> MessageView:
-        n = self.stop - self.start
-        if i < 0:
-            i += n
-        if not 0 <= i < n:
-            raise IndexError("batch index out of range")
-        s = self._sock
-        j = self.start + i
-        return _view(s._arena, s._arena_ptr, s._col_off[j], s._col_len[j], s)
-
-    def __iter__(self) -> Iterator[MessageView]:
-        s = self._sock
-        arena, ptr, offs, lens = s._arena, s._arena_ptr, s._col_off, s._col_len
-        for j in range(self.start, self.stop):
-            yield _view(arena, ptr, offs[j], lens[j], s)
-
-    def _col(self, name: str) -> memoryview:
-        col: memoryview = getattr(self._sock, name)
-        return col[self.start : self.stop]
-
-    @property
-    def types(self) -> memoryview:
-        return self._col("_col_type")
-
-    @property
-    def flags(self) -> memoryview:
-        return self._col("_col_flags")
-
-    @property
-    def seqs(self) -> memoryview:
-        return self._col("_col_seq")
-
-    @property
-    def portids(self) -> memoryview:
-        return self._col("_col_portid")
-
-    @property
-    def errors(self) -> memoryview:
-        """Positive errno of NLMSG_ERROR / NLMSG_DONE rows, 0 elsewhere."""
-        return self._col("_col_error")
-
-    @property
-    def offsets(self) -> memoryview:
-        """Offsets of the messages in the socket's receive arena."""
-        return self._col("_col_off")
-
-    @property
-    def lengths(self) -> memoryview:
-        return self._col("_col_len")
-
-    def attr_uint(self, attrtype: int, hdrlen: int = 0, default: int = 0) -> memoryview:
-        """One unsigned attribute (1, 2, 4 or 8 bytes) of every message, as a
-        memoryview of uint64 (``default`` where absent), decoded in C."""
-        n = len(self)
-        out = ffi.new("uint64_t[]", max(n, 1))
-        s = self._sock
-        lib.nlf_table_attr_uint(s._arena_ptr, s._tab, self.start, n, hdrlen, attrtype,
-                                default, out)
-        return memoryview(ffi.buffer(out, n * 8)).cast("Q")
-
-    def attr_column(self, attrtype: int, hdrlen: int = 0) -> tuple[memoryview, memoryview]:
-        """(offsets, lengths) of one attribute's payload in every message, as
-        memoryviews of uint32 into the receive arena (offset 0: absent)."""
-        n = len(self)
-        offs = ffi.new("uint32_t[]", max(n, 1))
-        lens = ffi.new("uint32_t[]", max(n, 1))
-        s = self._sock
-        lib.nlf_table_attr_column(s._arena_ptr, s._tab, self.start, n, hdrlen, attrtype,
-                                  offs, lens)
-        return (
-            memoryview(ffi.buffer(offs, n * 4)).cast("I"),
-            memoryview(ffi.buffer(lens, n * 4)).cast("I"),
-        )
-
-    def attr_bytes(self, attrtype: int, hdrlen: int = 0) -> list[bytes | None]:
-        """One attribute's payload of every message as bytes (None: absent)."""
-        offs, lens = self.attr_column(attrtype, hdrlen)
-        buf = self._sock._buf
-        return [buf[o : o + n] if o else None for o, n in zip(offs, lens)]
-
-    def attr_str(self, attrtype: int, hdrlen: int = 0) -> list[str | None]:
-        """One string attribute of every message, up to its NUL (None: absent),
-        gathered in C into one buffer and split once."""
-        n = len(self)
-        if not n:
-            return []
-        s = self._sock
-        if s._scratch is None:
-            s._scratch = ffi.new("unsigned char[]", s._scratch_len)
-            s._scratch_buf = ffi.buffer(s._scratch, s._scratch_len)
-        present = ffi.new("uint8_t[]", n)
-        used = lib.nlf_table_attr_strs(s._arena_ptr, s._tab, self.start, n, hdrlen, attrtype,
-                                       s._scratch, s._scratch_len, present)
-        if used < 0:
-            raise oserror("attr_str")
-        strs = s._scratch_buf[:used].decode(errors="replace").split("\0", n - 1)
-        strs[-1] = strs[-1][:-1]  # the last string's own NUL
-        out: list[str | None] = strs
-        flags = ffi.buffer(present, n)[:]
-        if b"\0" in flags:
-            out = [v if flags[i] else None for i, v in enumerate(out)]
-        return out
-
-    def seq_gaps(self, msgtype: int, expect: int) -> tuple[int, int]:
-        """Sequence numbers missing among the rows of ``msgtype``, in C.
-
-        :returns: (gaps, next expected seq).
-        """
-        s = self._sock
-        if self.start != 0 or self.stop != s._tab.count:
-            raise ValueError("seq_gaps works on a whole batch as received")
-        e = s._u32
-        e[0] = expect & 0xFFFFFFFF
-        gaps = lib.nlf_table_seq_gaps(s._tab, msgtype, e)
-        return int(gaps), int(e[0])
-
-    def attr_gaps(self, attrtype: int, expect: int, hdrlen: int = 0) -> tuple[int, int, int]:
-        """Values skipped in one unsigned attribute that should count up by one
-        from ``expect`` (a dump's index, a flood's counter), checked in C.
-
-        :returns: (gaps, next expected value, rows without the attribute).
-        """
-        s = self._sock
-        e, absent = s._u64, s._u32
-        e[0] = expect
-        absent[0] = 0
-        gaps = lib.nlf_table_attr_gaps(s._arena_ptr, s._tab, self.start, len(self), hdrlen,
-                                       attrtype, e, absent)
-        return int(gaps), int(e[0]), int(absent[0])
-
-    def sender(self, i: int) -> int:
-        """The port id that sent message i's datagram (0: the kernel), from
-        the socket address: unlike ``nlmsg_pid`` the sender cannot forge it."""
-        s = self._sock
-        return int(s._dg_pid[s._col_dgram[self.start + i]])
-
-    def group(self, i: int) -> int:
-        """The multicast group mask message i's datagram was sent to (0: unicast)."""
-        s = self._sock
-        return int(s._dg_groups[s._col_dgram[self.start + i]])
-
-    def count(self, msgtype: int) -> int:
-        """How many rows have this type (counted in C)."""
-        return int(lib.nlf_table_count_type(self._sock._tab, self.start, len(self), msgtype))
-
-    @property
-    def datagrams(self) -> int:
-        return int(self._sock._rx.ndgrams)
-
-    @property
-    def overruns(self) -> int:
-        """NLMSG_OVERRUN rows in the receive."""
-        return int(self._sock._tab.n_overrun)
-
-    @property
-    def interrupted(self) -> bool:
-        """A row carries NLM_F_DUMP_INTR."""
-        return bool(self._sock._tab.n_intr)
+def _need_message(what: str, msg: object) -> Message:
+    if not isinstance(msg, Message):
+        hint = (" (build one with nlfast.Message(type, flags, header, attrs))"
+                if isinstance(msg, (bytes, bytearray, memoryview)) else "")
+        raise TypeError(f"{what} takes a Message, not {type(msg).__name__}{hint}")
+    return msg
 
 
 class Socket:
@@ -227,7 +60,8 @@ class Socket:
 
     :param protocol: NETLINK_ROUTE, NETLINK_GENERIC, NETLINK_USERSOCK or any
         number below MAX_LINKS (such as the nlfast family's 30).
-    :param groups: multicast groups to join (any group number).
+    :param groups: multicast groups to join, by number (1, 2, ...: the
+        numbers ``NETLINK_ADD_MEMBERSHIP`` takes, such as RTNLGRP_LINK).
     :param portid: the port id to bind (0: the kernel picks one).
     :param netns: a network namespace to open the socket in: a name under
         /run/netns, a path, or an open fd.
@@ -235,18 +69,26 @@ class Socket:
         else SO_RCVBUF, which the kernel caps at net.core.rmem_max); None
         keeps the system default.  Pipelined requests and dumps need room
         for the replies in flight, hence 4 MiB.
-    :param sndbuf: send buffer bytes.
+    :param sndbuf: send buffer bytes (None: the system default).
     :param rx_buffers: datagrams one receive can bring (recvmmsg vlen).
     :param rx_bufsize: bytes per receive buffer; 32 KiB holds a dump skb.
     :param tx_size: bytes of the send arena: how much one flush sends.
     :param dgram_size: bytes per datagram before a new one is started.
-    :param overrun: "raise" (default): ENOBUFS raises OverrunError; "count":
-        it only counts (``overruns``, ``drops()``).
+    :param ext_ack: ask for extended acks (NETLINK_EXT_ACK).
+    :param cap_ack: acks without the request's payload (NETLINK_CAP_ACK).
+    :param strict_check: strict dump filtering (NETLINK_GET_STRICT_CHK).
+    :param overrun: "raise" (default): ENOBUFS and event-queue overflow
+        raise OverrunError / EventOverflowError; "count": they are only
+        counted (``overruns``, ``drops()``, ``events_dropped``).
+    :param events_max: events kept while requests or dumps receive (then
+        dropped and counted).
     :raises ValueError: a bad argument.
     :raises OSError: the kernel refused (EPROTONOSUPPORT: unknown protocol).
 
-    A Socket is not thread-safe: share one between threads only under a lock
-    (or give each thread its own; the shim releases the GIL while it waits).
+    One thread at a time: a second thread that calls in while one is inside
+    gets :class:`~nlfast.errors.ConcurrentUseError`; ``close()`` may come
+    from any thread and wakes a blocked receive with ClosedError.  After
+    ``fork()`` the child must open its own sockets.
     """
 
     def __init__(
@@ -266,8 +108,11 @@ class Socket:
         cap_ack: bool = True,
         strict_check: bool = False,
         overrun: str = "raise",
+        events_max: int = 65536,
     ) -> None:
-        self._fd = -1
+        self._closed = True
+        self._forked = False
+        self._lock = threading.Lock()
         if not isinstance(protocol, int) or isinstance(protocol, bool):
             raise TypeError(f"protocol must be an int, not {protocol!r}")
         if not 0 <= protocol < lib.MAX_LINKS:
@@ -280,123 +125,103 @@ class Socket:
             raise ValueError(f"rx_bufsize must be a multiple of 4, >= 16, not {rx_bufsize}")
         if not 16 <= tx_size <= 1 << 30 or dgram_size < 16:
             raise ValueError("tx_size must be 16..1 GiB and dgram_size >= 16")
+        if not isinstance(events_max, int) or events_max < 0:
+            raise ValueError(f"events_max must be an int >= 0, not {events_max!r}")
         self.protocol = protocol
-        self._overrun_raise = overrun == "raise"
-        self.overruns = 0
-        self.truncated = 0
-        self._rx = ffi.gc(lib.nlf_rx_new(rx_buffers, rx_bufsize), lib.nlf_rx_free)
-        self._tx = ffi.gc(lib.nlf_tx_new(tx_size, dgram_size), lib.nlf_tx_free)
-        if self._rx == ffi.NULL or self._tx == ffi.NULL:
-            raise MemoryError("cannot allocate nlfast socket buffers")
-        self._map_columns()
-        self._fd = self._open(protocol, netns)
+        self.portid = 0
+        self._t = Transport(protocol, netns, rx_buffers, rx_bufsize, tx_size, dgram_size,
+                            overrun == "raise")
+        self._e = Engine(self._t, events_max)
+        self._closed = False
         try:
             self._setup(groups, portid, rcvbuf, sndbuf, ext_ack, cap_ack, strict_check)
         except BaseException:
             self.close()
             raise
-
-    # -- setup ------------------------------------------------------------
-
-    @staticmethod
-    def _open(protocol: int, netns: str | int | None) -> int:
-        if netns is None:
-            fd = lib.nlf_sock_open(protocol, -1)
-        else:
-            nsfd = netns if isinstance(netns, int) else -1
-            if isinstance(netns, str):
-                path = netns if "/" in netns else f"/run/netns/{netns}"
-                nsfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                fd = lib.nlf_sock_open(protocol, nsfd)
-            finally:
-                if isinstance(netns, str):
-                    os.close(nsfd)
-        if fd < 0:
-            err = ffi.errno
-            if err == errno.EPROTONOSUPPORT:
-                raise OSError(err, f"netlink protocol {protocol} is not available "
-                                   "(no kernel family registered it)")
-            raise oserror(f"socket(AF_NETLINK, {protocol})", err)
-        return int(fd)
+        _live.add(self)
 
     def _setup(self, groups: Iterable[int], portid: int, rcvbuf: int | None,
                sndbuf: int | None, ext_ack: bool, cap_ack: bool, strict: bool) -> None:
+        t = self._t
         if rcvbuf is not None:
             self._setbuf(lib.SO_RCVBUFFORCE, lib.SO_RCVBUF, rcvbuf)
         if sndbuf is not None:
             self._setbuf(lib.SO_SNDBUFFORCE, lib.SO_SNDBUF, sndbuf)
-        if lib.nlf_sock_bind(self._fd, portid, 0) < 0:
-            raise oserror(f"bind(portid={portid})")
+        self.portid = t.bind(portid)
         for opt, on in ((lib.NETLINK_EXT_ACK, ext_ack), (lib.NETLINK_CAP_ACK, cap_ack),
                         (lib.NETLINK_GET_STRICT_CHK, strict)):
             if on:
                 # Best effort: a protocol or kernel without it still works.
-                lib.nlf_sock_setopt(self._fd, SOL_NETLINK, opt, 1)
+                t.setopt(SOL_NETLINK, opt, 1)
         self.subscribe(*groups)
-        p = ffi.new("uint32_t *")
-        if lib.nlf_sock_portid(self._fd, p) < 0:
-            raise oserror("getsockname")
-        self.portid: int = int(p[0])
 
     def _setbuf(self, force: int, plain: int, size: int) -> None:
-        if lib.nlf_sock_setopt(self._fd, SOL_SOCKET, force, size) == 0:
+        if self._t.setopt(SOL_SOCKET, force, size) == 0:
             return
-        if lib.nlf_sock_setopt(self._fd, SOL_SOCKET, plain, size) < 0:
+        if self._t.setopt(SOL_SOCKET, plain, size) < 0:
             raise oserror("setsockopt(buffer size)")
 
-    def _map_columns(self) -> None:
-        rx = self._rx
-        tab = ffi.addressof(rx[0], "tab")
-        cap = tab.cap
-        self._tab = tab
-        size = rx.nbufs * rx.bufsize
-        self._arena_ptr = rx.arena
-        self._arena = memoryview(ffi.buffer(rx.arena, size))
-        self._buf = ffi.buffer(rx.arena, size)  # slicing it makes bytes in one step
-        # room for every string of a batch, NUL-separated (attr_str)
-        self._u64 = ffi.new("uint64_t *")  # out-parameters of the C calls
-        self._u32 = ffi.new("uint32_t *")
-        self._scratch_len = size + cap
-        self._scratch: Any = None  # allocated by the first attr_str
-        self._scratch_buf: Any = None
+    # -- one thread at a time -----------------------------------------------------
 
-        def col(ptr: Any, width: int, code: Any) -> memoryview:
-            mv: memoryview = memoryview(ffi.buffer(ptr, cap * width)).cast(code)
-            return mv
+    def _enter(self) -> None:
+        if not self._lock.acquire(False):
+            raise ConcurrentUseError(
+                "another thread is using this nlfast.Socket: use one Socket per thread, "
+                "or serialise the calls with a lock")
+        if self._closed or self._forked:
+            self._lock.release()
+            raise self._dead()
 
-        self._col_off = col(tab.off, 4, "I")
-        self._col_len = col(tab.len, 4, "I")
-        self._col_type = col(tab.type, 2, "H")
-        self._col_flags = col(tab.flags, 2, "H")
-        self._col_seq = col(tab.seq, 4, "I")
-        self._col_portid = col(tab.portid, 4, "I")
-        self._col_error = col(tab.error, 4, "i")
-        self._col_dgram = col(tab.dgram, 4, "I")
-        nb = rx.nbufs
-        self._dg_pid = memoryview(ffi.buffer(rx.dg_pid, nb * 4)).cast("I")
-        self._dg_groups = memoryview(ffi.buffer(rx.dg_groups, nb * 4)).cast("I")
+    def _leave(self) -> None:
+        e = self._e
+        if e.abandoned:
+            e.settle()
+        self._lock.release()
+        if self._closed:
+            self._close_now()
 
-    def _check(self) -> int:
-        if self._fd < 0:
-            raise ClosedError("the socket is closed")
-        return self._fd
+    def _dead(self) -> NlfastError:
+        if self._forked and not self._closed:
+            return NlfastError("this socket was opened before fork(): "
+                               "open a new nlfast.Socket in the child")
+        return ClosedError("the socket is closed")
 
-    # -- plumbing -----------------------------------------------------------
+    def _close_now(self) -> None:
+        if self._lock.acquire(False):
+            try:
+                self._t.close()
+            finally:
+                self._lock.release()
+
+    # -- plumbing -----------------------------------------------------------------
 
     def fileno(self) -> int:
         """:raises ClosedError: closed."""
-        return self._check()
+        if self._closed:
+            raise ClosedError("the socket is closed")
+        return self._t.fd
 
     @property
     def closed(self) -> bool:
-        return self._fd < 0
+        """True once ``close()`` was called."""
+        return self._closed
 
     def close(self) -> None:
-        """Closes the socket; a second close does nothing."""
-        if self._fd >= 0:
-            fd, self._fd = self._fd, -1
-            os.close(fd)
+        """Closes the socket; a second close does nothing.  From another
+        thread, a receive blocked in this socket wakes with ClosedError and
+        the descriptor is closed when that thread leaves.  Batches and views
+        already received stay valid."""
+        if getattr(self, "_t", None) is None:
+            return
+        self._closed = True
+        _live.discard(self)
+        if self._lock.acquire(False):
+            try:
+                self._t.close()
+            finally:
+                self._lock.release()
+        else:
+            self._t.interrupt()
 
     def __enter__(self) -> Socket:
         return self
@@ -405,80 +230,115 @@ class Socket:
         self.close()
 
     def __del__(self) -> None:
-        self.close()
+        if getattr(self, "_t", None) is not None:
+            self._closed = True
+            self._t.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._fd < 0 else f"fd={self._fd} portid={self.portid}"
+        state = "closed" if self._closed else f"fd={self._t.fd} portid={self.portid}"
         return f"<nlfast.Socket protocol={self.protocol} {state}>"
 
     def setsockopt(self, level: int, opt: int, value: int) -> None:
         """An int option at any level (SOL_NETLINK, SOL_SOCKET).
 
         :raises OSError: the kernel refused it.
+        :raises ClosedError: closed.
         """
-        if lib.nlf_sock_setopt(self._check(), level, opt, value) < 0:
-            raise oserror(f"setsockopt({level}, {opt})")
+        self._enter()
+        try:
+            if self._t.setopt(level, opt, value) < 0:
+                raise oserror(f"setsockopt({level}, {opt})")
+        finally:
+            self._leave()
 
     def getsockopt(self, level: int, opt: int) -> int:
-        """:raises OSError: the kernel refused it."""
-        v = ffi.new("int *")
-        if lib.nlf_sock_getopt(self._check(), level, opt, v) < 0:
-            raise oserror(f"getsockopt({level}, {opt})")
-        return int(v[0])
+        """An int option.  :raises OSError: refused.  :raises ClosedError: closed."""
+        self._enter()
+        try:
+            return self._t.getopt(level, opt)
+        finally:
+            self._leave()
 
     def subscribe(self, *groups: int) -> None:
-        """Joins multicast groups (NETLINK_ADD_MEMBERSHIP; any group number).
+        """Joins multicast groups by number (NETLINK_ADD_MEMBERSHIP).
 
-        :raises OSError: EINVAL for a group the family does not have, EPERM
-            when it is not open to unprivileged receivers.
+        :raises ValueError: not a group number (an int >= 1).
+        :raises OSError: the kernel refused one; the message names it
+            (EINVAL: the family has no such group; EPERM: not open to
+            unprivileged receivers).
         """
-        for g in groups:
-            if not isinstance(g, int) or g <= 0:
-                raise ValueError(f"multicast group must be an int >= 1, not {g!r}")
-            self.setsockopt(SOL_NETLINK, lib.NETLINK_ADD_MEMBERSHIP, g)
+        self._membership(groups, lib.NETLINK_ADD_MEMBERSHIP, "join")
 
     def unsubscribe(self, *groups: int) -> None:
         """Leaves multicast groups.  :raises OSError: the kernel refused."""
+        self._membership(groups, lib.NETLINK_DROP_MEMBERSHIP, "leave")
+
+    def _membership(self, groups: Iterable[int], opt: int, verb: str) -> None:
         for g in groups:
-            self.setsockopt(SOL_NETLINK, lib.NETLINK_DROP_MEMBERSHIP, g)
+            if not isinstance(g, int) or isinstance(g, bool) or g <= 0:
+                raise ValueError(f"multicast group must be an int >= 1, not {g!r}")
+        self._enter()
+        try:
+            for g in groups:
+                if self._t.setopt(SOL_NETLINK, opt, g) < 0:
+                    e = oserror(f"cannot {verb} multicast group {g} of netlink "
+                                f"protocol {self.protocol}")
+                    raise e
+        finally:
+            self._leave()
 
     def drops(self) -> int:
-        """Messages the kernel dropped for this socket so far (SO_MEMINFO)."""
-        info = ffi.new("uint32_t[]", lib.SK_MEMINFO_VARS)
-        if lib.nlf_sock_meminfo(self._check(), info, lib.SK_MEMINFO_VARS) < 0:
-            raise oserror("getsockopt(SO_MEMINFO)")
-        return int(info[lib.SK_MEMINFO_DROPS])
+        """Datagrams the kernel dropped for this socket so far (SO_MEMINFO's
+        sk_drops: a datagram may hold many messages; the kernel does not
+        count those)."""
+        self._enter()
+        try:
+            return self._t.drops()
+        finally:
+            self._leave()
 
-    # -- send ---------------------------------------------------------------
+    @property
+    def overruns(self) -> int:
+        """ENOBUFS overruns seen so far."""
+        return self._t.overruns
 
-    def _flush(self, dest: int, groups: int) -> None:
-        while lib.nlf_sock_flush(self._fd, self._tx, dest, groups) < 0:
-            err = ffi.errno
-            if err != errno.EINTR:
-                lib.nlf_tx_reset(self._tx)
-                raise oserror("sendmmsg", err)
+    @property
+    def truncated(self) -> int:
+        """Datagrams cut short so far (larger than rx_bufsize)."""
+        return self._t.truncated
+
+    @property
+    def events_dropped(self) -> int:
+        """Events dropped because the event queue (events_max) was full."""
+        return self._e.events_dropped
+
+    @property
+    def stale_dropped(self) -> int:
+        """Late replies of abandoned requests and dumps, dropped."""
+        return self._e.stale_dropped
+
+    @property
+    def events_queued(self) -> int:
+        """Events received while requests ran, waiting for recv()/events()."""
+        return self._e.events_queued
+
+    # -- send -----------------------------------------------------------------------
 
     def send(self, msg: Message, *, dest: int = 0, groups: int = 0) -> int:
         """Sends one message to port id ``dest`` (0: the kernel) and group mask
-        ``groups``.  Returns its sequence number.
+        ``groups`` (a bit mask: 1 << (group - 1)).  Returns its sequence number.
 
         :raises ClosedError: closed.
+        :raises TypeError: not a Message.
         :raises MessageTooLargeError: it does not fit the send arena.
         :raises OSError: the kernel refused it (ECONNREFUSED: nobody at dest).
         """
-        fd = self._check()
-        if not isinstance(msg, Message):
-            raise TypeError(f"send takes a Message, not {msg!r}")
-        t = msg._template()
-        seq = lib.nlf_sock_send_one(fd, self._tx, t[0], t[1], dest, groups)
-        if seq < 0:
-            err = ffi.errno
-            if err == errno.ENOSPC:
-                raise MessageTooLargeError("message larger than the send arena (tx_size)")
-            if err == errno.EINTR:  # nothing went: send it again
-                return self.send(msg, dest=dest, groups=groups)
-            raise oserror("sendmmsg", err)
-        return int(seq)
+        t = _need_message("send", msg).framed()
+        self._enter()
+        try:
+            return self._t.send_template(t, dest, groups)
+        finally:
+            self._leave()
 
     def send_batch(self, msgs: Iterable[Message], *, dest: int = 0,
                    groups: int = 0) -> list[int]:
@@ -486,30 +346,17 @@ class Socket:
         datagrams per sendmmsg, and sends them.  Returns their seqs in order.
 
         :raises ClosedError: closed.
-        :raises TypeError: an item is not a Message.
+        :raises TypeError: an item is not a Message (nothing is sent).
         :raises MessageTooLargeError: one message does not fit the send arena.
-        :raises OSError: the kernel refused a datagram; the ones before it went.
+        :raises OSError: the kernel refused a datagram; the ones before it
+            went, nothing after it is kept for a later send.
         """
-        self._check()
-        tx = self._tx
-        seqs: list[int] = []
-        for m in msgs:
-            if not isinstance(m, Message):
-                raise TypeError(f"send_batch takes Message objects, not {m!r}")
-            seq = m.frame(tx)
-            if seq < 0:
-                if ffi.errno != errno.ENOSPC:
-                    raise oserror("framing")
-                if tx.pos == 0:
-                    raise MessageTooLargeError("message larger than the send arena (tx_size)")
-                self._flush(dest, groups)
-                seq = m.frame(tx)
-                if seq < 0:
-                    raise MessageTooLargeError("message larger than the send arena (tx_size)")
-            seqs.append(seq)
-        if tx.pos:
-            self._flush(dest, groups)
-        return seqs
+        templates = [_need_message("send_batch", m).framed() for m in msgs]
+        self._enter()
+        try:
+            return self._t.send_many(templates, dest, groups)
+        finally:
+            self._leave()
 
     def send_repeat(self, msg: Message | bytes, count: int, *, dest: int = 0,
                     groups: int = 0) -> int:
@@ -520,136 +367,133 @@ class Socket:
         :raises OSError: a send failed; ``.sent`` (an attribute of the
             exception) says how many went before it.
         """
-        self._check()
-        tmpl = msg._template()[2] if isinstance(msg, Message) else bytes(msg)
-        if count < 0:
-            raise ValueError(f"count must be >= 0, not {count}")
-        sent = self._u64
-        done = 0
-        while done < count:
-            r = lib.nlf_sock_send_repeat(self._fd, self._tx, ffi.from_buffer(tmpl), len(tmpl),
-                                         count - done, dest, groups, sent)
-            done += int(sent[0])
-            if r < 0:
-                err = ffi.errno
-                if err == errno.EINTR:
-                    continue
-                if err == errno.EINVAL:
-                    raise ValueError("send_repeat needs one whole framed message")
-                if err == errno.EMSGSIZE:
-                    raise MessageTooLargeError("message larger than the send arena (tx_size)")
-                e = oserror("sendmmsg", err)
-                e.sent = done  # type: ignore[attr-defined]
-                raise e
-        return done
+        if not isinstance(count, int) or count < 0:
+            raise ValueError(f"count must be an int >= 0, not {count!r}")
+        tmpl = msg.framed()[2] if isinstance(msg, Message) else bytes(msg)
+        self._enter()
+        try:
+            return self._t.send_repeat(tmpl, count, dest, groups)
+        finally:
+            self._leave()
 
     @property
     def next_seq(self) -> int:
         """The sequence number the next framed message gets."""
-        return int(self._tx.seq)
+        return int(self._t.tx.seq)
 
     @next_seq.setter
     def next_seq(self, value: int) -> None:
-        self._tx.seq = value & 0xFFFFFFFF
+        self._t.tx.seq = value & 0xFFFFFFFF
 
-    # -- receive --------------------------------------------------------------
+    # -- receive ----------------------------------------------------------------------
 
     def recv(self, timeout: float | None = None) -> Batch:
-        """Receives every queued datagram (up to ``rx_buffers``), waiting up to
-        ``timeout`` seconds for the first (None: for ever; 0: not at all), and
-        parses all their messages in C.
+        """The next messages no request or dump waits for (events,
+        notifications, messages from other ports), waiting up to
+        ``timeout`` seconds for them (None: for ever; 0: not at all).  One
+        recvmmsg brings every queued datagram (up to ``rx_buffers``), parsed
+        in C; events kept while requests ran come first.
 
         :raises TimeoutError: nothing came in time.
         :raises OverrunError: ENOBUFS: the receive queue overflowed and
             messages were lost (with ``overrun="count"`` it is counted and an
-            empty batch returned).
+            empty batch returned); EventOverflowError likewise for the event
+            queue.
         :raises TruncatedError: a datagram was larger than ``rx_bufsize``.
-        :raises ClosedError: closed.
+        :raises ClosedError: closed (also from another thread meanwhile).
         """
-        fd = self._check()
-        ms = -1 if timeout is None else _ms(timeout)
-        n = lib.nlf_sock_recv(fd, self._rx, ms)
-        if n < 0:
-            return self._recv_failed(fd, ms)
-        return self._batch(n)
+        ms = timeout_ms(timeout)
+        self._enter()
+        try:
+            e = self._e
+            if not e.waiters and not e.stale and not e.events and not e.events_overflowed:
+                return self._t.recv(ms)  # nothing else in flight: the receive as it is
+            return self._recv_routed(ms)
+        finally:
+            self._leave()
 
-    def _recv_failed(self, fd: int, ms: int) -> Batch:
-        """The slow path of recv: EINTR (retried), timeout, overrun, errors."""
+    def _recv_routed(self, ms: int) -> Batch:
+        e = self._e
+        if e.events_overflowed:
+            n, e.events_overflowed = e.events_overflowed, 0
+            if self._t.overrun_raise:
+                raise EventOverflowError(n, e.events_dropped)
+        b = e.next_event()
+        if b is not None:
+            return b
         deadline = None if ms < 0 else time.monotonic() + ms / 1000
         while True:
-            err = ffi.errno
-            if err == errno.EINTR:
-                if deadline is not None:
-                    ms = max(0, int((deadline - time.monotonic()) * 1000))
-                n = lib.nlf_sock_recv(fd, self._rx, ms)
-                if n >= 0:
-                    return self._batch(n)
-                continue
-            if err == errno.EAGAIN:
-                raise TimeoutError(errno.ETIMEDOUT, "no netlink message in time")
-            if err == errno.ENOBUFS:
-                self.overruns += 1
-                if self._overrun_raise:
-                    raise OverrunError(self.drops(), self.overruns)
-                return Batch(self, 0, 0)
-            raise oserror("recvmmsg", err)
+            got = e.pump(ms, None, True)
+            if got is not None:
+                return got
+            if deadline is not None:
+                ms = int(max(0.0, deadline - time.monotonic()) * 1000)
+                if ms == 0:
+                    raise TimeoutError(110, "no netlink message in time")
 
-    def _batch(self, n: int) -> Batch:
-        batch = Batch(self, 0, n)
-        if self._tab.n_trunc:
-            self.truncated += int(self._tab.n_trunc)
-            raise TruncatedError(batch, int(self._tab.n_trunc))
-        return batch
+    def events(self, timeout: float | None = None) -> Iterator[MessageView]:
+        """Iterates the messages no request or dump waits for (multicast
+        notifications and unsolicited messages), as ``recv()`` would return
+        them, one MessageView at a time (each valid for as long as it is
+        held).  With a ``timeout``, the iteration ends after that many
+        seconds without one; None waits for ever.
 
-    def _raise_errors(self, batch: Batch, seqs: Any = None) -> None:
-        """Raises the first NLMSG_ERROR with a nonzero code in the batch."""
-        for i, e in enumerate(batch.errors):
-            if e and (seqs is None or batch.seqs[i] in seqs):
-                m = batch[i]
-                if m.type == NLMSG_ERROR or m.type == NLMSG_DONE:
-                    raise m.to_error()
+        Requests and dumps may be made on the same socket inside the loop:
+        events that arrive meanwhile are kept and come next.
 
-    # -- request / response ----------------------------------------------------
+        :raises OverrunError, EventOverflowError: as recv().
+        :raises ClosedError: closed.
+        """
+        while True:
+            try:
+                batch = self.recv(timeout)
+            except TimeoutError:
+                return
+            yield from batch
 
-    def request(self, msg: Message, *, timeout: float | None = 5.0,
-                ack: bool = True) -> list[MessageView]:
-        """Sends one request and collects its replies (copies), matched by seq,
-        until the ACK, NLMSG_DONE or an error.  NLM_F_ACK is added when ``ack``.
+    # -- requests --------------------------------------------------------------------------
+
+    def request(self, msg: Message, *, timeout: float | None = 5.0, ack: bool = True,
+                dest: int = 0) -> list[MessageView]:
+        """Sends one request and returns its replies (copies, in order), matched
+        by sequence number and port: done at the ACK, NLMSG_DONE or an error.
+        NLM_F_ACK is added when ``ack``; without it a request ends at its
+        first reply that is not NLM_F_MULTI.  Events that arrive meanwhile
+        are kept for recv()/events(); a dump in progress on this socket loses
+        nothing.
 
         :raises NetlinkError: the kernel answered with an error (extended ack
             decoded).
-        :raises TimeoutError: no answer in time.
+        :raises TimeoutError: no answer for ``timeout`` seconds (late replies
+            are then dropped and counted in ``stale_dropped``).
+        :raises TypeError: msg is not a Message.
+        :raises ClosedError: closed (also from another thread meanwhile).
         """
-        if ack and not msg.flags & NLM_F_ACK:
-            msg = msg.with_flags(msg.flags | NLM_F_ACK)
-        seq = self.send(msg)
-        want_ack = bool(msg.flags & NLM_F_ACK)
-        is_dump = (msg.flags & NLM_F_DUMP) == NLM_F_DUMP
-        out: list[MessageView] = []
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            batch = self.recv(left)
-            for m in batch:
-                if m.seq != seq:
-                    continue
-                t = m.type
-                if t == NLMSG_ERROR:
-                    if m.error:
-                        raise m.to_error()
-                    return out
-                if t == NLMSG_DONE:
-                    if m.error:
-                        raise m.to_error()
-                    if not want_ack or is_dump:
-                        return out
-                    continue
-                out.append(m.copy())
-                if not want_ack and not is_dump and not (m.flags & lib.NLM_F_MULTI):
-                    return out
+        _need_message("request", msg)
+        flags = msg.flags | NLM_F_ACK if ack else msg.flags
+        t = msg.framed(flags)
+        dump = (flags & NLM_F_DUMP) == NLM_F_DUMP
+        ms = timeout_ms(timeout)
+        self._enter()
+        try:
+            e = self._e
+            seq = self._t.send_template(t, dest, 0)
+            w = Waiter(seq, dest, ack=bool(flags & NLM_F_ACK), dump=dump)
+            e.add(w)
+            try:
+                while not w.done:
+                    e.pump(ms, w)
+            except BaseException:
+                e.drop(w)
+                raise
+            if w.error is not None:
+                raise w.error
+            return w.replies
+        finally:
+            self._leave()
 
     def request_many(self, msgs: Iterable[Message], *, timeout: float | None = 5.0,
-                     window: int = 64, ack: bool = True,
+                     window: int = 64, ack: bool = True, dest: int = 0,
                      ) -> list[list[MessageView] | NetlinkError]:
         """Pipelines requests (``window`` in flight) and returns, in request
         order, each one's replies (copies) or its NetlinkError.  With ``ack``
@@ -659,73 +503,104 @@ class Socket:
         buffer, or the kernel drops replies (raised as OverrunError).
 
         :raises TimeoutError: answers stopped coming for ``timeout`` seconds.
+        :raises ValueError: window < 1.
+        :raises TypeError: an item is not a Message (nothing is sent).
         """
-        pending = [m.with_flags(m.flags | NLM_F_ACK) if ack and not m.flags & NLM_F_ACK else m
-                   for m in msgs]
-        results: dict[int, list[MessageView] | NetlinkError] = {}
-        order: list[int] = []
-        inflight: dict[int, list[MessageView]] = {}
-        multi = lib.NLM_F_MULTI
-        i = 0
-        while i < len(pending) or inflight:
-            if i < len(pending) and len(inflight) < window:
-                chunk = pending[i : i + window - len(inflight)]
-                seqs = self.send_batch(chunk)
-                for s in seqs:
-                    inflight[s] = []
-                order.extend(seqs)
-                i += len(chunk)
-            batch = self.recv(timeout)
-            for m in batch:
-                seq = m.seq
-                acc = inflight.get(seq)
-                if acc is None:
-                    continue
-                t = m.type
-                if t == NLMSG_ERROR or (t == NLMSG_DONE and (m.error or not ack)):
-                    results[seq] = m.to_error() if m.error else acc
-                    del inflight[seq]
-                elif t != NLMSG_DONE:
-                    acc.append(m.copy())
-                    if not ack and not m.flags & multi:
-                        results[seq] = acc
-                        del inflight[seq]
-        return [results[s] for s in order]
+        if not isinstance(window, int) or window < 1:
+            raise ValueError(f"window must be an int >= 1, not {window!r}")
+        plain = [_need_message("request_many", m) for m in msgs]
+        templates = [m.framed(m.flags | NLM_F_ACK if ack else m.flags) for m in plain]
+        ms = timeout_ms(timeout)
+        n = len(templates)
+        results: list[Any] = [None] * n
+        self._enter()
+        try:
+            e = self._e
+            inflight: dict[int, Waiter] = {}
+            i = 0
+            try:
+                while i < n or inflight:
+                    if i < n and len(inflight) < window:
+                        k = min(window - len(inflight), n - i)
+                        seqs = self._t.send_many(templates[i : i + k], dest, 0)
+                        for j, seq in enumerate(seqs):
+                            m = plain[i + j]
+                            f = m.flags | NLM_F_ACK if ack else m.flags
+                            w = Waiter(seq, dest, ack=bool(f & NLM_F_ACK),
+                                       dump=(f & NLM_F_DUMP) == NLM_F_DUMP, tag=i + j)
+                            e.add(w)
+                            inflight[seq] = w
+                        i += k
+                    e.pump(ms)
+                    for w in e.finished:
+                        inflight.pop(w.seq, None)
+                        results[w.tag] = w.error if w.error is not None else w.replies
+                    e.finished.clear()
+            except BaseException:
+                for w in inflight.values():
+                    e.drop(w)
+                e.finished.clear()
+                raise
+            return results
+        finally:
+            self._leave()
 
     def dump(self, msg: Message, *, timeout: float | None = 5.0,
-             allow_interrupted: bool = False) -> Iterator[Batch]:
-        """Streams a dump: sends ``msg`` with NLM_F_DUMP and yields one Batch
-        per receive, NLMSG_DONE left out, until the dump ends.  Memory stays
-        bounded by the receive buffers however large the dump is; each batch
-        is valid until the next one is asked for.
+             allow_interrupted: bool = False, dest: int = 0) -> Iterator[Batch]:
+        """Streams a dump: sends ``msg`` with NLM_F_DUMP and yields its
+        messages, one Batch per receive (NLMSG_DONE left out), until its own
+        NLMSG_DONE.  Memory stays bounded by the receive buffers however
+        large the dump is, as long as batches are not kept.  Requests may be
+        made on the same socket inside the loop; leaving the loop early is
+        fine (the rest is read and dropped before the next dump).
 
         :raises NetlinkError: the kernel failed the dump.
         :raises DumpInterruptedError: at the end, when a message carried
             NLM_F_DUMP_INTR (the state changed under the dump), unless
             ``allow_interrupted``.
         :raises TimeoutError: the dump stalled for ``timeout`` seconds.
+        :raises ClosedError: the socket was closed.
         """
-        flags = msg.flags | NLM_F_DUMP | NLM_F_REQUEST
-        seq = self.send(msg.with_flags(flags))
-        interrupted = False
-        while True:
-            batch = self.recv(timeout)
-            tab = self._tab
-            if tab.n_intr:
-                interrupted = True
-            if tab.n_error:
-                self._raise_errors(batch, (seq,))
-            if tab.n_done:
-                stop = batch.types.tolist().index(NLMSG_DONE)
-                if stop:
-                    yield Batch(self, 0, stop)
-                break
-            yield batch
-        if interrupted and not allow_interrupted:
+        _need_message("dump", msg)
+        t = msg.framed(msg.flags | NLM_F_DUMP | NLM_F_REQUEST)
+        ms = timeout_ms(timeout)
+        return self._dump(t, ms, timeout, allow_interrupted, dest)
+
+    def _dump(self, t: Any, ms: int, timeout: float | None, allow_interrupted: bool,
+              dest: int) -> Iterator[Batch]:
+        e = self._e
+        self._enter()
+        try:
+            if e.stale_dumps():
+                e.drain_dumps(timeout)
+            seq = self._t.send_template(t, dest, 0)
+            w = Waiter(seq, dest, ack=False, dump=True)
+            e.add(w)
+        finally:
+            self._leave()
+        try:
+            while True:
+                self._enter()
+                try:
+                    q = w.queue
+                    while not q and not w.done:
+                        e.pump(ms, w)
+                    b = q.popleft() if q else None
+                finally:
+                    self._leave()
+                if b is None:
+                    break
+                yield b
+        finally:
+            if not w.done:
+                e.abandon(w)
+        if w.error is not None:
+            raise w.error
+        if w.interrupted and not allow_interrupted:
             raise DumpInterruptedError("NLM_F_DUMP_INTR: the state changed during the dump")
 
     def dump_messages(self, msg: Message, **kw: Any) -> Iterator[MessageView]:
-        """Like :meth:`dump`, one MessageView at a time (valid until the next)."""
+        """Like :meth:`dump`, one MessageView at a time."""
         for batch in self.dump(msg, **kw):
             yield from batch
 

@@ -1,0 +1,249 @@
+"""The transport: one netlink file descriptor and the shim's syscalls.
+
+Opening (in any network namespace), binding, options, framing and sending
+(sendmmsg), receiving (recvmmsg) into a pool of slabs that are reused only
+when nothing points into them, and a wake-up descriptor that lets ``close()``
+from another thread end a blocked receive.  No routing here: that is the
+engine's (nlfast._engine).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from nlfast._shim import ffi, lib, oserror
+from nlfast.batch import Batch, Slab, slab_idle
+from nlfast.errors import ClosedError, MessageTooLargeError, OverrunError, TruncatedError
+
+SOL_NETLINK: int = lib.SOL_NETLINK
+SOL_SOCKET: int = lib.SOL_SOCKET
+POOL_MAX = 4  # idle slabs kept for reuse
+
+
+def timeout_ms(timeout: float | None) -> int:
+    """Milliseconds for the shim (-1: for ever).  :raises ValueError: < 0."""
+    if timeout is None:
+        return -1
+    if timeout < 0:
+        raise ValueError(f"timeout must be >= 0 or None, not {timeout}")
+    return min(int(timeout * 1000 + 0.999), 2**31 - 1)
+
+
+class Transport:
+    """A netlink socket's descriptor, send arena and receive slabs."""
+
+    def __init__(self, protocol: int, netns: str | int | None, rx_buffers: int,
+                 rx_bufsize: int, tx_size: int, dgram_size: int, overrun_raise: bool) -> None:
+        self.fd = -1
+        self.wake = -1
+        self.rx = ffi.gc(lib.nlf_rx_new(rx_buffers, rx_bufsize), lib.nlf_rx_free)
+        self.tx = ffi.gc(lib.nlf_tx_new(tx_size, dgram_size), lib.nlf_tx_free)
+        if self.rx == ffi.NULL or self.tx == ffi.NULL:
+            raise MemoryError("cannot allocate nlfast socket buffers")
+        self.arena_len = rx_buffers * rx_bufsize
+        self.rx_buffers = rx_buffers
+        self.pool: list[Slab] = []
+        self.overrun_raise = overrun_raise
+        self.overruns = 0
+        self.truncated = 0
+        self.sent = ffi.new("uint64_t *")
+        self.fd = self._open(protocol, netns)
+        self.wake = int(lib.nlf_wake_new())
+        if self.wake < 0:
+            err = ffi.errno
+            os.close(self.fd)
+            self.fd = -1
+            raise oserror("eventfd", err)
+
+    @staticmethod
+    def _open(protocol: int, netns: str | int | None) -> int:
+        if netns is None:
+            fd = lib.nlf_sock_open(protocol, -1)
+        else:
+            nsfd = netns if isinstance(netns, int) else -1
+            if isinstance(netns, str):
+                path = netns if "/" in netns else f"/run/netns/{netns}"
+                nsfd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                fd = lib.nlf_sock_open(protocol, nsfd)
+            finally:
+                if isinstance(netns, str):
+                    os.close(nsfd)
+        if fd < 0:
+            err = ffi.errno
+            if err == errno.EPROTONOSUPPORT:
+                raise OSError(err, f"netlink protocol {protocol} is not available "
+                                   "(no kernel family registered it)")
+            raise oserror(f"socket(AF_NETLINK, {protocol})", err)
+        return int(fd)
+
+    def close(self) -> None:
+        """Closes both descriptors (once)."""
+        fd, wake, self.fd, self.wake = self.fd, self.wake, -1, -1
+        if fd >= 0:
+            os.close(fd)
+        if wake >= 0:
+            os.close(wake)
+
+    def interrupt(self) -> None:
+        """Wakes a receive blocked in another thread (it raises ClosedError)."""
+        if self.wake >= 0:
+            lib.nlf_wake_signal(self.wake)
+
+    # -- options --------------------------------------------------------------
+
+    def setopt(self, level: int, opt: int, value: int) -> int:
+        """0, or -1 with ffi.errno."""
+        return int(lib.nlf_sock_setopt(self.fd, level, opt, value))
+
+    def getopt(self, level: int, opt: int) -> int:
+        v = ffi.new("int *")
+        if lib.nlf_sock_getopt(self.fd, level, opt, v) < 0:
+            raise oserror(f"getsockopt({level}, {opt})")
+        return int(v[0])
+
+    def bind(self, portid: int) -> int:
+        if lib.nlf_sock_bind(self.fd, portid, 0) < 0:
+            raise oserror(f"bind(portid={portid})")
+        p = ffi.new("uint32_t *")
+        if lib.nlf_sock_portid(self.fd, p) < 0:
+            raise oserror("getsockname")
+        return int(p[0])
+
+    def drops(self) -> int:
+        info = ffi.new("uint32_t[]", lib.SK_MEMINFO_VARS)
+        if lib.nlf_sock_meminfo(self.fd, info, lib.SK_MEMINFO_VARS) < 0:
+            raise oserror("getsockopt(SO_MEMINFO)")
+        return int(info[lib.SK_MEMINFO_DROPS])
+
+    # -- send -------------------------------------------------------------------
+
+    def send_template(self, t: tuple[Any, int, Any], dest: int, groups: int) -> int:
+        """Sends one framed message (a Message template); returns its seq."""
+        while True:
+            seq = lib.nlf_sock_send_one(self.fd, self.tx, t[0], t[1], dest, groups)
+            if seq >= 0:
+                return int(seq)
+            err = ffi.errno
+            if err == errno.ENOSPC:
+                raise MessageTooLargeError("message larger than the send arena (tx_size)")
+            if err != errno.EINTR:  # EINTR: nothing went, send it again
+                raise oserror("sendmmsg", err)
+
+    def _flush(self, dest: int, groups: int) -> None:
+        while lib.nlf_sock_flush(self.fd, self.tx, dest, groups) < 0:
+            err = ffi.errno
+            if err != errno.EINTR:
+                lib.nlf_tx_reset(self.tx)
+                raise oserror("sendmmsg", err)
+
+    def send_many(self, templates: Iterable[tuple[Any, int, Any]], dest: int,
+                  groups: int) -> list[int]:
+        """Frames templates back to back (many per datagram, many datagrams
+        per sendmmsg) and sends them; returns their seqs.  On an error the
+        framed but unsent rest is dropped, so nothing stale goes later."""
+        tx = self.tx
+        put = lib.nlf_tx_put_repeat
+        seqs: list[int] = []
+        lib.nlf_tx_reset(tx)
+        try:
+            for t in templates:
+                seq = tx.seq
+                if put(tx, t[0], t[1], 1) != 1:
+                    if ffi.errno != errno.ENOSPC:
+                        raise oserror("framing")
+                    if tx.pos == 0:
+                        raise MessageTooLargeError(
+                            "message larger than the send arena (tx_size)")
+                    self._flush(dest, groups)
+                    seq = tx.seq
+                    if put(tx, t[0], t[1], 1) != 1:
+                        raise MessageTooLargeError(
+                            "message larger than the send arena (tx_size)")
+                seqs.append(int(seq))
+            if tx.pos:
+                self._flush(dest, groups)
+        finally:
+            lib.nlf_tx_reset(tx)
+        return seqs
+
+    def send_repeat(self, tmpl: bytes, count: int, dest: int, groups: int) -> int:
+        done = 0
+        ptr = ffi.from_buffer(tmpl)
+        sent = self.sent
+        while done < count:
+            r = lib.nlf_sock_send_repeat(self.fd, self.tx, ptr, len(tmpl), count - done,
+                                         dest, groups, sent)
+            done += int(sent[0])
+            if r < 0:
+                err = ffi.errno
+                if err == errno.EINTR:
+                    continue
+                if err == errno.EINVAL:
+                    raise ValueError("send_repeat needs one whole framed message")
+                if err == errno.EMSGSIZE:
+                    raise MessageTooLargeError("message larger than the send arena (tx_size)")
+                e = oserror("sendmmsg", err)
+                e.sent = done  # type: ignore[attr-defined]
+                raise e
+        return done
+
+    # -- receive ------------------------------------------------------------------
+
+    def _slab(self) -> Slab:
+        for s in self.pool:
+            if slab_idle(s):
+                return s
+        s = Slab(self.arena_len, self.arena_len // 16, self.rx_buffers)
+        if len(self.pool) < POOL_MAX:
+            self.pool.append(s)
+        return s
+
+    def recv(self, ms: int) -> Batch:
+        """One recvmmsg into an idle slab, waiting up to ``ms`` (-1: for
+        ever) for the first datagram; every message parsed in C.
+
+        :raises TimeoutError: nothing came in time.
+        :raises ClosedError: closed, or closed from another thread meanwhile.
+        :raises OverrunError: ENOBUFS (unless counting: then an empty batch).
+        :raises TruncatedError: a datagram was cut (its batch attached).
+        """
+        slab = self._slab()
+        n = lib.nlf_sock_recv(self.fd, self.wake, self.rx, slab.b, ms)
+        if n < 0:
+            n = self._recv_failed(slab, ms)
+        batch = Batch(slab, 0, n, slab.view())
+        if slab.b.tab.n_trunc:
+            self.truncated += int(slab.b.tab.n_trunc)
+            raise TruncatedError(batch, int(slab.b.tab.n_trunc))
+        return batch
+
+    def _recv_failed(self, slab: Slab, ms: int) -> int:
+        """The slow path of recv: EINTR and early wake-ups (retried),
+        timeout, overrun, close, errors.  Returns the rows of a retry."""
+        deadline = None if ms < 0 else time.monotonic() + ms / 1000
+        while True:
+            err = ffi.errno
+            if err == errno.ECANCELED or self.fd < 0:
+                raise ClosedError("the socket was closed while receiving")
+            if err == errno.EAGAIN and deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(errno.ETIMEDOUT, "no netlink message in time")
+            if err == errno.ENOBUFS:
+                self.overruns += 1
+                if self.overrun_raise:
+                    raise OverrunError(self.drops(), self.overruns)
+                return 0
+            if err not in (errno.EINTR, errno.EAGAIN):
+                if err == errno.EBADF:
+                    raise ClosedError("the socket was closed while receiving")
+                raise oserror("recvmmsg", err)
+            if deadline is not None:
+                ms = max(0, int((deadline - time.monotonic()) * 1000 + 0.999))
+            n = int(lib.nlf_sock_recv(self.fd, self.wake, self.rx, slab.b, ms))
+            if n >= 0:
+                return n
+
