@@ -31,8 +31,10 @@ from nlfast.constants import (
 )
 from nlfast.errors import (
     ClosedError,
+    ConcurrentUseError,
     DecodeError,
     DumpInterruptedError,
+    EventOverflowError,
     MessageTooLargeError,
     NetlinkError,
     NlfastError,
@@ -56,8 +58,10 @@ __all__ = [
     "AttrSet",
     "Batch",
     "ClosedError",
+    "ConcurrentUseError",
     "DecodeError",
     "DumpInterruptedError",
+    "EventOverflowError",
     "Message",
     "MessageTooLargeError",
     "MessageView",

@@ -171,6 +171,8 @@ class Socket:
         if self._closed or self._forked:
             self._lock.release()
             raise self._dead()
+        if self._e.abandoned:
+            self._e.settle()
 
     def _leave(self) -> None:
         e = self._e
