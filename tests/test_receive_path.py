@@ -267,7 +267,7 @@ def test_second_thread_gets_a_clear_error_and_close_wakes_the_first() -> None:
     def blocked() -> None:
         try:
             s.recv(timeout=30)
-        except BaseException as e:  # noqa: BLE001 - the test inspects it
+        except BaseException as e:
             errors.append(e)
 
     th = threading.Thread(target=blocked)
