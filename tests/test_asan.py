@@ -1,4 +1,5 @@
-"""The parser tests again, under an AddressSanitizer build of the shim.
+"""The parser tests and the receive-path state machine again, under an
+AddressSanitizer build of the shim.
 
 ASan sees an overread only past memory it tracks: the parser tests hand it
 exact-size malloc'd copies and run with PYTHONMALLOC=malloc.  The harness is
@@ -76,7 +77,9 @@ def test_parsers_clean_under_asan(asan_env: dict[str, str]) -> None:
         # pytest from putting the source tree ahead of it
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
          "--import-mode=append", f"--rootdir={TOP}",
-         str(TOP / "tests" / "test_parse_fuzz.py"), str(TOP / "tests" / "test_framing.py")],
+         str(TOP / "tests" / "test_parse_fuzz.py"), str(TOP / "tests" / "test_framing.py"),
+         str(TOP / "tests" / "test_receive_state.py"),
+         str(TOP / "tests" / "test_receive_path.py") + "::test_view_kept_past_close_and_gc_reads_its_own_bytes"],
         cwd=BUILD, env=asan_env, capture_output=True, text=True,
     )
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
