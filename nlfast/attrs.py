@@ -168,8 +168,8 @@ def put(tx: Any, a: Attr) -> int:
 class AttrSet:
     """The attributes in a run of bytes, looked up by type in C.
 
-    A view: valid as long as the bytes under it (for a received message,
-    until the next receive on its socket; ``MessageView.copy()`` keeps them).
+    A view that keeps the bytes under it alive: valid for as long as it is
+    held, like the MessageView it came from.
     """
 
     __slots__ = ("_base", "_buf", "_keep", "_len", "_start")

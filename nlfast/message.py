@@ -171,11 +171,12 @@ _I32 = struct.Struct("<i")
 
 
 class MessageView:
-    """One received message: a view into the receive buffer.
+    """One received message: a view into the receive memory.
 
-    Valid until the next receive on the socket it came from: the buffer is
-    reused.  ``copy()`` makes one that owns its bytes.  Nothing is decoded
-    until asked for, so a view costs one small object.
+    It keeps that memory alive (see :mod:`nlfast.batch`): valid for as long
+    as it is held.  ``copy()`` makes one that owns just its own bytes, so the
+    receive memory can be reused.  Nothing is decoded until asked for, so a
+    view costs one small object.
     """
 
     __slots__ = ("_base", "_buf", "_keep", "_len", "_off")
