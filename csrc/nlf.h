@@ -74,6 +74,25 @@ struct nlf_rx {
 	struct sockaddr_nl *addr;
 };
 
+/* How one request fared in a receive (nlf_batch_request). */
+struct nlf_req {
+	int32_t first;		/* its first reply row, -1: none */
+	uint32_t nreplies;	/* its reply rows, consecutive from first */
+	int32_t term;		/* the row that ended it, -1: not ended yet */
+	int32_t error;		/* positive errno of an error that ended it */
+	uint32_t foreign;	/* rows that are not its own, or came after its end */
+	uint32_t gap;		/* its replies are not consecutive rows */
+	uint32_t off;		/* arena bytes [off, end) hold its replies, */
+	uint32_t end;		/* when they are in one datagram (else 0, 0) */
+	uint32_t term_off;	/* the ending row's bytes */
+	uint32_t term_len;
+	uint32_t seq;		/* nlf_sock_request: the seq it went with */
+	uint32_t sent;		/* nlf_sock_request: 1 once it went */
+};
+
+#define NLF_REQ_ACK	0x1	/* ended by its ACK (NLMSG_ERROR 0) */
+#define NLF_REQ_DUMP	0x2	/* ended by its NLMSG_DONE */
+
 /* What a range of rows holds (nlf_batch_scan). */
 struct nlf_scan {
 	uint32_t n_error;	/* NLMSG_ERROR with a code, NLMSG_DONE with one */
@@ -171,6 +190,8 @@ int64_t nlf_batch_route(const struct nlf_batch *b, uint32_t first, uint32_t n,
 			uint32_t nkeys, uint32_t *run_end, int32_t *run_dest);
 int nlf_batch_scan(const struct nlf_batch *b, uint32_t first, uint32_t n,
 		   struct nlf_scan *s);
+int nlf_batch_request(const struct nlf_batch *b, uint32_t seq, uint32_t port,
+		      uint32_t mode, struct nlf_req *r);
 
 /* nlf_tx.c */
 struct nlf_tx *nlf_tx_new(uint32_t cap, uint32_t dgram_max);
@@ -212,6 +233,10 @@ struct nlf_rx *nlf_rx_new(uint32_t nbufs, uint32_t bufsize);
 void nlf_rx_free(struct nlf_rx *rx);
 int nlf_sock_recv(int fd, int wake_fd, struct nlf_rx *rx, struct nlf_batch *b,
 		  int timeout_ms);
+int nlf_sock_request(int fd, int wake_fd, struct nlf_tx *tx, const void *tmpl,
+		     uint32_t len, uint32_t dst_pid, struct nlf_rx *rx,
+		     struct nlf_batch *b, int timeout_ms, uint32_t mode,
+		     struct nlf_req *r);
 int nlf_wake_new(void);
 int nlf_wake_signal(int wake_fd);
 /* cffi cdef end */

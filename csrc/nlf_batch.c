@@ -234,3 +234,76 @@ int nlf_batch_scan(const struct nlf_batch *b, uint32_t first, uint32_t n,
 	}
 	return 0;
 }
+
+/* Whether row i ends a request (NLF_REQ_* mode); sets r->error. */
+static int ends_request(const struct nlf_table *t, uint32_t i, uint32_t mode,
+			struct nlf_req *r)
+{
+	if (t->error[i]) {
+		r->error = t->error[i];
+		return 1;
+	}
+	if (t->type[i] == NLMSG_ERROR)
+		return 1;
+	return !(mode & NLF_REQ_ACK) || (mode & NLF_REQ_DUMP);
+}
+
+/*
+ * The rows of one request in a receive: those in unicast datagrams sent by
+ * port that carry seq.  Replies are counted from the first; NLMSG_ERROR
+ * ends the request (with its errno, or as the ACK); NLMSG_DONE ends it
+ * unless it waits for an ACK after a plain (not dump) request; without
+ * NLF_REQ_ACK or NLF_REQ_DUMP, a reply without NLM_F_MULTI ends it too.
+ * Every other row, and any row after the end, counts as foreign: the caller
+ * then routes the receive the general way.  Returns 0.
+ */
+int nlf_batch_request(const struct nlf_batch *b, uint32_t seq, uint32_t port,
+		      uint32_t mode, struct nlf_req *r)
+{
+	const struct nlf_table *t = &b->tab;
+	uint32_t i, keep_seq = r->seq, keep_sent = r->sent;
+
+	memset(r, 0, sizeof(*r));
+	r->seq = keep_seq;
+	r->sent = keep_sent;
+	r->first = -1;
+	r->term = -1;
+	for (i = 0; i < t->count; i++) {
+		uint32_t d = t->dgram[i];
+		uint16_t type = t->type[i];
+
+		if (r->term >= 0 || t->seq[i] != seq || b->dg_groups[d] ||
+		    b->dg_pid[d] != port) {
+			r->foreign++;
+			continue;
+		}
+		if (type == NLMSG_ERROR || type == NLMSG_DONE) {
+			if (ends_request(t, i, mode, r)) {
+				r->term = (int32_t)i;
+				r->term_off = t->off[i];
+				r->term_len = t->len[i];
+			}
+			continue;
+		}
+		if (r->first < 0)
+			r->first = (int32_t)i;
+		else if ((uint32_t)r->first + r->nreplies != i)
+			r->gap = 1;
+		r->nreplies++;
+		if (!(mode & (NLF_REQ_ACK | NLF_REQ_DUMP)) &&
+		    !(t->flags[i] & NLM_F_MULTI)) {
+			r->term = (int32_t)i;
+			r->term_off = t->off[i];
+			r->term_len = t->len[i];
+		}
+	}
+	if (r->nreplies && !r->gap) {
+		uint32_t a = (uint32_t)r->first, z = a + r->nreplies - 1;
+
+		if (t->dgram[a] == t->dgram[z]) {
+			r->off = t->off[a];
+			r->end = t->off[z] + t->len[z];
+		}
+	}
+	return 0;
+}

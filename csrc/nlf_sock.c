@@ -349,3 +349,42 @@ int nlf_sock_recv(int fd, int wake_fd, struct nlf_rx *rx, struct nlf_batch *b,
 	parse_all(rx, b);
 	return (int)b->tab.count;
 }
+
+/*
+ * One request with nothing else in flight, in one call: frames tmpl with
+ * the next sequence number (r->seq), sends it to dst_pid (r->sent is 1 once
+ * it went), and receives into b until it ends, each receive classified by
+ * nlf_batch_request (mode: NLF_REQ_*; timeout_ms bounds each wait).
+ * Returns 1 when it ended within one receive, with its replies in b's
+ * arena [r->off, r->end) and r->error its errno; 0 when b holds a receive
+ * the caller must route itself (other messages in it, replies spread over
+ * datagrams or receives, a truncated datagram); -1/errno when sending or
+ * receiving failed (r->sent tells which).
+ */
+int nlf_sock_request(int fd, int wake_fd, struct nlf_tx *tx, const void *tmpl,
+		     uint32_t len, uint32_t dst_pid, struct nlf_rx *rx,
+		     struct nlf_batch *b, int timeout_ms, uint32_t mode,
+		     struct nlf_req *r)
+{
+	int64_t seq;
+
+	r->sent = 0;
+	seq = nlf_sock_send_one(fd, tx, tmpl, len, dst_pid, 0);
+	if (seq < 0)
+		return -1;
+	r->seq = (uint32_t)seq;
+	r->sent = 1;
+	for (;;) {
+		if (nlf_sock_recv(fd, wake_fd, rx, b, timeout_ms) < 0)
+			return -1;
+		if (b->tab.n_trunc)
+			return 0;
+		nlf_batch_request(b, r->seq, dst_pid, mode, r);
+		if (r->foreign || r->gap || (r->nreplies && !r->end))
+			return 0;
+		if (r->term >= 0)
+			return 1;
+		if (r->nreplies)
+			return 0;
+	}
+}

@@ -128,11 +128,32 @@ class Transport:
             seq = lib.nlf_sock_send_one(self.fd, self.tx, t[0], t[1], dest, groups)
             if seq >= 0:
                 return int(seq)
-            err = ffi.errno
-            if err == errno.ENOSPC:
-                raise MessageTooLargeError("message larger than the send arena (tx_size)")
-            if err != errno.EINTR:  # EINTR: nothing went, send it again
-                raise oserror("sendmmsg", err)
+            self.send_failed(ffi.errno)
+
+    @staticmethod
+    def send_failed(err: int) -> None:
+        """Raises what a failed send of one message means; returns for
+        EINTR (nothing went: send it again)."""
+        if err == errno.ENOSPC:
+            raise MessageTooLargeError("message larger than the send arena (tx_size)")
+        if err != errno.EINTR:
+            raise oserror("sendmmsg", err)
+
+    def recv_failed(self, err: int) -> bool:
+        """Raises what a failed receive means; returns True to receive again
+        (EINTR, or an overrun only counted)."""
+        if err == errno.ECANCELED or err == errno.EBADF or self.fd < 0:
+            raise ClosedError("the socket was closed while receiving")
+        if err == errno.EAGAIN:
+            raise TimeoutError(errno.ETIMEDOUT, "no netlink message in time")
+        if err == errno.ENOBUFS:
+            self.overruns += 1
+            if self.overrun_raise:
+                raise OverrunError(self.drops(), self.overruns)
+            return True
+        if err == errno.EINTR:
+            return True
+        raise oserror("recvmmsg", err)
 
     def _flush(self, dest: int, groups: int) -> None:
         while lib.nlf_sock_flush(self.fd, self.tx, dest, groups) < 0:
@@ -194,7 +215,7 @@ class Transport:
 
     # -- receive ------------------------------------------------------------------
 
-    def _slab(self) -> Slab:
+    def slab(self) -> Slab:
         for s in self.pool:
             if slab_idle(s):
                 return s
@@ -202,6 +223,19 @@ class Transport:
         if len(self.pool) < POOL_MAX:
             self.pool.append(s)
         return s
+
+    def recv_slab(self, ms: int) -> Slab:
+        """Like recv, without a Batch: the slab filled (its table holds the
+        rows).  A truncated receive raises as in recv."""
+        slab = self.slab()
+        n = lib.nlf_sock_recv(self.fd, self.wake, self.rx, slab.b, ms)
+        if n < 0:
+            self._recv_failed(slab, ms)
+        if slab.b.tab.n_trunc:
+            self.truncated += int(slab.b.tab.n_trunc)
+            raise TruncatedError(Batch(slab, 0, slab.b.tab.count, slab.view()),
+                                 int(slab.b.tab.n_trunc))
+        return slab
 
     def recv(self, ms: int) -> Batch:
         """One recvmmsg into an idle slab, waiting up to ``ms`` (-1: for
@@ -212,7 +246,7 @@ class Transport:
         :raises OverrunError: ENOBUFS (unless counting: then an empty batch).
         :raises TruncatedError: a datagram was cut (its batch attached).
         """
-        slab = self._slab()
+        slab = self.slab()
         n = lib.nlf_sock_recv(self.fd, self.wake, self.rx, slab.b, ms)
         if n < 0:
             n = self._recv_failed(slab, ms)
@@ -223,27 +257,18 @@ class Transport:
         return batch
 
     def _recv_failed(self, slab: Slab, ms: int) -> int:
-        """The slow path of recv: EINTR and early wake-ups (retried),
-        timeout, overrun, close, errors.  Returns the rows of a retry."""
+        """The slow path of recv: EINTR, early wake-ups and counted overruns
+        (retried or an empty receive), timeout, close, errors.  Returns the
+        rows of a retry."""
         deadline = None if ms < 0 else time.monotonic() + ms / 1000
         while True:
             err = ffi.errno
-            if err == errno.ECANCELED or self.fd < 0:
-                raise ClosedError("the socket was closed while receiving")
-            if err == errno.EAGAIN and deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(errno.ETIMEDOUT, "no netlink message in time")
-            if err == errno.ENOBUFS:
-                self.overruns += 1
-                if self.overrun_raise:
-                    raise OverrunError(self.drops(), self.overruns)
-                return 0
-            if err not in (errno.EINTR, errno.EAGAIN):
-                if err == errno.EBADF:
-                    raise ClosedError("the socket was closed while receiving")
-                raise oserror("recvmmsg", err)
+            if err == errno.EAGAIN and (deadline is None or time.monotonic() < deadline):
+                pass  # woken early: wait again for what is left
+            elif self.recv_failed(err) and err == errno.ENOBUFS:
+                return 0  # counted: an empty receive
             if deadline is not None:
                 ms = max(0, int((deadline - time.monotonic()) * 1000 + 0.999))
             n = int(lib.nlf_sock_recv(self.fd, self.wake, self.rx, slab.b, ms))
             if n >= 0:
                 return n
-

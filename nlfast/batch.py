@@ -17,6 +17,7 @@ pool stays at two or three slabs.
 
 from __future__ import annotations
 
+import struct
 import sys
 from collections.abc import Iterator
 from typing import Any
@@ -82,6 +83,23 @@ def slab_idle(slab: Slab) -> bool:
     return _refs(slab) == _IDLE
 
 
+_U32 = struct.Struct("=I")
+
+
+def split(raw: bytes, n: int) -> list[MessageView]:
+    """n messages framed back to back in raw, as MessageViews over it."""
+    mv = memoryview(raw)
+    if n == 1:
+        return [_view(mv, None, 0, len(raw), None)]
+    out: list[MessageView] = []
+    pos = 0
+    for _ in range(n):
+        ln = _U32.unpack_from(raw, pos)[0]
+        out.append(_view(mv, None, pos, ln, None))
+        pos += (ln + 3) & ~3
+    return out
+
+
 def pack(runs: list[tuple[Batch, int, int]]) -> Batch:
     """A new Batch that owns a copy of the given row ranges (``(batch,
     start, stop)``, absolute rows), packed: what a queue keeps."""
@@ -130,6 +148,30 @@ class Batch:
         t = self._slab.b.tab
         o = t.off[i]
         return MessageView(memoryview(bytes(self._mv[o : o + t.len[i]])))
+
+    def copy_rows(self, first: int, n: int) -> list[MessageView]:
+        """Absolute rows [first, first+n) as MessageViews over one copy of
+        their bytes (one copy per datagram they span)."""
+        t = self._slab.b.tab
+        mv = self._mv
+        out: list[MessageView] = []
+        i, end = first, first + n
+        while i < end:
+            d = t.dgram[i]
+            j = i + 1
+            while j < end and t.dgram[j] == d:
+                j += 1
+            base = t.off[i]
+            raw = memoryview(bytes(mv[base : t.off[j - 1] + t.len[j - 1]]))
+            out += [_view(raw, None, t.off[k] - base, t.len[k], None) for k in range(i, j)]
+            i = j
+        return out
+
+    def request_rows(self, seq: int, port: int, mode: int, out: Any) -> Any:
+        """How the request ``seq`` sent to ``port`` fared in this whole
+        receive (``nlf_batch_request`` into ``out``, a ``struct nlf_req *``)."""
+        lib.nlf_batch_request(self._slab.b, seq, port, mode, out)
+        return out
 
     def route(self, seqs: Any, ports: Any, nkeys: int, run_end: Any, run_dest: Any) -> int:
         """Splits these rows into runs by key (nlf_batch_route); returns the

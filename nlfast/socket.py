@@ -16,9 +16,9 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from nlfast._engine import Engine, Waiter
-from nlfast._shim import lib, oserror
+from nlfast._shim import ffi, lib, oserror
 from nlfast._transport import SOL_NETLINK, SOL_SOCKET, Transport, timeout_ms
-from nlfast.batch import Batch
+from nlfast.batch import Batch, split
 from nlfast.errors import (
     ClosedError,
     ConcurrentUseError,
@@ -26,6 +26,7 @@ from nlfast.errors import (
     EventOverflowError,
     NetlinkError,
     NlfastError,
+    TruncatedError,
 )
 from nlfast.message import Message, MessageView, extack_error
 
@@ -34,6 +35,8 @@ NLMSG_DONE: int = lib.NLMSG_DONE
 NLM_F_REQUEST: int = lib.NLM_F_REQUEST
 NLM_F_ACK: int = lib.NLM_F_ACK
 NLM_F_DUMP: int = lib.NLM_F_DUMP
+REQ_ACK: int = lib.NLF_REQ_ACK
+REQ_DUMP: int = lib.NLF_REQ_DUMP
 
 _live: weakref.WeakSet[Socket] = weakref.WeakSet()
 
@@ -132,6 +135,7 @@ class Socket:
         self._t = Transport(protocol, netns, rx_buffers, rx_bufsize, tx_size, dgram_size,
                             overrun == "raise")
         self._e = Engine(self._t, events_max)
+        self._req = ffi.new("struct nlf_req *")
         self._closed = False
         try:
             self._setup(groups, portid, rcvbuf, sndbuf, ext_ack, cap_ack, strict_check)
@@ -475,24 +479,72 @@ class Socket:
         flags = msg.flags | NLM_F_ACK if ack else msg.flags
         t = msg.framed(flags)
         dump = (flags & NLM_F_DUMP) == NLM_F_DUMP
+        ack = bool(flags & NLM_F_ACK)
         ms = timeout_ms(timeout)
         self._enter()
         try:
             e = self._e
-            seq = self._t.send_template(t, dest, 0)
-            w = Waiter(seq, dest, ack=bool(flags & NLM_F_ACK), dump=dump)
-            e.add(w)
+            if e.waiters or e.stale:
+                seq = self._t.send_template(t, dest, 0)
+                w = Waiter(seq, dest, ack=ack, dump=dump)
+                e.add(w)
+                return self._finish_request(w, ms)
+            return self._request_alone(t, dest, ack, dump, ms)
+        finally:
+            self._leave()
+
+    def _request_alone(self, tmpl: Any, dest: int, ack: bool, dump: bool,
+                       ms: int) -> list[MessageView]:
+        """The one request in flight: sent, received and checked in one C
+        call; only a receive with other messages in it, or replies spread
+        over receives, goes through the engine."""
+        mode = (REQ_ACK if ack else 0) | (REQ_DUMP if dump else 0)
+        r = self._req
+        t = self._t
+        slab = t.slab()
+        while True:
+            rc = lib.nlf_sock_request(t.fd, t.wake, t.tx, tmpl[0], tmpl[1], dest, t.rx,
+                                      slab.b, ms, mode, r)
+            if rc > 0:
+                if r.error:
+                    raw = ffi.buffer(slab.mem, r.term_off + r.term_len)[r.term_off :]
+                    raise split(raw, 1)[0].to_error()
+                n = r.nreplies
+                return split(ffi.buffer(slab.mem, r.end)[r.off : r.end], n) if n else []
+            if rc < 0 and not r.sent:
+                t.send_failed(ffi.errno)  # returns for EINTR: nothing went
+                continue
+            break
+        err = ffi.errno
+        e = self._e
+        w = Waiter(int(r.seq), dest, ack=ack, dump=dump)
+        e.add(w)
+        if rc < 0:
             try:
-                while not w.done:
-                    e.pump(ms, w)
+                t.recv_failed(err)
             except BaseException:
                 e.drop(w)
                 raise
-            if w.error is not None:
-                raise w.error
-            return w.replies
-        finally:
-            self._leave()
+        else:
+            batch = Batch(slab, 0, slab.b.tab.count, slab.view())
+            e.route(batch, w, False)
+            if slab.b.tab.n_trunc:
+                t.truncated += int(slab.b.tab.n_trunc)
+                e.drop(w)
+                raise TruncatedError(batch, int(slab.b.tab.n_trunc))
+        return self._finish_request(w, ms)
+
+    def _finish_request(self, w: Waiter, ms: int) -> list[MessageView]:
+        e = self._e
+        try:
+            while not w.done:
+                e.pump(ms, w)
+        except BaseException:
+            e.drop(w)
+            raise
+        if w.error is not None:
+            raise w.error
+        return w.replies
 
     def request_many(self, msgs: Iterable[Message], *, timeout: float | None = 5.0,
                      window: int = 64, ack: bool = True, dest: int = 0,
