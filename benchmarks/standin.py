@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sys
 
+from benchmarks import nlconst as K
 from benchmarks.nlconst import (
     BIG_BUF,
     NETLINK_USERSOCK,
@@ -25,8 +26,9 @@ from benchmarks.nlconst import (
     open_socket,
 )
 
-ECHO, SINK, FLOOD, DUMP = 18, 19, 21, 22  # NLFAM_MSG_* (checked in test_micro)
-A_DATA, A_COUNT, A_SIZE, A_GROUP, A_INDEX = 2, 3, 4, 5, 6
+ECHO, SINK, FLOOD, DUMP = K.FAM_MSG_ECHO, K.FAM_MSG_SINK, K.FAM_MSG_FLOOD, K.FAM_MSG_DUMP
+A_DATA, A_COUNT, A_SIZE, A_GROUP, A_INDEX = (K.FAM_A_DATA, K.FAM_A_COUNT, K.FAM_A_SIZE,
+                                             K.FAM_A_GROUP, K.FAM_A_INDEX)
 NLM_F_CAPPED = 0x100
 
 
