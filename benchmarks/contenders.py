@@ -1,11 +1,11 @@
 """The Python contenders: one function per (kind, contender), run in a worker.
 
-A workload (benchmarks/workloads.py) names a kind (dump, request, recv,
-send) and its parameters; each function here takes them as keywords plus
-``count`` (the units to do) and returns ``{"count": items handled,
-"seconds": the measured loop only, ...}``.  Per item every contender does
-the same work: check the type and seq, decode the workload's attributes.
-nlfast is used only through its public API, written as README.md shows it.
+A workload (workloads.py) names its kind (dump, request, recv, send) and its
+parameters; each function takes them as keywords plus ``count`` (the units
+to do) and returns ``{"count": items handled, "seconds": of the measured
+loop only, ...}``.  Per item every contender does the same work: check the
+type and the seq (or index), read the workload's attributes.  nlfast is
+used through its public API only, written the way README.md shows it.
 """
 
 from __future__ import annotations
@@ -66,28 +66,26 @@ def nl(proto: int, **kw: Any) -> Any:
     """An nlfast socket with nlceil's receive set-up: 64 x 32 KiB, 32 MiB queue."""
     import nlfast
 
-    kw.setdefault("rcvbuf", RCVBUF)
-    return nlfast.Socket(proto, rx_buffers=64, rx_bufsize=BIG_BUF, **kw)
+    return nlfast.Socket(proto, rx_buffers=64, rx_bufsize=BIG_BUF, **{"rcvbuf": RCVBUF, **kw})
 
 
 def body(size: int, attr: int = 0, first: bytes = b"") -> bytes:
-    """A payload of ``size`` pattern bytes (its first bytes replaced by
-    ``first``), bare or as attribute ``attr``."""
+    """``size`` pattern bytes (the first ones replaced by ``first``), bare or
+    as attribute ``attr``."""
     data = first + pattern(size)[len(first):]
     return NLATTR.pack(4 + size, attr) + data + bytes(-size % 4) if attr else data
 
 
-def kernel_only(peer: int) -> None:
-    if peer:
-        raise NotApplicable("request(), request_many() and dump() talk to the kernel only")
+def done(count: int, t0: float, t1: float, units: int | None = None, **extra: Any) -> dict[str, Any]:
+    return {"count": count, "seconds": t1 - t0, "units": count if units is None else units, **extra}
 
 
-# -- dumps: every entry of type `reply` and the dump's seq; `attrs` read ------
-# (text: the first as a str; order: the first is an index counted from 0)
+# -- dumps: every entry of type `reply` with the dump's seq; `attrs` read (text:
+# the first as a str; order: the first is an index counted from 0 in order) ---
 
 def dump_request(count: int, hdrlen: int, size: int | None) -> tuple[int, bytes]:
     """(dumps to do, the request after its nlmsghdr): a family dump asks for
-    ``count`` entries once; an rtnetlink dump is repeated ``count`` times."""
+    ``count`` entries once; an rtnetlink dump is done ``count`` times."""
     if size is None:
         return count, bytes(hdrlen)
     return 1, attr_u32(FAM_A_COUNT, count) + attr_u32(FAM_A_SIZE, size)
@@ -95,13 +93,12 @@ def dump_request(count: int, hdrlen: int, size: int | None) -> tuple[int, bytes]
 
 def dump_nlfast(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs: list[int],
                 text: bool = False, order: bool = False, size: int | None = None,
-                peer: int = 0, messages: bool = False, **_: Any) -> dict[str, Any]:
-    """The column idiom: per batch, one C call per check and per attribute.
+                messages: bool = False, **_: Any) -> dict[str, Any]:
+    """Columns: per batch one C call per check and per attribute.
     ``messages``: per message, as README shows it: ``for m in
-    s.dump_messages(msg)``, ``a = m.attrs(hdrlen)``, ``a.str()`` / ``a.u32()``."""
+    s.dump_messages(msg)``, ``a = m.attrs(hdrlen)``, ``a.str()``/``a.u32()``."""
     from nlfast import Message
 
-    kernel_only(peer)
     dumps, payload = dump_request(count, hdrlen, size)
     one, two = attrs[0], (attrs[1] if len(attrs) > 1 else None)
     entries = bad = 0
@@ -132,8 +129,7 @@ def dump_nlfast(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs
                     gaps, nxt, absent = b.attr_gaps(one, entries, hdrlen)
                     bad += gaps + absent + (nxt != entries + n)
                 elif text:
-                    v = b.attr_str(one, hdrlen)
-                    bad += v.count(None)
+                    bad += b.attr_str(one, hdrlen).count(None)
                 else:
                     for t in attrs:
                         v = b.attr_uint(t, hdrlen, MISSING)
@@ -143,17 +139,16 @@ def dump_nlfast(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs
         t1 = perf()
     if bad:
         raise BenchError(f"{bad} entries of another type or seq, out of order or without the attribute")
-    return {"count": entries, "seconds": t1 - t0, "units": count, "rss_before_kib": before,
-            "rss_after_kib": maxrss()}
+    return done(entries, t0, t1, count, rss_before_kib=before, rss_after_kib=maxrss(), last=str(v))
 
 
 def dump_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs: list[int],
                 text: bool = False, order: bool = False, size: int | None = None,
-                peer: int = 0, simple: bool = False, **_: Any) -> dict[str, Any]:
-    """Pure Python done well: recv_into one reused buffer, Struct.unpack_from
-    in place, one walk over the attributes.  ``simple``: recv() into new bytes."""
+                simple: bool = False, **_: Any) -> dict[str, Any]:
+    """recv_into one reused buffer, Struct.unpack_from in place, one walk over
+    the attributes.  ``simple``: recv() into new bytes."""
     dumps, payload = dump_request(count, hdrlen, size)
-    t_first, t_second = attrs[0], (attrs[1] if len(attrs) > 1 else -1)
+    one, two = attrs[0], (attrs[1] if len(attrs) > 1 else -1)
     s = open_socket(proto)
     buf = bytearray(BIG_BUF)
     hdr, nla, u32 = NLMSGHDR.unpack_from, NLATTR.unpack_from, U32.unpack_from
@@ -163,10 +158,9 @@ def dump_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs
     before = maxrss()
     t0 = perf()
     for seq in range(1, dumps + 1):
-        s.sendto(NLMSGHDR.pack(16 + len(payload), req, NLM_F_REQUEST | NLM_F_DUMP, seq, 0)
-                 + payload, (peer, 0))
-        done = False
-        while not done:
+        s.send(NLMSGHDR.pack(16 + len(payload), req, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + payload)
+        end_of_dump = False
+        while not end_of_dump:
             if simple:
                 data: Any = s.recv(65536)
                 n = len(data)
@@ -179,7 +173,7 @@ def dump_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs
                 if ln < 16 or off + ln > n:
                     raise BenchError(f"bad nlmsg_len {ln} at {off} of {n}")
                 if typ == NLMSG_DONE and sq == seq:
-                    done = True
+                    end_of_dump = True
                     break
                 if typ != reply or sq != seq:
                     raise BenchError(f"message type {typ} seq {sq} in the dump")
@@ -190,21 +184,21 @@ def dump_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs
                     if alen < 4 or p + alen > end:
                         raise BenchError("malformed attribute")
                     atype &= NLA_TYPE_MASK
-                    if atype == t_first:
+                    if atype == one:
                         p1, e1 = p + 4, p + alen
-                        if t_second < 0 or p2 >= 0:
+                        if two < 0 or p2 >= 0:
                             break
-                    elif atype == t_second:
+                    elif atype == two:
                         p2 = p + 4
                         if p1 >= 0:
                             break
                     p += (alen + 3) & ~3
-                if p1 < 0 or (t_second >= 0 and p2 < 0):
+                if p1 < 0 or (two >= 0 and p2 < 0):
                     raise BenchError("an entry without the attribute")
                 if text:
                     z = data.find(0, p1, e1)
                     v = data[p1 : z if z >= 0 else e1].decode()
-                elif t_second >= 0:
+                elif two >= 0:
                     v = (u32(data, p1)[0], u32(data, p2)[0])
                 elif u32(data, p1)[0] != entries and order:
                     raise BenchError("dump entry out of order")
@@ -212,32 +206,27 @@ def dump_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs
                 off += (ln + 3) & ~3
     t1 = perf()
     s.close()
-    return {"count": entries, "seconds": t1 - t0, "units": count, "rss_before_kib": before,
-            "rss_after_kib": maxrss(), "last": str(v)}
+    return done(entries, t0, t1, count, rss_before_kib=before, rss_after_kib=maxrss(), last=str(v))
 
 
-def dump_pyroute2(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs: list[int],
-                  text: bool = False, order: bool = False, size: int | None = None,
-                  peer: int = 0, p2get: str = "", p2attrs: tuple[str, ...] = (),
-                  ) -> dict[str, Any]:
-    """pyroute2's normal API: IPRoute().get_links() / get_addr(); for the
-    family, NetlinkSocket.nlm_request() with NLM_F_DUMP.  Lists are kept as
-    they are returned."""
+def dump_pyroute2(count: int, proto: int, req: int, reply: int, size: int | None = None,
+                  p2get: str = "", p2attrs: tuple[str, ...] = (), **_: Any) -> dict[str, Any]:
+    """IPRoute().get_links() / get_addr(); for the family nlm_request() with
+    NLM_F_DUMP.  The lists are kept as they are returned."""
     entries = 0
-    v: Any = None
     before = maxrss()
     if size is not None:
-        s, fammsg = p2_family(proto, peer)
+        s, fammsg = p2_family(proto)
         m = fammsg()
         m["attrs"] = [("NLFAM_A_COUNT", count), ("NLFAM_A_SIZE", size)]
         t0 = perf()
         msgs = list(s.nlm_request(m, msg_type=req, msg_flags=NLM_F_REQUEST | NLM_F_DUMP))
         idx = [x.get_attr("NLFAM_A_INDEX") for x in msgs]
         t1 = perf()
-        s.close()
+        entries = len(idx)
         if idx != list(range(count)):
             raise BenchError("dump entries missing or out of order")
-        entries = len(idx)
+        s.close()
     else:
         from pyroute2 import IPRoute
 
@@ -246,68 +235,48 @@ def dump_pyroute2(count: int, proto: int, req: int, reply: int, hdrlen: int, att
             t0 = perf()
             for _ in range(count):
                 for m in get():
-                    if m["header"]["type"] != reply:
-                        raise BenchError("an entry of another type")
-                    v = [m.get_attr(a) for a in p2attrs]
-                    if None in v:
-                        raise BenchError("an entry without the attribute")
+                    if m["header"]["type"] != reply or None in [m.get_attr(a) for a in p2attrs]:
+                        raise BenchError("an entry of another type or without the attribute")
                     entries += 1
             t1 = perf()
-    return {"count": entries, "seconds": t1 - t0, "units": count, "rss_before_kib": before,
-            "rss_after_kib": maxrss(), "last": str(v)}
+    return done(entries, t0, t1, count, rss_before_kib=before, rss_after_kib=maxrss())
 
 
-def p2_family(proto: int, peer: int) -> Any:
+def p2_family(proto: int) -> Any:
     """A pyroute2 NetlinkSocket that knows the family's attributes."""
     from pyroute2.netlink import nlmsg
     from pyroute2.netlink.nlsocket import NetlinkSocket
 
     class fammsg(nlmsg):
-        nla_map = (("NLFAM_A_UNSPEC", "none"), ("NLFAM_A_TEXT", "asciiz"),
-                   ("NLFAM_A_DATA", "cdata"), ("NLFAM_A_COUNT", "uint32"),
-                   ("NLFAM_A_SIZE", "uint32"), ("NLFAM_A_GROUP", "uint32"),
-                   ("NLFAM_A_INDEX", "uint32"))
+        nla_map = tuple((f"NLFAM_A_{n}", t) for n, t in (
+            ("UNSPEC", "none"), ("TEXT", "asciiz"), ("DATA", "cdata"), ("COUNT", "uint32"),
+            ("SIZE", "uint32"), ("GROUP", "uint32"), ("INDEX", "uint32")))
 
     s = NetlinkSocket(family=proto)
     s.bind()
-    if peer:
-        s.asyncore.connect((peer, 0))
     for t in range(16, 32):
         s.marshal.msg_map[t] = fammsg
     return s, fammsg
 
 
-# -- request/reply: `req` with `payload`, one `reply` each with `attr` --------
-# (text: decoded as a str; else its length must be `size`)
+# -- request/reply: `req`, one `reply` each carrying `attr` (text: decoded as a
+# str; else its length must be `size`); RTM_GETLINK when `ifindex` is set ----
 
 def request_payload(ifindex: int = 0, size: int = 0, attr: int = 0) -> bytes:
-    """RTM_GETLINK's ifinfomsg for ``ifindex``, or an echo's data attribute."""
     return struct.pack("=BxHiII", 0, 0, ifindex, 0, 0) if ifindex else body(size, attr)
 
 
-def request_message(req: int, ifindex: int, size: int, attr: int) -> Any:
-    from nlfast import Message, attrs, rtnl
-
-    if ifindex:
-        return Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg(index=ifindex))
-    return Message(req, attrs=[attrs.binary(attr, pattern(size))])
-
-
-def check_reply(m: Any, reply: int, hdrlen: int, attr: int, text: bool, size: int) -> Any:
-    if m.type != reply:
-        raise BenchError(f"reply type {m.type}")
+def check_reply(m: Any, reply: int, hdrlen: int, attr: int, text: bool, size: int) -> None:
     a = m.attrs(hdrlen)
-    v = a.str(attr) if text else len(a.bytes(attr))
-    if not text and v != size:
-        raise BenchError("a reply with other data")
-    return v
+    if m.type != reply or (len(a.str(attr)) < 1 if text else len(a.bytes(attr)) != size):
+        raise BenchError(f"a reply of type {m.type} without the right attribute")
 
 
 def request_nlfast(count: int, proto: int, req: int, reply: int, hdrlen: int, attr: int,
                    text: bool = False, ifindex: int = 0, size: int = 0, window: int = 64,
-                   peer: int = 0, **_: Any) -> dict[str, Any]:
-    """The column idiom: send_repeat refills the window in C, columns check
-    the replies (count, seq_gaps in order, the attribute)."""
+                   **_: Any) -> dict[str, Any]:
+    """Columns: send_repeat refills the window in C; count, seq_gaps (in
+    order) and the attribute column check the replies."""
     from nlfast import Message
 
     got = gaps = 0
@@ -315,7 +284,7 @@ def request_nlfast(count: int, proto: int, req: int, reply: int, hdrlen: int, at
         tmpl = Message(req, header=request_payload(ifindex, size, attr)).encode()
         s.next_seq = expect = 1
         t0 = perf()
-        sent = s.send_repeat(tmpl, min(window, count), dest=peer)
+        sent = s.send_repeat(tmpl, min(window, count))
         while got < count:
             b = s.recv(5.0)
             ok = b.count(reply)
@@ -333,23 +302,26 @@ def request_nlfast(count: int, proto: int, req: int, reply: int, hdrlen: int, at
             got += ok
             k = min(ok, count - sent)
             if k:
-                sent += s.send_repeat(tmpl, k, dest=peer)
+                sent += s.send_repeat(tmpl, k)
         t1 = perf()
     if gaps:
         raise BenchError(f"{gaps} replies missing")
-    return {"count": got, "seconds": t1 - t0, "units": count}
+    return done(got, t0, t1)
 
 
 def request_nlfast_calls(count: int, proto: int, req: int, reply: int, hdrlen: int, attr: int,
                          text: bool = False, ifindex: int = 0, size: int = 0, window: int = 64,
-                         peer: int = 0, many: bool = False, ack: bool = True, **_: Any,
-                         ) -> dict[str, Any]:
+                         many: bool = False, ack: bool = True, **_: Any) -> dict[str, Any]:
     """As README shows them: one in flight, ``(m,) = s.request(msg)``; or
-    ``many``, ``s.request_many([msg] * n)`` (``ack=False``: each done at its
+    ``many``: ``s.request_many([msg] * n)`` (``ack=False``: each done at its
     reply rather than at its ack)."""
-    kernel_only(peer)
+    from nlfast import Message, attrs, rtnl
+
     with nl(proto) as s:
-        msg = request_message(req, ifindex, size, attr)
+        if ifindex:
+            msg = Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg(index=ifindex))
+        else:
+            msg = Message(req, attrs=[attrs.binary(attr, pattern(size))])
         t0 = perf()
         if many:
             for r in s.request_many([msg] * count, window=window, ack=ack):
@@ -361,15 +333,15 @@ def request_nlfast_calls(count: int, proto: int, req: int, reply: int, hdrlen: i
                 (m,) = s.request(msg)
                 check_reply(m, reply, hdrlen, attr, text, size)
         t1 = perf()
-    return {"count": count, "seconds": t1 - t0, "units": count}
+    return done(count, t0, t1)
 
 
 def request_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, attr: int,
                    text: bool = False, ifindex: int = 0, size: int = 0, window: int = 64,
-                   peer: int = 0, simple: bool = False, **_: Any) -> dict[str, Any]:
-    """Pure Python done well: ``window`` requests per datagram (their seqs
-    written by one array slice assignment), recv_into, parsed in place.
-    ``simple``: one at a time, plainly (struct.pack, sendto, recv)."""
+                   simple: bool = False, **_: Any) -> dict[str, Any]:
+    """``window`` requests per datagram (seqs written by one array slice
+    assignment), recv_into, parsed in place.  ``simple``: one at a time,
+    plainly (struct.pack, send, recv)."""
     payload = request_payload(ifindex, size, attr)
     one = NLMSGHDR.pack(16 + len(payload), req, NLM_F_REQUEST, 0, 0) + payload
     words = len(one) // 4
@@ -379,19 +351,16 @@ def request_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, at
     raw = memoryview(reqs).cast("B")
     buf = bytearray(BIG_BUF)
     hdr, nla = NLMSGHDR.unpack_from, NLATTR.unpack_from
-    skip = 16 + hdrlen
     got = 0
     seq = expect = 1
-    v: Any = None
 
     def send(k: int) -> None:
         nonlocal seq
         if simple:
-            s.sendto(struct.pack("=IHHII", len(one), req, NLM_F_REQUEST, seq, 0) + payload,
-                     (peer, 0))
+            s.send(struct.pack("=IHHII", len(one), req, NLM_F_REQUEST, seq, 0) + payload)
         else:
             reqs[2 : words * k : words] = array("I", range(seq, seq + k))
-            s.sendto(raw[: len(one) * k], (peer, 0))
+            s.send(raw[: len(one) * k])
         seq += k
 
     t0 = perf()
@@ -406,22 +375,16 @@ def request_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, at
         off = replies = 0
         while off + 16 <= n:
             ln, typ, _fl, sq, _pid = hdr(data, off)
-            if ln < 16 or off + ln > n:
-                raise BenchError("bad nlmsg_len")
-            if typ != reply or sq != expect:
-                raise BenchError(f"reply type {typ} seq {sq}, expected seq {expect}")
-            p, end = off + skip, off + ln
+            if ln < 16 or off + ln > n or typ != reply or sq != expect:
+                raise BenchError(f"reply type {typ} len {ln} seq {sq}, expected seq {expect}")
+            p, end = off + 16 + hdrlen, off + ln
             v = None
             while p + 4 <= end:
                 alen, atype = nla(data, p)
                 if alen < 4 or p + alen > end:
                     raise BenchError("malformed attribute")
                 if atype & NLA_TYPE_MASK == attr:
-                    if text:
-                        z = data.find(0, p + 4, p + alen)
-                        v = data[p + 4 : z].decode()
-                    else:
-                        v = alen - 4
+                    v = data[p + 4 : data.find(0, p + 4, p + alen)].decode() if text else alen - 4
                     break
                 p += (alen + 3) & ~3
             if v is None or (not text and v != size):
@@ -435,15 +398,12 @@ def request_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, at
             send(k)
     t1 = perf()
     s.close()
-    return {"count": got, "seconds": t1 - t0, "units": count, "last": v}
+    return done(got, t0, t1)
 
 
-def request_pyroute2(count: int, proto: int, req: int, reply: int, hdrlen: int, attr: int,
-                     text: bool = False, ifindex: int = 0, size: int = 0, window: int = 1,
-                     peer: int = 0, **_: Any) -> dict[str, Any]:
-    """pyroute2's normal API: ``IPRoute().link("get", index=...)``; for the
-    family, NetlinkSocket.nlm_request() with a message class."""
-    v = None
+def request_pyroute2(count: int, proto: int, req: int, reply: int, ifindex: int = 0,
+                     size: int = 0, **_: Any) -> dict[str, Any]:
+    """``IPRoute().link("get", index=...)``; for the family nlm_request()."""
     if ifindex:
         from pyroute2 import IPRoute
 
@@ -453,10 +413,9 @@ def request_pyroute2(count: int, proto: int, req: int, reply: int, hdrlen: int, 
                 (m,) = ipr.link("get", index=ifindex)
                 if m["header"]["type"] != reply or m.get_attr("IFLA_IFNAME") is None:
                     raise BenchError("wrong reply")
-                v = m.get_attr("IFLA_IFNAME")
             t1 = perf()
-        return {"count": count, "seconds": t1 - t0, "units": count, "last": v}
-    s, fammsg = p2_family(proto, peer)
+        return done(count, t0, t1)
+    s, fammsg = p2_family(proto)
     data = pattern(size)
     t0 = perf()
     for _ in range(count):
@@ -467,25 +426,24 @@ def request_pyroute2(count: int, proto: int, req: int, reply: int, hdrlen: int, 
             raise BenchError("bad echo")
     t1 = perf()
     s.close()
-    return {"count": count, "seconds": t1 - t0, "units": count}
+    return done(count, t0, t1)
 
 
-# -- receivers: messages of `mtype`, in order by seq (from 1) or by the u32
-# attribute `index` (from 0); an `end_type` message ends the run.  `flood`:
-# a second socket asks the family for the messages, from a thread.
+# -- receivers: messages of `mtype` in order, by seq (from 1) or by the u32
+# attribute `index` (from 0); an `end_type` message ends the run.  `flood`: a
+# second socket asks the family for them, from a thread ------------------------
 
-def flood_thread(count: int, size: int, group: int, proto: int, peer: int) -> Any:
+def flood_thread(count: int, size: int, group: int, proto: int) -> Any:
     """Asks for the flood from a second socket in a thread (the kernel floods
-    inside that request) and waits for its ack; errors land in .errors."""
-    req = (attr_u32(FAM_A_COUNT, count) + attr_u32(FAM_A_SIZE, size)
-           + attr_u32(FAM_A_GROUP, group))
+    inside that request) and waits for its ack; errors go to .errors."""
+    req = attr_u32(FAM_A_COUNT, count) + attr_u32(FAM_A_SIZE, size) + attr_u32(FAM_A_GROUP, group)
     req = NLMSGHDR.pack(16 + len(req), FAM_MSG_FLOOD, NLM_F_REQUEST | NLM_F_ACK, 1, 0) + req
     s = open_socket(proto)
     errors: list[BaseException] = []
 
     def go() -> None:
         try:
-            s.sendto(req, (peer, 0))
+            s.send(req)
             stdlib_wait_ack(s, 1)
         except BaseException as e:
             errors.append(e)
@@ -498,22 +456,21 @@ def flood_thread(count: int, size: int, group: int, proto: int, peer: int) -> An
     return th
 
 
-def recv_result(count: int, first: int, got: int, gaps: int, expect: int,
-                t_first: float | None, t_last: float, th: Any, **extra: Any) -> dict[str, Any]:
+def recv_done(count: int, first: int, got: int, gaps: int, expect: int, t_first: float | None,
+              t_last: float, th: Any, **extra: Any) -> dict[str, Any]:
     if th is not None:
         th.join(5)
         if th.errors:
             raise BenchError(f"the flood request failed: {th.errors[0]}")
-    lost = gaps + max(0, first + count - expect)
-    return {"count": got, "units": got, "requested": count, "lost": lost,
-            "seconds": t_last - t_first if t_first is not None and got else 0.0, **extra}
+    return done(got, t_first if t_first is not None and got else t_last, t_last, requested=count,
+                lost=gaps + max(0, first + count - expect), **extra)
 
 
 def recv_nlfast(count: int, proto: int, mtype: int, group: int = 0, index: int = 0,
                 end_type: int = 0, flood: dict[str, int] | None = None, timeout: float = 5.0,
-                rcvbuf: int = RCVBUF, peer: int = 0, simple: bool = False, **_: Any) -> dict[str, Any]:
-    """Columns: Batch.seq_gaps / attr_gaps check order in C.  ``simple``:
-    one MessageView per message (``m.type``, ``m.seq`` or ``m.attrs().u32()``)."""
+                rcvbuf: int = RCVBUF, simple: bool = False, **_: Any) -> dict[str, Any]:
+    """Columns: Batch.seq_gaps / attr_gaps check the order in C.  ``simple``:
+    per message, ``m.type`` and ``m.seq`` (or ``m.attrs().u32(index)``)."""
     import nlfast
 
     first = 0 if index else 1
@@ -526,7 +483,7 @@ def recv_nlfast(count: int, proto: int, mtype: int, group: int = 0, index: int =
         ready(s.portid)
         if flood:
             t_first = perf()  # from the request on, as nlceil's flood-recv
-            th = flood_thread(count, flood["size"], group, proto, peer)
+            th = flood_thread(count, flood["size"], group, proto)
         wait = 0.05 if th else 30.0
         while expect < first + count:
             try:
@@ -570,13 +527,13 @@ def recv_nlfast(count: int, proto: int, mtype: int, group: int = 0, index: int =
             if end:
                 break
         drops = s.drops()
-    return recv_result(count, first, got, gaps, expect, t_first, t_last, th,
-                       overruns=overruns, kernel_drops=drops)
+    return recv_done(count, first, got, gaps, expect, t_first, t_last, th, overruns=overruns,
+                     kernel_drops=drops)
 
 
 def recv_stdlib(count: int, proto: int, mtype: int, group: int = 0, index: int = 0,
                 end_type: int = 0, flood: dict[str, int] | None = None, timeout: float = 5.0,
-                rcvbuf: int = RCVBUF, peer: int = 0, simple: bool = False, **_: Any) -> dict[str, Any]:
+                rcvbuf: int = RCVBUF, simple: bool = False, **_: Any) -> dict[str, Any]:
     """recv_into a reused buffer, unpack_from in place (``simple``: recv()
     into new bytes); ENOBUFS counted."""
     first = 0 if index else 1
@@ -593,7 +550,7 @@ def recv_stdlib(count: int, proto: int, mtype: int, group: int = 0, index: int =
     th = None
     if flood:
         t_first = perf()
-        th = flood_thread(count, flood["size"], group, proto, peer)
+        th = flood_thread(count, flood["size"], group, proto)
     s.settimeout(0.05 if th else 30.0)
     end = False
     while expect < first + count and not end:
@@ -645,29 +602,24 @@ def recv_stdlib(count: int, proto: int, mtype: int, group: int = 0, index: int =
             off += (ln + 3) & ~3
         t_last = perf()
     s.close()
-    return recv_result(count, first, got, gaps, expect, t_first, t_last, th, enobufs=enobufs)
+    return recv_done(count, first, got, gaps, expect, t_first, t_last, th, enobufs=enobufs)
 
 
-def recv_pyroute2(count: int, proto: int, mtype: int, group: int = 0, index: int = 0,
-                  end_type: int = 0, flood: dict[str, int] | None = None, timeout: float = 5.0,
-                  rcvbuf: int = RCVBUF, peer: int = 0, **_: Any) -> dict[str, Any]:
-    """pyroute2's generic NetlinkSocket: get() parses each datagram into
-    nlmsg objects; an overrun comes out as NetlinkError(ENOBUFS).  get() has
-    no timeout: the END message ends the run, a watchdog a hung one."""
+def recv_pyroute2(count: int, proto: int, mtype: int, group: int = 0, end_type: int = 0,
+                  flood: dict[str, int] | None = None, rcvbuf: int = RCVBUF,
+                  **_: Any) -> dict[str, Any]:
+    """NetlinkSocket.get() parses each datagram into nlmsg objects; an
+    overrun comes out as ENOBUFS.  get() has no timeout: the END message
+    ends the run, a watchdog a hung one."""
     import os
     import socket
 
-    from pyroute2.netlink.exceptions import NetlinkError
     from pyroute2.netlink.nlsocket import NetlinkSocket
 
     if flood:
         raise NotApplicable("pyroute2's get() has no timeout to notice the end of a lossy flood")
-
-    def hung() -> None:
-        print("pyroute2 receiver: no END after 60 s", file=sys.stderr, flush=True)
-        os._exit(4)
-
-    watchdog = threading.Timer(60.0, hung)
+    watchdog = threading.Timer(60.0, lambda: (print("pyroute2: no END after 60 s", file=sys.stderr),
+                                              os._exit(4)))
     watchdog.daemon = True
     watchdog.start()
     s = NetlinkSocket(family=proto, rcvbuf=rcvbuf)
@@ -682,33 +634,31 @@ def recv_pyroute2(count: int, proto: int, mtype: int, group: int = 0, index: int
     while expect <= count and not end:
         try:
             msgs = s.get()
-        except (NetlinkError, OSError) as e:
-            if getattr(e, "code", None) == errno.ENOBUFS or getattr(e, "errno", 0) == errno.ENOBUFS:
-                enobufs += 1
-                continue
-            raise
+        except OSError as e:  # pyroute2's NetlinkError is one too
+            if errno.ENOBUFS not in (getattr(e, "code", None), e.errno):
+                raise
+            enobufs += 1
+            continue
         if t_first is None:
             t_first = perf()
         for m in msgs:
             h = m["header"]
             if h["type"] == mtype:
                 k = h["sequence_number"]
-                if k > expect:
-                    gaps += k - expect
+                gaps += max(0, k - expect)
                 expect = k + 1
                 got += 1
-            elif h["type"] == end_type:
-                end = True
+            end = end or h["type"] == end_type
         t_last = perf()
     watchdog.cancel()
     s.close()
-    return recv_result(count, 1, got, gaps, expect, t_first, t_last, None, enobufs=enobufs)
+    return recv_done(count, 1, got, gaps, expect, t_first, t_last, None, enobufs=enobufs)
 
 
-# -- senders: `count` messages of `mtype` with seqs 1..N to `dest`, each with
-# `size` payload bytes (as attribute `attr` when set); `barrier`: the last
-# one asks for an ack, awaited.  `distinct`: every message differs (its
-# index in its first payload bytes), all prepared before the clock starts.
+# -- senders: `count` messages of `mtype`, seqs 1..N, to `dest`, each with `size`
+# payload bytes (as attribute `attr` if set); `barrier`: the last one asks for an
+# ack, awaited.  Distinct messages carry their index in their payload and are
+# all prepared before the clock starts ------------------------------------------
 
 def distinct_bodies(count: int, size: int, attr: int) -> list[bytes]:
     return [body(size, attr, i.to_bytes(4, "little")) for i in range(count)]
@@ -717,38 +667,31 @@ def distinct_bodies(count: int, size: int, attr: int) -> list[bytes]:
 def stdlib_wait_ack(s: Any, seq: int) -> None:
     buf = bytearray(BIG_BUF)
     while True:
-        n = s.recv_into(buf)
-        off = 0
+        n, off = s.recv_into(buf), 0
         while off + 16 <= n:
             ln, typ, _fl, sq, _pid = NLMSGHDR.unpack_from(buf, off)
-            if typ == NLMSG_ERROR:
-                (err,) = struct.unpack_from("=i", buf, off + 16)
-                if err:
-                    raise BenchError(f"NLMSG_ERROR {err}")
-                if sq == seq:
-                    return
+            err = struct.unpack_from("=i", buf, off + 16)[0] if typ == NLMSG_ERROR else 0
+            if err:
+                raise BenchError(f"NLMSG_ERROR {err}")
+            if typ == NLMSG_ERROR and sq == seq:
+                return
             off += (ln + 3) & ~3
 
 
-def nlfast_barrier(s: Any, mtype: int, payload: bytes, dest: int) -> None:
-    """Sends the last message with NLM_F_ACK and waits for its ack."""
-    from nlfast import Message
-
-    seq = s.send(Message(mtype, NLM_F_REQUEST | NLM_F_ACK, header=payload), dest=dest)
-    while True:
-        for m in s.recv(5.0):
-            if m.type == NLMSG_ERROR:
-                if m.error:
-                    raise m.to_error()
-                if m.seq == seq:
-                    return
+def acked(batch: Any, seq: int) -> bool:
+    for m in batch:
+        if m.type == NLMSG_ERROR and m.error:
+            raise m.to_error()
+        if m.type == NLMSG_ERROR and m.seq == seq:
+            return True
+    return False
 
 
 def send_nlfast(count: int, proto: int, mtype: int, flags: int = 0, size: int = 16,
                 attr: int = 0, dest: int = 0, barrier: bool = False,
                 how: str = "send_repeat", **_: Any) -> dict[str, Any]:
     """``how``: send_repeat (framed and sent in C), send_batch of distinct
-    prepared Messages, or send() per message."""
+    prepared Messages, or send() per message; then the barrier."""
     from nlfast import Message
 
     payload = body(size, attr)
@@ -764,20 +707,21 @@ def send_nlfast(count: int, proto: int, mtype: int, flags: int = 0, size: int = 
         elif how == "send_batch":
             s.send_batch(msgs, dest=dest)
         else:
-            send = s.send
             for _ in range(n):
-                send(msg, dest=dest)
+                s.send(msg, dest=dest)
         if barrier:
-            nlfast_barrier(s, mtype, payload, dest)
+            seq = s.send(Message(mtype, flags | NLM_F_ACK, header=payload), dest=dest)
+            while not acked(s.recv(5.0), seq):
+                pass
         t1 = perf()
-    return {"count": count, "seconds": t1 - t0, "units": count}
+    return done(count, t0, t1)
 
 
 def send_stdlib(count: int, proto: int, mtype: int, flags: int = 0, size: int = 16,
                 attr: int = 0, dest: int = 0, barrier: bool = False,
                 how: str = "batched", **_: Any) -> dict[str, Any]:
-    """``how``: batched (a datagram of 32 KiB of one message, seqs written by
-    an array slice assignment), distinct (the prepared payloads framed by one
+    """``how``: batched (32 KiB datagrams of one message, seqs written by an
+    array slice assignment), distinct (the prepared payloads framed by one
     Struct.pack each, joined per datagram) or simple (pack, sendto, repeat)."""
     payload = body(size, attr)
     msglen = 16 + len(payload)
@@ -786,45 +730,41 @@ def send_stdlib(count: int, proto: int, mtype: int, flags: int = 0, size: int = 
     s = open_socket(proto)
     pid = s.getsockname()[0]
     addr = (dest, 0)
-    if how == "distinct":
-        bodies = distinct_bodies(n, size, attr)
-        pack = struct.Struct(f"=IHHII{len(payload)}s").pack
-    elif how == "batched":
-        words = array("I")
-        words.frombytes((NLMSGHDR.pack(msglen, mtype, flags, 0, pid) + payload) * per)
-        raw = memoryview(words).cast("B")
+    bodies = distinct_bodies(n, size, attr) if how == "distinct" else []
+    pack = struct.Struct(f"=IHHII{len(payload)}s").pack
+    words = array("I")
+    words.frombytes((NLMSGHDR.pack(msglen, mtype, flags, 0, pid) + payload) * per)
+    raw = memoryview(words).cast("B")
     t0 = perf()
     if how == "simple":
         for seq in range(1, n + 1):
             s.sendto(struct.pack("=IHHII", msglen, mtype, flags, seq, pid) + payload, addr)
-    else:
-        for seq in range(1, n + 1, per):
-            k = min(per, n + 1 - seq)
-            if how == "distinct":
-                s.sendto(b"".join(map(pack, repeat(msglen, k), repeat(mtype, k), repeat(flags, k),
-                                      range(seq, seq + k), repeat(pid, k),
-                                      bodies[seq - 1 : seq - 1 + k])), addr)
-            else:
-                words[2 : msglen // 4 * k : msglen // 4] = array("I", range(seq, seq + k))
-                s.sendto(raw[: msglen * k], addr)
+    for seq in range(1, n + 1, per) if how != "simple" else ():
+        k = min(per, n + 1 - seq)
+        if how == "distinct":
+            s.sendto(b"".join(map(pack, repeat(msglen, k), repeat(mtype, k), repeat(flags, k),
+                                  range(seq, seq + k), repeat(pid, k), bodies[seq - 1 : seq - 1 + k])),
+                     addr)
+        else:
+            words[2 : msglen // 4 * k : msglen // 4] = array("I", range(seq, seq + k))
+            s.sendto(raw[: msglen * k], addr)
     if barrier:
         s.sendto(NLMSGHDR.pack(msglen, mtype, flags | NLM_F_ACK, count, pid) + payload, addr)
         stdlib_wait_ack(s, count)
     t1 = perf()
     s.close()
-    return {"count": count, "seconds": t1 - t0, "units": count}
+    return done(count, t0, t1)
 
 
 def send_pyroute2(count: int, proto: int, mtype: int, flags: int = 0, size: int = 16,
                   attr: int = 0, dest: int = 0, barrier: bool = False, **_: Any) -> dict[str, Any]:
-    """NetlinkSocket.put() of an nlmsg subclass (put() in pyroute2 0.9
-    ignores its addr: the socket is connected to ``dest`` first)."""
+    """NetlinkSocket.put() of an nlmsg subclass (put() in pyroute2 0.9 ignores
+    its address: the socket is connected to ``dest`` first)."""
     from pyroute2.netlink import nlmsg
 
     if attr:
-        s, msgcls = p2_family(proto, dest)
-        data = [("NLFAM_A_DATA", pattern(size))]
-        key = "attrs"
+        s, msgcls = p2_family(proto)
+        key, data = "attrs", [("NLFAM_A_DATA", pattern(size))]
     else:
         from pyroute2.netlink.nlsocket import NetlinkSocket
 
@@ -834,19 +774,18 @@ def send_pyroute2(count: int, proto: int, mtype: int, flags: int = 0, size: int 
         s = NetlinkSocket(family=proto)
         s.bind()
         s.asyncore.connect((dest, 0))
-        data, key = pattern(size), "data"  # type: ignore[assignment]
+        key, data = "data", pattern(size)  # type: ignore[assignment]
     t0 = perf()
-    for seq in range(1, count + 1 - barrier):
+    for seq in range(1, count + 1):
         m = msgcls()
         m[key] = data
-        s.put(m, mtype, msg_flags=flags, msg_seq=seq)
-    if barrier:
-        m = msgcls()
-        m[key] = data
-        tuple(s.nlm_request(m, msg_type=mtype, msg_flags=flags | NLM_F_ACK))
+        if barrier and seq == count:
+            tuple(s.nlm_request(m, msg_type=mtype, msg_flags=flags | NLM_F_ACK))
+        else:
+            s.put(m, mtype, msg_flags=flags, msg_seq=seq)
     t1 = perf()
     s.close()
-    return {"count": count, "seconds": t1 - t0, "units": count}
+    return done(count, t0, t1)
 
 
 def _with(fn: Callable[..., dict[str, Any]], **fixed: Any) -> Callable[..., dict[str, Any]]:

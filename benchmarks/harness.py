@@ -15,7 +15,6 @@ import gc
 import json
 import os
 import select
-import signal
 import subprocess
 import sys
 import tempfile
@@ -67,7 +66,7 @@ class Ctx:
     verbose: bool = False
     serve: bool = False  # one long-lived worker per Python contender (the guest)
     timeout: float = 120.0
-    facts: dict[str, Any] = field(default_factory=dict)  # namespace sizes, proto, peer
+    facts: dict[str, Any] = field(default_factory=dict)  # namespace sizes, proto
     pycache: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="nlfast-bench-pyc-"))
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
     servers: dict[str, Server] = field(default_factory=dict)
@@ -121,12 +120,7 @@ class Ctx:
         srv = self.servers.get(contender)
         if srv is None or srv.proc.poll() is not None:
             srv = self.servers[contender] = Server(self.py("--serve"))
-        try:
-            return srv.call([kind, contender, params], self.timeout)
-        except RunError:
-            if srv.proc.poll() is not None:
-                self.servers.pop(contender, None)
-            raise
+        return srv.call([kind, contender, params], self.timeout)
 
     def peak_rss(self, argv: list[str]) -> tuple[dict[str, Any], int]:
         """Runs argv under GNU time: its JSON and its peak RSS in KiB (GNU
@@ -158,10 +152,8 @@ class Ctx:
         raise RunError(f"receiver never got ready: {tail(''.join(seen) + p.communicate()[1])}")
 
     def kill(self, p: subprocess.Popen[Any]) -> None:
-        with contextlib.suppress(ProcessLookupError):
-            if p.poll() is None:
-                p.send_signal(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
+            p.kill()
             p.wait(5)
 
     def kill_all(self) -> None:
@@ -183,14 +175,9 @@ class Server:
     """A ``harness --serve`` process: one JSON line in, one JSON line out."""
 
     def __init__(self, argv: list[str]) -> None:
-        env = dict(os.environ, PYTHONPATH=str(ROOT))
-        self.err = tempfile.TemporaryFile(prefix="nlfast-bench-serve-")  # noqa: SIM115
-        self.proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=self.err)
-
-    def stderr_tail(self) -> str:
-        self.err.seek(0)
-        return tail(self.err.read().decode(errors="replace"))
+        self.err = tempfile.TemporaryFile()  # noqa: SIM115 (closed with the process)
+        self.proc = subprocess.Popen(argv, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err)
 
     def call(self, request: list[Any], timeout: float) -> dict[str, Any]:
         from benchmarks.contenders import NotApplicable
@@ -198,24 +185,21 @@ class Server:
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.err.seek(0)
         self.err.truncate()
-        try:
+        with contextlib.suppress(OSError):
             self.proc.stdin.write((json.dumps(request) + "\n").encode())
             self.proc.stdin.flush()
-        except OSError:
-            self.close()
-            raise RunError(f"worker gone: {self.stderr_tail()}") from None
-        if not select.select([self.proc.stdout], [], [], timeout)[0]:
-            self.close()
-            raise RunError(f"timed out after {timeout:.0f} s: {self.stderr_tail()}")
-        line = self.proc.stdout.readline()
+        ready = select.select([self.proc.stdout], [], [], timeout)[0]
+        line = self.proc.stdout.readline() if ready else b""
+        self.err.seek(0)
+        why = tail(self.err.read().decode(errors="replace"))
         if not line:
             self.close()
-            raise RunError(f"worker died: {self.stderr_tail()}")
+            raise RunError(f"worker {'timed out' if not ready else 'died'}: {why}")
         ans: dict[str, Any] = json.loads(line)
         if "na" in ans:
             raise NotApplicable(ans["na"])
         if "error" in ans:
-            raise RunError(ans["error"] + " | " + self.stderr_tail())
+            raise RunError(f"{ans['error']} | {why}")
         return ans
 
     def close(self) -> None:
@@ -226,6 +210,7 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.err.close()
 
 
 # -- one measurement of one contender -----------------------------------------------
@@ -267,15 +252,12 @@ def measure(wl: Workload, ctx: Ctx, c: str, units: int) -> dict[str, Any]:
     params = dict(wl.params, count=units)
     if wl.tier == "guest":
         params["proto"] = ctx.facts["proto"]
-        if ctx.facts.get("peer"):
-            params["peer"] = ctx.facts["peer"]
     copts: dict[str, Any] = {}
     if c in wl.c:
         mode, opts = wl.c[c]
         copts = {"repeat" if wl.per_unit else "count": units, **opts}
         if wl.tier == "guest":
-            copts.update(proto=params["proto"], size=16, **({"peer": params["peer"]}
-                                                            if "peer" in params else {}))
+            copts.update(proto=params["proto"], size=16)
     if wl.kind == "import":
         code = ("import time, json; t0 = time.perf_counter(); " + wl.params[c]
                 + "; t1 = time.perf_counter(); print(json.dumps({'seconds': t1 - t0}))")

@@ -156,7 +156,7 @@ def text_table(summaries: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             lines.append(f"   ({s['notes']})")
         widths = [max(len(x) for x in [c] + [r[i] for r in rows]) for i, c in enumerate(cols)]
         align = ["<"] + [">"] * (len(cols) - 4) + ["<"] * 3
-        lines += ["  ".join(f"{v:{a}{w}}" for v, a, w in zip(r, align, widths[:-1] + [0])).rstrip()
+        lines += ["  ".join(f"{v:{a}{w}}" for v, a, w in zip(r, align, [*widths[:-1], 0])).rstrip()
                   for r in [cols, *rows]]
         lines.append("")
     return "\n".join([*lines, footer(summaries, meta)])

@@ -50,8 +50,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--guest", action="store_true", help="the nlfast family workloads (module loaded); "
                    "exits 1 if a measurement failed")
     p.add_argument("--proto", type=count, help="--guest: the family's protocol (default NLFAM_PROTO_DEFAULT)")
-    p.add_argument("--standin", action="store_true", help="--guest on a host without the module: a slow "
-                   "userspace stand-in on NETLINK_USERSOCK (checks the plumbing; numbers mean nothing)")
     p.add_argument("--plot", action=argparse.BooleanOptionalAction, help="draw the PNG (default: "
                    "yes, but not with --guest: python -m benchmarks.report draws it afterwards)")
     p.add_argument("--list", action="store_true", help="list the workloads and contenders")
@@ -157,11 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         bad = [c for c in contenders if c not in NAMES]
         if bad:
             p.error(f"unknown contender(s) {', '.join(bad)}; choose from: {', '.join(NAMES)}")
-    if (args.proto is not None or args.standin) and not args.guest:
-        p.error("--proto and --standin only apply with --guest")
+    if args.proto is not None and not args.guest:
+        p.error("--proto only applies with --guest")
     if args.seconds is not None and not args.seconds > 0:
         p.error("--seconds must be more than 0")
-    if (not args.guest or args.standin) and os.geteuid() != 0:
+    if not args.guest and os.geteuid() != 0:
         p.error("the host workloads need root (they make a network namespace): sudo make bench")
     try:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -187,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from benchmarks.netns import bench_netns
 
-        if args.guest and not args.standin:
+        if args.guest:
             from nlfast import Socket, family
 
             proto = args.proto if args.proto is not None else family.NLFAM_PROTO_DEFAULT
@@ -198,9 +196,6 @@ def main(argv: list[str] | None = None) -> int:
             ctx.facts["proto"] = meta["family_proto"] = proto
             meta["warning"] = report.GUEST_WARNING
             env = None
-        elif args.guest:
-            meta["warning"] = "STAND-IN RUN: a userspace stand-in on NETLINK_USERSOCK; numbers mean nothing"
-            env = bench_netns(0, 0)
         else:
             pairs = args.links if args.links is not None else (500 if args.quick else 2000)
             addrs = args.addrs if args.addrs is not None else (2000 if args.quick else 10000)
@@ -215,10 +210,6 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.netns = ns["netns"]
                 ctx.facts.update(ns)
                 meta["namespace"] = f"{ns['links']} links, {ns['addresses']} IPv4 addresses"
-            if args.standin:
-                peer = ctx.start(ctx.wrap([sys.executable, "-m", "benchmarks.standin"]))
-                ctx.facts.update(proto=2, peer=ctx.wait_ready(peer))
-                ctx.procs.remove(peer)  # kept alive across the runs' kill_all
             for i, wl in enumerate(chosen, 1):
                 t0 = time.monotonic()
                 cs = [c for c in wl.contenders if c in contenders]
@@ -226,8 +217,6 @@ def main(argv: list[str] | None = None) -> int:
                 summaries.append(s)
                 progress(f"[{i}/{len(chosen)}] {wl.name} ({time.monotonic() - t0:.0f} s): "
                          + report.one_line(s))
-            if args.standin:
-                ctx.kill(peer)
     except KeyboardInterrupt:
         interrupted = True
         progress("interrupted: " + ("the workloads that finished follow" if summaries
@@ -237,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     meta["wall_seconds"] = round(time.monotonic() - t_start, 1)
     if not summaries:
         return 130
-    draw = args.plot if args.plot is not None else not (args.guest and not args.standin)
+    draw = args.plot if args.plot is not None else not args.guest
     paths = report.write(summaries, meta, args.out, draw=draw)
     print(report.text_table(summaries, meta))
     progress("wrote " + ", ".join(str(x) for x in paths))

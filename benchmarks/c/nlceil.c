@@ -48,7 +48,7 @@ static struct {
 	uint64_t count;
 	unsigned repeat, window, size, group, batch, vlen, ack;
 	int ifindex, proto;
-	uint32_t dest, port, peer;
+	uint32_t dest, port;
 	double timeout;
 	size_t bufsize;
 	long rcvbuf, sndbuf;
@@ -136,22 +136,20 @@ static void jbegin(const char *workload, uint64_t count, double seconds)
 static void jend(void)
 {
 	struct rusage ru;
+	const char *k[] = { "errors", "malformed", "truncated", "unexpected", "missing",
+			    "enobufs", "timeouts", "checksum", "batch", "datagrams", "syscalls",
+			    "maxrss_kib" };
+	uint64_t v[] = { S.errors, S.malformed, S.truncated, S.unexpected, S.missing, S.enobufs,
+			 S.timeouts, S.sum, O.batch, S.datagrams_rx + S.datagrams_tx,
+			 S.syscalls_rx + S.syscalls_tx, 0 };
+	unsigned i;
 
 	getrusage(RUSAGE_SELF, &ru);
-	ju("errors", S.errors);
+	v[11] = (uint64_t)ru.ru_maxrss;
+	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		ju(k[i], v[i]);
 	if (S.first_error)	/* strerror() texts hold no quote or backslash */
 		printf(", \"first_error\": \"%s\"", strerror(S.first_error));
-	ju("malformed", S.malformed);
-	ju("truncated", S.truncated);
-	ju("unexpected", S.unexpected);
-	ju("missing", S.missing);
-	ju("enobufs", S.enobufs);
-	ju("timeouts", S.timeouts);
-	ju("datagrams", S.datagrams_rx + S.datagrams_tx);
-	ju("syscalls", S.syscalls_rx + S.syscalls_tx);
-	ju("batch", O.batch);
-	ju("checksum", S.sum);
-	ju("maxrss_kib", (uint64_t)ru.ru_maxrss);
 	puts("}");
 	fflush(stdout);
 }
@@ -168,11 +166,8 @@ static void set_buf(int fd, int force_opt, int opt, long bytes)
 
 static void set_rcvtimeo(int fd, double seconds)
 {
-	struct timeval tv = { .tv_sec = (time_t)seconds };
+	struct timeval tv = { (time_t)seconds, (suseconds_t)((seconds - (long)seconds) * 1e6) + 1 };
 
-	tv.tv_usec = (suseconds_t)((seconds - (double)tv.tv_sec) * 1e6);
-	if (!tv.tv_sec && !tv.tv_usec)
-		tv.tv_usec = 1;
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
 		die("SO_RCVTIMEO: %s", strerror(errno));
 }
@@ -201,31 +196,35 @@ static int nl_open(int proto, uint32_t bind_pid, unsigned group, uint32_t *porti
 	return fd;
 }
 
-/* Receive: O.vlen buffers of O.bufsize bytes for recvmmsg */
-
-struct rx {
+/* O.vlen datagram buffers of `each' bytes for recvmmsg or sendmmsg */
+struct ring {
 	char *buf;
 	struct mmsghdr *m;
 	struct iovec *iov;
+	struct sockaddr_nl dst;	/* sending: where to */
+	size_t each, msglen;	/* sending: a datagram of O.batch messages */
 };
 
-static void rx_init(struct rx *r)
+static void ring_init(struct ring *r, size_t each)
 {
 	unsigned i;
 
-	r->buf = xmalloc((size_t)O.vlen * O.bufsize);
+	r->each = each;
+	r->buf = xmalloc((size_t)O.vlen * each);
 	r->m = xmalloc(sizeof(*r->m) * O.vlen);
 	r->iov = xmalloc(sizeof(*r->iov) * O.vlen);
 	for (i = 0; i < O.vlen; i++) {
-		r->iov[i].iov_base = r->buf + (size_t)i * O.bufsize;
-		r->iov[i].iov_len = O.bufsize;
+		r->iov[i].iov_base = r->buf + (size_t)i * each;
+		r->iov[i].iov_len = each;
 		r->m[i].msg_hdr.msg_iov = &r->iov[i];
 		r->m[i].msg_hdr.msg_iovlen = 1;
 	}
 }
 
+static void rx_init(struct ring *r) { ring_init(r, O.bufsize); }
+
 /* recvmmsg: datagrams, or -1 with errno (ENOBUFS counted, never EINTR). */
-static int rx_recv(int fd, struct rx *r, int flags)
+static int rx_recv(int fd, struct ring *r, int flags)
 {
 	int n;
 
@@ -240,7 +239,7 @@ static int rx_recv(int fd, struct rx *r, int flags)
 	return n;
 }
 
-static long rx_len(const struct rx *r, int i)
+static long rx_len(const struct ring *r, int i)
 {
 	if (r->m[i].msg_hdr.msg_flags & MSG_TRUNC) {
 		S.truncated++;
@@ -325,53 +324,39 @@ static int attr_u32(const struct nlattr *a, uint32_t *v)
 
 /* Framing: the one helper every sender uses */
 
-struct tx {
-	char *buf;
-	struct mmsghdr *m;
-	struct iovec *iov;
-	struct sockaddr_nl dst;
-	size_t msglen, dgram;	/* one aligned message; batch of them */
-};
-
-static struct sockaddr_nl KERNEL = { .nl_family = AF_NETLINK };	/* or --peer */
+static const struct sockaddr_nl KERNEL = { .nl_family = AF_NETLINK };
 
 /*
  * O.vlen datagrams of O.batch copies of `tmpl' (msglen bytes, aligned).  The
  * batch is clamped so that a datagram fits an O.bufsize receive buffer.
  */
-static void tx_init(struct tx *t, const void *tmpl, size_t msglen, const struct sockaddr_nl *dst)
+static void tx_init(struct ring *t, const void *tmpl, size_t msglen, const struct sockaddr_nl *dst)
 {
-	unsigned i, j;
+	unsigned i;
 
 	if ((size_t)O.batch * msglen > O.bufsize)
 		O.batch = O.bufsize / msglen ? (unsigned)(O.bufsize / msglen) : 1;
+	ring_init(t, (size_t)O.batch * msglen);
 	t->msglen = msglen;
-	t->dgram = (size_t)O.batch * msglen;
 	t->dst = *dst;
-	t->buf = xmalloc(t->dgram * O.vlen);
-	t->m = xmalloc(sizeof(*t->m) * O.vlen);
-	t->iov = xmalloc(sizeof(*t->iov) * O.vlen);
+	for (i = 0; i < O.vlen * O.batch; i++)
+		memcpy(t->buf + i * msglen, tmpl, msglen);
 	for (i = 0; i < O.vlen; i++) {
-		for (j = 0; j < O.batch; j++)
-			memcpy(t->buf + i * t->dgram + j * msglen, tmpl, msglen);
-		t->iov[i].iov_base = t->buf + i * t->dgram;
-		t->m[i].msg_hdr.msg_iov = &t->iov[i];
-		t->m[i].msg_hdr.msg_iovlen = 1;
 		t->m[i].msg_hdr.msg_name = &t->dst;
 		t->m[i].msg_hdr.msg_namelen = sizeof(t->dst);
 	}
 }
 
-static struct nlmsghdr *tx_msg(struct tx *t, size_t k)	/* the k-th message */
+static struct nlmsghdr *tx_msg(struct ring *t, size_t k)	/* the k-th message */
 {
-	return (struct nlmsghdr *)(t->buf + k / O.batch * t->dgram + k % O.batch * t->msglen);
+	return (struct nlmsghdr *)(t->buf + k * t->msglen);
 }
 
 /*
  * Frames up to `n' messages (at most O.vlen datagrams), seqs *seq, *seq+1,
  * ...; returns how many.  *ndg gets the datagrams to send.
  */
-static unsigned tx_fill(struct tx *t, uint64_t n, uint32_t *seq, unsigned *ndg)
+static unsigned tx_fill(struct ring *t, uint64_t n, uint32_t *seq, unsigned *ndg)
 {
 	uint64_t cap = (uint64_t)O.vlen * O.batch;
 	unsigned k = (unsigned)(n < cap ? n : cap), j;
@@ -389,7 +374,7 @@ static unsigned tx_fill(struct tx *t, uint64_t n, uint32_t *seq, unsigned *ndg)
  * 0, which no socket owns: ECONNREFUSED comes *after* the broadcast went out,
  * so with `refused_ok' that datagram counts as sent.
  */
-static void tx_send(int fd, struct tx *t, unsigned ndg, int refused_ok)
+static void tx_send(int fd, struct ring *t, unsigned ndg, int refused_ok)
 {
 	unsigned off = 0;
 
@@ -469,40 +454,18 @@ static int link_entry(const struct nlmsghdr *h)
 	return 1;
 }
 
-/* IFA_ADDRESS and IFA_LOCAL, each read as a u32, in one walk. */
+/* IFA_ADDRESS and IFA_LOCAL, each read as a u32. */
 static int addr_entry(const struct nlmsghdr *h)
 {
-	long off = (long)NLMSG_LENGTH(NLMSG_ALIGN(sizeof(struct ifaddrmsg)));
-	long rem = (long)h->nlmsg_len - off;
-	const char *p = (const char *)h + off;
-	uint32_t addr = 0, local = 0;
-	int found = 0;
+	uint32_t addr, local;
 
-	if (h->nlmsg_type != RTM_NEWADDR || rem < 0) {
+	if (h->nlmsg_type != RTM_NEWADDR) {
 		S.unexpected++;
 		return 0;
 	}
-	while (rem >= (long)NLA_HDRLEN && found != 3) {
-		const struct nlattr *a = (const void *)p;
-
-		if (a->nla_len < NLA_HDRLEN || (long)a->nla_len > rem) {
-			S.malformed++;
-			return 0;
-		}
-		if (a->nla_type == IFA_ADDRESS && nla_plen(a) >= 4 && !(found & 1)) {
-			memcpy(&addr, nla_data(a), 4);
-			found |= 1;
-		} else if (a->nla_type == IFA_LOCAL && nla_plen(a) >= 4 && !(found & 2)) {
-			memcpy(&local, nla_data(a), 4);
-			found |= 2;
-		}
-		p += NLA_ALIGN(a->nla_len);
-		rem -= (long)NLA_ALIGN(a->nla_len);
-	}
-	if (found != 3) {
-		S.missing++;
+	if (!attr_u32(msg_attr(h, sizeof(struct ifaddrmsg), IFA_ADDRESS), &addr) ||
+	    !attr_u32(msg_attr(h, sizeof(struct ifaddrmsg), IFA_LOCAL), &local))
 		return 0;
-	}
 	S.sum += addr + local;
 	return 1;
 }
@@ -529,7 +492,7 @@ static int fam_entry(const struct nlmsghdr *h, uint16_t type)
 static int fam_dump_entry(const struct nlmsghdr *h) { return fam_entry(h, NLFAM_MSG_DUMP); }
 
 /* Sends one dump request and consumes it to its NLMSG_DONE. */
-static uint64_t dump_once(int fd, struct rx *r, const struct nlmsghdr *req, entry_fn fn)
+static uint64_t dump_once(int fd, struct ring *r, const struct nlmsghdr *req, entry_fn fn)
 {
 	uint64_t entries = 0;
 	int done = 0;
@@ -571,7 +534,7 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
 	char req[64] = { 0 };
 	struct nlmsghdr *h = (struct nlmsghdr *)req;
 	uint64_t entries = 0, first = 0;
-	struct rx r;
+	struct ring r;
 	double t0;
 	unsigned i;
 	int fd = nl_open(proto, 0, 0, NULL);
@@ -650,8 +613,8 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 	uint64_t unmatched = 0;
 	uint32_t seq = 1, ring = 1, mask, *ring_seq;
 	uint8_t *ring_on;
-	struct rx r;
-	struct tx t;
+	struct ring r;
+	struct ring t;
 	double t0;
 	int fd = nl_open(proto, 0, 0, NULL);
 
@@ -745,7 +708,7 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 /* Senders: usersock-send, usersock-mcast-send, sink (the last one acked) */
 
 /* Reads answers (errors and acks); 1 once `ackseq' was acked. */
-static int drain_acks(int fd, struct rx *r, int flags, uint32_t ackseq)
+static int drain_acks(int fd, struct ring *r, int flags, uint32_t ackseq)
 {
 	int got = 0, n;
 
@@ -782,8 +745,8 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 	uint32_t seq = 1, portid;
 	unsigned ndg, k;
 	int acked = 0, fd = nl_open(proto, 0, 0, &portid);
-	struct tx t;
-	struct rx r;
+	struct ring t;
+	struct ring r;
 	double t0;
 
 	((struct nlmsghdr *)tmpl)->nlmsg_pid = proto == NETLINK_USERSOCK ? portid : 0;
@@ -823,28 +786,19 @@ static struct {
 	int err;
 } FL;
 
+/* The request's socket gets nothing but the request's ack (or error). */
 static void *flood_request(void *arg)
 {
 	struct nlmsghdr *h = (struct nlmsghdr *)FL.req;
-	struct rx r;
-	int got = 0;
+	char buf[4096];
+	ssize_t n;
 
 	(void)arg;
-	rx_init(&r);
-	if (sendto(FL.fd, FL.req, h->nlmsg_len, 0, (struct sockaddr *)&KERNEL, sizeof(KERNEL)) < 0)
-		FL.err = -errno;
-	while (!FL.err && !got) {
-		int n = rx_recv(FL.fd, &r, MSG_WAITFORONE);
-
-		if (n < 0 && errno != ENOBUFS)
-			FL.err = -errno;
-		FOR_EACH_MSG(m, &r, n, {
-			if (m->nlmsg_type == NLMSG_ERROR && m->nlmsg_seq == 1) {
-				FL.err = nl_errcode(m);
-				got = 1;
-			}
-		});
-	}
+	n = sendto(FL.fd, FL.req, h->nlmsg_len, 0, (const struct sockaddr *)&KERNEL, sizeof(KERNEL));
+	while (n >= 0 && (n = recv(FL.fd, buf, sizeof(buf), 0)) < 0 && errno == EINTR)
+		;
+	FL.err = n < 0 ? -errno : n < (ssize_t)NLMSG_LENGTH(4) ? -EBADMSG
+						: nl_errcode((const struct nlmsghdr *)buf);
 	atomic_store(&FL.done, 1);
 	return NULL;
 }
@@ -856,7 +810,7 @@ static void run_recv(int flood)
 	double t0 = 0, t_last = now();
 	int done = 0, started = flood, fd;
 	pthread_t th;
-	struct rx r;
+	struct ring r;
 
 	if (N > 0xffffffffULL)
 		die("--count too large");
@@ -935,28 +889,20 @@ static void run_recv(int flood)
 
 static void usage(FILE *f)
 {
-	fputs("usage: nlceil WORKLOAD [options]\n"
-	      "rtnetlink (current network namespace):\n"
-	      "  linkdump --repeat R          RTM_GETLINK dump, IFLA_IFNAME decoded\n"
-	      "  addrdump --repeat R          RTM_GETADDR dump, IFA_ADDRESS and IFA_LOCAL read\n"
-	      "  getlink --count N --ifindex I --window W [--ack]\n"
-	      "                               pipelined RTM_GETLINK (--window 1: one request\n"
-	      "                               per syscall pair; --ack: done at each ack)\n"
-	      "NETLINK_USERSOCK:\n"
+	fputs("usage: nlceil WORKLOAD [options]; prints one JSON object\n"
+	      "  linkdump|addrdump --repeat R      rtnetlink dumps (IFLA_IFNAME; IFA_ADDRESS+LOCAL)\n"
+	      "  getlink --count N --ifindex I --window W [--ack 1]   pipelined RTM_GETLINK\n"
+	      "  echo --count N --size S --window W [--ack 1]   NLFAM_MSG_ECHO round trips\n"
+	      "      (--window 1: one request per syscall pair; --ack 1: done at each ack)\n"
+	      "  sink --count N --size S           NLFAM_MSG_SINK send rate, the last acked\n"
+	      "  flood-recv --count N --size S --group G   NLFAM_MSG_FLOOD received, losses counted\n"
+	      "  dump --count N --size S           NLFAM_MSG_DUMP entries\n"
 	      "  usersock-send --count N --size S --dest PORTID\n"
 	      "  usersock-mcast-send --count N --size S --group G   (G in 1..32)\n"
-	      "  usersock-recv --count N [--port P] [--group G] [--timeout T]\n"
-	      "                               prints \"READY <portid>\" on stderr when bound\n"
-	      "nlfast family (kernel/uapi/nlfast_family.h), --proto P (default 30):\n"
-	      "  echo --count N --size S --window W [--ack]   NLFAM_MSG_ECHO round trips\n"
-	      "  sink --count N --size S              NLFAM_MSG_SINK send rate, the last acked\n"
-	      "  flood-recv --count N --size S --group G   NLFAM_MSG_FLOOD, losses counted\n"
-	      "  dump --count N --size S              NLFAM_MSG_DUMP entries\n"
-	      "  (--peer PORTID sends requests to that port id instead of the kernel)\n"
-	      "common: --batch B (messages per datagram, 64)  --vlen V (datagrams per\n"
-	      "  sendmmsg/recvmmsg, 64)  --bufsize BYTES (32768)  --rcvbuf/--sndbuf BYTES\n"
-	      "  (SO_*BUFFORCE, 33554432; 0 = keep)  --timeout SECONDS (idle receive, 5)\n"
-	      "Output: one JSON object on stdout.\n", f);
+	      "  usersock-recv --count N [--port P] [--group G]   prints READY <portid> on stderr\n"
+	      "options: --proto P (the family's, 30)  --batch B (messages per datagram, 64)\n"
+	      "  --vlen V (datagrams per sendmmsg/recvmmsg, 64)  --bufsize BYTES (32768)\n"
+	      "  --rcvbuf/--sndbuf BYTES (SO_*BUFFORCE, 32 MiB)  --timeout SECONDS (5)\n", f);
 }
 
 static unsigned long long num(const char *s, const char *what)
@@ -976,7 +922,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "count", 1, NULL, 'n' }, { "repeat", 1, NULL, 'r' }, { "ifindex", 1, NULL, 'i' },
 		{ "window", 1, NULL, 'w' }, { "size", 1, NULL, 's' }, { "dest", 1, NULL, 'd' },
-		{ "port", 1, NULL, 'p' }, { "peer", 1, NULL, 'E' }, { "group", 1, NULL, 'g' },
+		{ "port", 1, NULL, 'p' }, { "group", 1, NULL, 'g' },
 		{ "timeout", 1, NULL, 't' }, { "proto", 1, NULL, 'P' }, { "batch", 1, NULL, 'b' },
 		{ "vlen", 1, NULL, 'v' }, { "bufsize", 1, NULL, 'B' }, { "rcvbuf", 1, NULL, 'R' },
 		{ "sndbuf", 1, NULL, 'S' }, { "ack", 1, NULL, 'a' }, { "help", 0, NULL, 'h' },
@@ -1005,7 +951,6 @@ int main(int argc, char **argv)
 		case 's': O.size = (unsigned)v; break;
 		case 'd': O.dest = (uint32_t)v; break;
 		case 'p': O.port = (uint32_t)v; break;
-		case 'E': O.peer = (uint32_t)v; break;
 		case 'g': O.group = (unsigned)v; break;
 		case 't': O.timeout = strtod(optarg, NULL); break;
 		case 'P': O.proto = (int)v; break;
@@ -1025,7 +970,6 @@ int main(int argc, char **argv)
 	    O.window > (1u << 24) || O.vlen > 1024 || O.size > 65000)
 		die("--batch, --vlen, --repeat, --window (at most 2^24) must be > 0; --vlen <= 1024; "
 		    "--bufsize >= 4096; --size <= 65000");
-	KERNEL.nl_pid = O.peer;
 
 	if (!strcmp(wl, "linkdump")) {
 		run_dump(wl, NETLINK_ROUTE, RTM_GETLINK, sizeof(struct ifinfomsg), link_entry);
