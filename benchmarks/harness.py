@@ -1,11 +1,11 @@
 """How one measurement runs: every contender in a process of its own.
 
 A Python contender runs as ``python -m benchmarks.harness JSON`` (JSON:
-``[kind, contender, params]``) and prints one JSON object; in the QEMU
+``[kind, contender, params]``) and prints one JSON answer; in the QEMU
 guest, where an interpreter takes seconds to start, each contender keeps
-one ``--serve`` process that takes such lines on stdin and answers each
-with one JSON line.  The C contender is ``benchmarks/c/nlceil``.  Receivers
-print ``READY <portid>`` on stderr once bound.
+one ``--serve`` process that answers such lines on stdin, one line each.
+The C contender is ``benchmarks/c/nlceil``.  Receivers print ``READY
+<portid>`` on stderr once bound.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import gc
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,20 +41,15 @@ def tail(text: str, n: int = 3) -> str:
     return " | ".join(lines[-n:]) if lines else "(no output)"
 
 
-def parse_json(rc: int | None, out: str, err: str) -> dict[str, Any]:
+def answer(ans: dict[str, Any], err: str = "") -> dict[str, Any]:
+    """A worker's answer: the result, or NotApplicable / RunError raised."""
     from benchmarks.contenders import NotApplicable
 
-    if rc != 0:
-        if "n/a:" in err:
-            raise NotApplicable(err[err.index("n/a:") + 4 :].strip())
-        raise RunError(f"exit {rc}: {tail(err)}")
-    for line in reversed(out.strip().splitlines()):
-        if line.startswith("{"):
-            try:
-                return dict(json.loads(line))
-            except json.JSONDecodeError as e:
-                raise RunError(f"bad JSON ({e}): {line[:200]}") from None
-    raise RunError(f"printed no JSON: {tail(out + err)}")
+    if "na" in ans:
+        raise NotApplicable(ans["na"])
+    if "error" in ans:
+        raise RunError(f"{ans['error']} | {err}")
+    return ans
 
 
 @dataclass
@@ -66,33 +62,27 @@ class Ctx:
     verbose: bool = False
     serve: bool = False  # one long-lived worker per Python contender (the guest)
     timeout: float = 120.0
-    facts: dict[str, Any] = field(default_factory=dict)  # namespace sizes, proto
+    facts: dict[str, Any] = field(default_factory=dict)  # namespace sizes, proto, n/a
     pycache: str = field(default_factory=lambda: tempfile.mkdtemp(prefix="nlfast-bench-pyc-"))
     procs: list[subprocess.Popen[str]] = field(default_factory=list)
     servers: dict[str, Server] = field(default_factory=dict)
 
-    def wrap(self, argv: list[str]) -> list[str]:
-        return argv if self.netns is None else ["ip", "netns", "exec", self.netns, *argv]
-
     def py(self, *args: str) -> list[str]:
         return self.wrap([sys.executable, "-m", "benchmarks.harness", *args])
+
+    def wrap(self, argv: list[str]) -> list[str]:
+        return argv if self.netns is None else ["ip", "netns", "exec", self.netns, *argv]
 
     def nlceil(self, mode: str, **opts: Any) -> list[str]:
         if not NLCEIL.exists():
             raise RunError(f"{NLCEIL} is not built (make -C benchmarks/c)")
-        args = [str(NLCEIL), mode]
-        for k, v in opts.items():
-            args += [f"--{k.replace('_', '-')}", str(v)]
-        return self.wrap(args)
+        return self.wrap([str(NLCEIL), mode, *[x for k, v in opts.items() for x in (f"--{k}", str(v))]])
 
-    def start(self, argv: list[str], env: dict[str, str | None] | None = None,
-              ) -> subprocess.Popen[str]:
+    def start(self, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         if self.verbose:
             print("  $ " + " ".join(argv), file=sys.stderr)
-        e = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-        for k, v in (env or {}).items():
-            e.pop(k, None) if v is None else e.__setitem__(k, v)
-        p = subprocess.Popen(argv, cwd=ROOT, env=e, text=True, stdin=subprocess.DEVNULL,
+        env = dict(os.environ, PYTHONPATH=str(ROOT), **(env or {}))
+        p = subprocess.Popen(argv, cwd=ROOT, env=env, text=True, stdin=subprocess.DEVNULL,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.procs.append(p)
         return p
@@ -103,14 +93,16 @@ class Ctx:
             out, err = p.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
             self.kill(p)
-            out, err = p.communicate()
-            raise RunError(f"timed out: {tail(err)}") from None
+            raise RunError(f"timed out: {tail(p.communicate()[1])}") from None
         finally:
             if p in self.procs:
                 self.procs.remove(p)
-        return parse_json(p.returncode, out, err)
+        lines = [x for x in out.splitlines() if x.startswith("{")]
+        if p.returncode or not lines:
+            raise RunError(f"exit {p.returncode}: {tail(err or out)}")
+        return answer(json.loads(lines[-1]), tail(err))
 
-    def run(self, argv: list[str], env: dict[str, str | None] | None = None) -> dict[str, Any]:
+    def run(self, argv: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
         return self.finish(self.start(argv, env))
 
     def call(self, kind: str, contender: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -130,26 +122,25 @@ class Ctx:
         with tempfile.NamedTemporaryFile("r", prefix="nlfast-bench-rss-") as f:
             res = self.run([TIME, "-f", "%M", "-o", f.name, *argv])
             text = f.read().split()
-        try:
-            return res, int(text[-1])
-        except (IndexError, ValueError):
-            raise RunError(f"GNU time printed no peak RSS: {text!r}") from None
+        if not text or not text[-1].isdigit():
+            raise RunError(f"GNU time printed no peak RSS: {text!r}")
+        return res, int(text[-1])
 
     def wait_ready(self, p: subprocess.Popen[str], timeout: float = 30.0) -> int:
         """Reads p's stderr up to its ``READY <portid>`` line."""
         assert p.stderr is not None
         deadline = time.monotonic() + timeout
-        seen: list[str] = []
+        seen = ""
         while time.monotonic() < deadline:
             if select.select([p.stderr], [], [], 0.5)[0]:
                 line = p.stderr.readline()
                 if line.startswith("READY "):
                     return int(line.split()[1])
-                seen.append(line)
-                if not line and p.poll() is not None:
+                seen += line
+                if not line:  # it exited
                     break
         self.kill(p)
-        raise RunError(f"receiver never got ready: {tail(''.join(seen) + p.communicate()[1])}")
+        raise RunError(f"receiver never got ready: {tail(seen + p.communicate()[1])}")
 
     def kill(self, p: subprocess.Popen[Any]) -> None:
         with contextlib.suppress(ProcessLookupError, subprocess.TimeoutExpired):
@@ -165,9 +156,6 @@ class Ctx:
         self.kill_all()
         for srv in self.servers.values():
             srv.close()
-        self.servers.clear()
-        import shutil
-
         shutil.rmtree(self.pycache, ignore_errors=True)
 
 
@@ -180,8 +168,6 @@ class Server:
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err)
 
     def call(self, request: list[Any], timeout: float) -> dict[str, Any]:
-        from benchmarks.contenders import NotApplicable
-
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.err.seek(0)
         self.err.truncate()
@@ -195,12 +181,7 @@ class Server:
         if not line:
             self.close()
             raise RunError(f"worker {'timed out' if not ready else 'died'}: {why}")
-        ans: dict[str, Any] = json.loads(line)
-        if "na" in ans:
-            raise NotApplicable(ans["na"])
-        if "error" in ans:
-            raise RunError(f"{ans['error']} | {why}")
-        return ans
+        return answer(json.loads(line), why)
 
     def close(self) -> None:
         with contextlib.suppress(OSError):
@@ -212,8 +193,6 @@ class Server:
             self.proc.wait()
         self.err.close()
 
-
-# -- one measurement of one contender -----------------------------------------------
 
 def check_c(res: dict[str, Any]) -> dict[str, Any]:
     """nlceil reports what went wrong in counters rather than failing."""
@@ -234,13 +213,11 @@ def send_end(ctx: Ctx, portid: int) -> None:
     import nlfast
     from benchmarks.nlconst import END_TYPE, NLMSGHDR
 
-    try:
-        with nlfast.Socket(nlfast.NETLINK_USERSOCK, netns=ctx.netns) as ns, \
-                socket.socket(fileno=os.dup(ns.fileno())) as s:
-            s.settimeout(10.0)
-            s.sendto(NLMSGHDR.pack(16, END_TYPE, 0, 0, 0), (portid, 0))
-    except OSError:
-        pass  # refused (the receiver saw its last seq and went) or timed out
+    with contextlib.suppress(OSError), \
+            nlfast.Socket(nlfast.NETLINK_USERSOCK, netns=ctx.netns) as ns, \
+            socket.socket(fileno=os.dup(ns.fileno())) as s:
+        s.settimeout(10.0)
+        s.sendto(NLMSGHDR.pack(16, END_TYPE, 0, 0, 0), (portid, 0))  # refused: it went
 
 
 def measure(wl: Workload, ctx: Ctx, c: str, units: int) -> dict[str, Any]:
@@ -249,115 +226,93 @@ def measure(wl: Workload, ctx: Ctx, c: str, units: int) -> dict[str, Any]:
 
     if c in wl.na:
         raise NotApplicable(wl.na[c])
-    params = dict(wl.params, count=units)
+    params = dict(wl.params, count=units, **({"proto": ctx.facts["proto"]} if wl.tier == "guest"
+                                             else {}))
+    mode, copts = wl.c.get(c, ("", {}))
+    copts = {"repeat" if wl.per_unit else "count": units, **copts}
     if wl.tier == "guest":
-        params["proto"] = ctx.facts["proto"]
-    copts: dict[str, Any] = {}
-    if c in wl.c:
-        mode, opts = wl.c[c]
-        copts = {"repeat" if wl.per_unit else "count": units, **opts}
-        if wl.tier == "guest":
-            copts.update(proto=params["proto"], size=16)
+        copts.update(proto=params["proto"], size=16)
+    group = wl.params.get("group", 0)
     if wl.kind == "import":
         code = ("import time, json; t0 = time.perf_counter(); " + wl.params[c]
                 + "; t1 = time.perf_counter(); print(json.dumps({'seconds': t1 - t0}))")
-        res = ctx.run([sys.executable, "-c", code],
-                      env={"PYTHONDONTWRITEBYTECODE": None, "PYTHONPYCACHEPREFIX": ctx.pycache})
+        res = ctx.run([sys.executable, "-c", code], env={"PYTHONPYCACHEPREFIX": ctx.pycache,
+                                                          "PYTHONDONTWRITEBYTECODE": ""})
         res["value"] = res["seconds"] * 1000
-        return res
-    if wl.kind == "rss":
-        argv = (ctx.nlceil(mode, **copts) if c in wl.c
-                else ctx.py(json.dumps(["dump", c, params])))
-        res, peak = ctx.peak_rss(argv)
-        if c in wl.c:
+    elif wl.kind == "rss":
+        res, peak = ctx.peak_rss(ctx.nlceil(mode, **copts) if mode
+                                 else ctx.py(json.dumps(["dump", c, params])))
+        if mode:
             check_c(res)
         if wl.tier == "guest" and res.get("count") != units:
             raise RunError(f"the dump brought {res.get('count')} of {units} entries")
         res.update(value=peak / 1024, dump_entries=res["count"], dump_rate=res["rate"])
         if "rss_before_kib" in res:
             res["growth_mib"] = (res["rss_after_kib"] - res["rss_before_kib"]) / 1024
-        return res
-    if wl.kind == "recv" and "flood" not in wl.params:  # nlceil sends to the contender
-        group = wl.params.get("group", 0)
-        rx = ctx.start(ctx.nlceil(mode, **copts) if c in wl.c
-                       else ctx.py(json.dumps(["recv", c, params])))
+    elif wl.kind == "recv" and "flood" not in wl.params:  # nlceil sends to the contender
+        rx = ctx.start(ctx.nlceil(mode, **copts) if mode else ctx.py(json.dumps(["recv", c, params])))
         port = ctx.wait_ready(rx)
-        tx = ctx.run(ctx.nlceil("usersock-mcast-send" if group else "usersock-send",
-                                count=units, batch=1024, **({"group": group} if group
-                                                            else {"dest": port})))
+        tx = ctx.run(ctx.nlceil("usersock-mcast-send" if group else "usersock-send", count=units,
+                                batch=1024, **({"group": group} if group else {"dest": port})))
         if group:
             send_end(ctx, port)
         res = ctx.finish(rx)
-        if c in wl.c and not wl.lossy:
-            check_c(res)
-        if res.get("lost") and not wl.lossy:
+        if not wl.lossy and (check_c(res) if mode else res).get("lost"):
             raise RunError(f"{res['lost']} of {units} messages lost on unicast")
         res.update(units=res["count"], sender_rate=tx["rate"])
     elif wl.kind == "send" and wl.tier == "host":  # nlceil receives
         rx = ctx.start(ctx.nlceil("usersock-recv", count=units, timeout=10))
         port = ctx.wait_ready(rx)
-        res = (ctx.run(ctx.nlceil(mode, count=units, dest=port, batch=1024)) if c in wl.c
+        res = (ctx.run(ctx.nlceil(mode, count=units, dest=port, batch=1024)) if mode
                else ctx.call("send", c, dict(params, dest=port)))
         got = check_c(ctx.finish(rx))
         if got["count"] != units:
             raise RunError(f"the receiver got {got['count']} of {units}")
         res.update(units=units, receiver_rate=got["rate"])
-    elif c in wl.c:
+    elif mode:
         res = ctx.run(ctx.nlceil(mode, **copts))
         check_c(dict(res, lost=0, timeouts=0) if wl.lossy else res)
         res["units"] = res.get("repeat", units) if wl.per_unit else units
     else:
         res = ctx.call(wl.kind, c, params)
     if wl.lossy:
-        res["units"] = units
-        res["loss_pct"] = 100.0 * float(res.get("lost", 0)) / units
-        res["overrun_events"] = int(res.get("enobufs", 0) or res.get("overruns", 0))
+        res.update(units=units, loss_pct=100.0 * float(res.get("lost", 0)) / units,
+                   overrun_events=int(res.get("enobufs", 0) or res.get("overruns", 0)))
     return res
 
 
-# -- the worker side ------------------------------------------------------------------
-
-def work(kind: str, contender: str, params: dict[str, Any]) -> dict[str, Any]:
+def work(line: str) -> dict[str, Any]:
+    """The worker side: one measurement, its result or why there is none."""
     import resource
 
-    from benchmarks.contenders import CONTENDERS
+    from benchmarks.contenders import CONTENDERS, NotApplicable
 
-    fn = CONTENDERS.get((kind, contender))
-    if fn is None:
-        raise RunError(f"no contender {contender!r} for {kind!r}")
-    res = fn(**params)
-    res.setdefault("units", res["count"])
+    try:
+        kind, contender, params = json.loads(line)
+        gc.collect()
+        res = CONTENDERS[(kind, contender)](**params)
+    except NotApplicable as e:
+        return {"na": str(e)}
+    except Exception as e:
+        traceback.print_exc()
+        return {"error": f"{type(e).__name__}: {e}"}
     res["rate"] = res["count"] / res["seconds"] if res["seconds"] > 0 else 0.0
     res["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return res
 
 
 def main(argv: list[str]) -> int:
-    from benchmarks.contenders import NotApplicable
-
     if argv == ["--serve"]:
         out, sys.stdout = sys.stdout, sys.stderr  # what a contender prints stays apart
         for line in sys.stdin:
-            try:
-                gc.collect()
-                ans = work(*json.loads(line))
-            except NotApplicable as e:
-                ans = {"na": str(e)}
-            except Exception as e:
-                traceback.print_exc()
-                ans = {"error": f"{type(e).__name__}: {e}"}
-            out.write(json.dumps(ans) + "\n")
+            out.write(json.dumps(work(line)) + "\n")
             out.flush()
-        return 0
-    if len(argv) != 1:
+    elif len(argv) == 1:
+        print(json.dumps(work(argv[0])), flush=True)
+    else:
         print("usage: python -m benchmarks.harness '[KIND, CONTENDER, {PARAMS}]' | --serve",
               file=sys.stderr)
         return 2
-    try:
-        print(json.dumps(work(*json.loads(argv[0]))), flush=True)
-    except NotApplicable as e:
-        print(f"n/a: {e}", file=sys.stderr)
-        return 3
     return 0
 
 

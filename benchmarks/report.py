@@ -1,5 +1,4 @@
-"""The results: medians, ratios and targets; tables (text and markdown),
-JSON and a plot.  ``python -m benchmarks.report RESULTS.json`` draws the
+"""The results: medians, ratios and targets; a table, JSON and a plot.  ``python -m benchmarks.report RESULTS.json`` draws the
 plot of a run afterwards (the guest run writes none)."""
 
 from __future__ import annotations
@@ -168,20 +167,6 @@ def one_line(s: dict[str, Any]) -> str:
         "" if r.get("met") is None else " (met)" if r["met"] else " (MISSED)") for r in s["rows"])
 
 
-def markdown(summaries: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    out = ["# nlfast benchmark", ""] + ([f"**{meta['warning']}**", ""] if meta.get("warning") else [])
-    out += [f"- {k}: {v}" for k, v in meta.items() if k not in ("warning", "plot")]
-    out += ["", "Medians of interleaved runs, min and max beside them; `x C` is the ratio to the C "
-            "ceiling client, `x best pure-Py` to the fastest pure-Python contender.", ""]
-    for s in summaries:
-        cols, rows = table_rows(s)
-        out += [f"## {s['name']}: {s['title']} ({s['unit']})", ""]
-        out += [s["notes"], ""] if s["notes"] else []
-        out += ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-        out += ["| " + " | ".join(v.replace("|", "/") for v in r) + " |" for r in rows] + [""]
-    return "\n".join([*out, footer(summaries, meta).replace("\n", "  \n")]) + "\n"
-
-
 def plot(summaries: list[dict[str, Any]], meta: dict[str, Any], path: Path) -> str | None:
     """One panel per workload, a bar per contender (log scale for rates) with
     min-max whiskers.  Returns why not, if it cannot."""
@@ -229,7 +214,7 @@ def plot(summaries: list[dict[str, Any]], meta: dict[str, Any], path: Path) -> s
 def write(summaries: list[dict[str, Any]], meta: dict[str, Any], out: Path,
           draw: bool = True) -> list[Path]:
     stem = out / ("bench-guest" if meta.get("tier") == "guest" else "bench")
-    paths = [stem.with_suffix(x) for x in (".json", ".md", ".txt")]
+    paths = [stem.with_suffix(x) for x in (".json", ".txt")]
     if draw:
         why = plot(summaries, meta, stem.with_suffix(".png"))
         meta["plot"] = f"plot: {stem.with_suffix('.png')}" if why is None else f"no plot: {why}"
@@ -237,8 +222,7 @@ def write(summaries: list[dict[str, Any]], meta: dict[str, Any], out: Path,
         meta["plot"] = f"plot: python -m benchmarks.report {paths[0]} draws it"
     paths[0].write_text(json.dumps({"meta": meta, "workloads": summaries}, indent=1, default=str)
                         + "\n")
-    paths[1].write_text(markdown(summaries, meta))
-    paths[2].write_text(text_table(summaries, meta) + "\n")
+    paths[1].write_text(text_table(summaries, meta) + "\n")
     return paths
 
 

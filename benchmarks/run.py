@@ -8,7 +8,7 @@
 
 Each contender runs in a process of its own, once per round, the rounds
 interleaved (A B C, A B C, ...) after one sizing round that is not
-counted.  results/ gets bench.json, bench.md, bench.txt and bench.png
+counted.  results/ gets bench.json, bench.txt and bench.png
 (bench-guest.* for --guest).
 """
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime
+import importlib.util
 import os
 import platform
 import subprocess
@@ -53,7 +54,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", action=argparse.BooleanOptionalAction, help="draw the PNG (default: "
                    "yes, but not with --guest: python -m benchmarks.report draws it afterwards)")
     p.add_argument("--list", action="store_true", help="list the workloads and contenders")
-    p.add_argument("-v", "--verbose", action="store_true", help="print every command and round")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every command run")
     return p
 
 
@@ -64,6 +65,15 @@ def list_workloads() -> str:
         for wl in wls:
             lines += [f"  {wl.name:15s} {wl.title}", f"  {'':15s} {', '.join(wl.contenders)}"]
     return "\n".join(lines + ["", "contenders:"] + [f"  {k:24s} {v}" for k, v in NAMES.items()])
+
+
+def pick(p: argparse.ArgumentParser, text: str | None, names: Any, what: str) -> list[str]:
+    """The names listed in ``text`` (comma-separated; all when None)."""
+    want = [n.strip() for n in text.split(",") if n.strip()] if text else list(names)
+    bad = [n for n in want if n not in names]
+    if bad or not want:
+        p.error(f"unknown {what}(s) {', '.join(bad)}; choose from: {', '.join(names)} (--list)")
+    return want
 
 
 def progress(msg: str) -> None:
@@ -92,11 +102,8 @@ def run_workload(wl: Workload, ctx: Ctx, repeat: int, contenders: list[str]) -> 
                 continue
             try:
                 res = measure(wl, ctx, c, units[c])
-            except NotApplicable as e:
-                na[c] = str(e)
-                continue
-            except RunError as e:
-                errors[c] = str(e)
+            except (NotApplicable, RunError) as e:
+                (na if isinstance(e, NotApplicable) else errors)[c] = str(e)
                 ctx.kill_all()
                 continue
             if rnd >= 0:
@@ -105,10 +112,6 @@ def run_workload(wl: Workload, ctx: Ctx, repeat: int, contenders: list[str]) -> 
                 secs = res["seconds"]
                 u = res["units"] * (ctx.seconds / secs if secs > 0 else 2)
                 units[c] = max(wl.min_units, min(1 << 31, round(u)))
-        if ctx.verbose and rnd >= 0:
-            progress(f"  round {rnd + 1}/{repeat}: " + "  ".join(
-                f"{c} {report.si(runs[c][-1].get('value', runs[c][-1]['rate']))}"
-                for c in contenders if runs[c]))
     for c in list(errors):
         if runs[c]:  # it worked in some rounds: keep those, say what failed
             errors[c] = f"{len(runs[c])} runs kept; one failed: {errors[c]}"
@@ -139,44 +142,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.list:
         print(list_workloads())
         return 0
-    tier = GUEST if args.guest else HOST
-    chosen = tier
-    if args.workloads:
-        by_name = {w.name: w for w in tier}
-        want = [n.strip() for n in args.workloads.split(",") if n.strip()]
-        bad = [n for n in want if n not in by_name]
-        if bad or not want:
-            p.error(f"unknown workload(s) {', '.join(bad)} for this tier ({'--guest' if args.guest else 'host'}); "
-                    f"choose from: {', '.join(by_name)}")
-        chosen = [by_name[n] for n in want]
-    contenders = list(NAMES)
-    if args.contenders:
-        contenders = [c.strip() for c in args.contenders.split(",") if c.strip()]
-        bad = [c for c in contenders if c not in NAMES]
-        if bad:
-            p.error(f"unknown contender(s) {', '.join(bad)}; choose from: {', '.join(NAMES)}")
+    tier = {w.name: w for w in (GUEST if args.guest else HOST)}
+    chosen = [tier[n] for n in pick(p, args.workloads, tier, "workload")]
+    contenders = pick(p, args.contenders, NAMES, "contender")
     if args.proto is not None and not args.guest:
         p.error("--proto only applies with --guest")
-    if args.seconds is not None and not args.seconds > 0:
-        p.error("--seconds must be more than 0")
     if not args.guest and os.geteuid() != 0:
         p.error("the host workloads need root (they make a network namespace): sudo make bench")
-    try:
-        args.out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        p.error(f"cannot create --out {args.out}: {e.strerror}")
+    args.out.mkdir(parents=True, exist_ok=True)
     repeat = args.repeat or (3 if args.quick else 5)
     ctx = Ctx(seconds=args.seconds or (0.1 if args.quick else 0.3), quick=args.quick,
               verbose=args.verbose, serve=args.guest)
     meta = meta_info(args)
     meta.update(repeat=repeat, seconds_per_run=ctx.seconds)
-    ctx.facts["na"] = {}
     build = subprocess.run(["make", "-s", "-C", str(NLCEIL.parent)], capture_output=True, text=True)
-    if not NLCEIL.exists():
-        ctx.facts["na"]["c"] = ctx.facts["na"]["c-ack"] = ctx.facts["na"]["c-sync"] = \
-            f"nlceil unavailable: {build.stderr.strip()[-200:]}"
-    import importlib.util
-
+    why = "" if NLCEIL.exists() else f"nlceil unavailable: {build.stderr.strip()[-200:]}"
+    ctx.facts["na"] = {c: why for c in ("c", "c-ack", "c-sync") if why}
     if importlib.util.find_spec("pyroute2") is None:
         ctx.facts["na"]["pyroute2"] = "pyroute2 is not installed (pip install -e '.[bench]')"
     t_start = time.monotonic()

@@ -88,25 +88,3 @@ def test_views_on_captured_dump(benchmark, batch, dump) -> None:  # type: ignore
         return [m.attrs(rtnl.IFADDRMSG_LEN).u32(rtnl.IFA_ADDRESS) for m in batch]
 
     assert benchmark(views) == dump[1]
-
-
-def test_pure_python_parse_of_buffer(benchmark, dump) -> None:  # type: ignore[no-untyped-def]
-    """The stdlib contender's loop over the same buffer, for scale."""
-    data, want = dump
-    hdr, nla, u32 = nlconst.NLMSGHDR.unpack_from, nlconst.NLATTR.unpack_from, nlconst.U32.unpack_from
-
-    def parse() -> list[int]:
-        out, off = [], 0
-        while off + 16 <= len(data):
-            ln = hdr(data, off)[0]
-            p, end = off + 24, off + ln
-            while p + 4 <= end:
-                alen, atype = nla(data, p)
-                if atype == rtnl.IFA_ADDRESS:
-                    out.append(u32(data, p + 4)[0])
-                    break
-                p += (alen + 3) & ~3
-            off += (ln + 3) & ~3
-        return out
-
-    assert benchmark(parse) == want

@@ -48,7 +48,7 @@ static struct {
 	uint64_t count;
 	unsigned repeat, window, size, group, batch, vlen, ack;
 	int ifindex, proto;
-	uint32_t dest, port;
+	uint32_t dest;
 	double timeout;
 	size_t bufsize;
 	long rcvbuf, sndbuf;
@@ -72,8 +72,7 @@ static struct {
 	uint64_t gaps, gap_msgs, out_of_order, size_mismatch;
 } IX;
 
-static void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void die(const char *fmt, ...)
+static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...)
 {
 	va_list ap;
 
@@ -104,9 +103,7 @@ static void *xmalloc(size_t n)
 
 static void record_error(int err)
 {
-	S.errors++;
-	if (!S.first_error)
-		S.first_error = err < 0 ? -err : err;
+	S.first_error = S.errors++ ? S.first_error : err < 0 ? -err : err;
 }
 
 static void index_seen(uint32_t idx)
@@ -123,14 +120,11 @@ static void index_seen(uint32_t idx)
 
 /* JSON, printed as it goes (stdout is a pipe: fully buffered), never cut. */
 static void ju(const char *k, uint64_t v) { printf(", \"%s\": %" PRIu64, k, v); }
-static void jf(const char *k, double v) { printf(", \"%s\": %.6f", k, v); }
 
 static void jbegin(const char *workload, uint64_t count, double seconds)
 {
-	printf("{\"workload\": \"%s\"", workload);
-	ju("count", count);
-	jf("seconds", seconds);
-	jf("rate", seconds > 0 ? (double)count / seconds : 0.0);
+	printf("{\"workload\": \"%s\", \"count\": %" PRIu64 ", \"seconds\": %.6f, \"rate\": %.1f",
+	       workload, count, seconds, seconds > 0 ? (double)count / seconds : 0.0);
 }
 
 static void jend(void)
@@ -223,20 +217,19 @@ static void ring_init(struct ring *r, size_t each)
 
 static void rx_init(struct ring *r) { ring_init(r, O.bufsize); }
 
-/* recvmmsg: datagrams, or -1 with errno (ENOBUFS counted, never EINTR). */
+/* recvmmsg: datagrams; 0 if none came in time; -1 after ENOBUFS (counted). */
 static int rx_recv(int fd, struct ring *r, int flags)
 {
 	int n;
 
-	do {
-		n = recvmmsg(fd, r->m, O.vlen, flags, NULL);
-		S.syscalls_rx++;
-		if (n < 0 && errno == ENOBUFS)
-			S.enobufs++;
-	} while (n < 0 && errno == EINTR);
-	if (n > 0)
-		S.datagrams_rx += (uint64_t)n;
-	return n;
+	while ((n = recvmmsg(fd, r->m, O.vlen, flags, NULL)) < 0 && errno == EINTR)
+		;
+	S.syscalls_rx++;
+	if (n < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EWOULDBLOCK)
+		die("recvmmsg: %s", strerror(errno));
+	S.enobufs += n < 0 && errno == ENOBUFS;
+	S.datagrams_rx += n > 0 ? (uint64_t)n : 0;
+	return n < 0 && errno != ENOBUFS ? 0 : n;
 }
 
 static long rx_len(const struct ring *r, int i)
@@ -503,14 +496,10 @@ static uint64_t dump_once(int fd, struct ring *r, const struct nlmsghdr *req, en
 	while (!done) {
 		int n = rx_recv(fd, r, MSG_WAITFORONE);
 
-		if (n < 0 && errno == ENOBUFS)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		if (!n) {
 			S.timeouts++;
 			break;
 		}
-		if (n < 0)
-			die("recvmmsg: %s", strerror(errno));
 		FOR_EACH_MSG(h, r, n, {
 			if (h->nlmsg_seq != req->nlmsg_seq || h->nlmsg_type == NLMSG_NOOP) {
 				S.unexpected++;
@@ -657,11 +646,9 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 		if (!inflight)
 			continue;
 		n = rx_recv(fd, &r, MSG_WAITFORONE);
-		if (n < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EWOULDBLOCK)
-			die("recvmmsg: %s", strerror(errno));
-		if (n < 0) {	/* replies were dropped or never came: forget them */
-			S.timeouts += errno != ENOBUFS;
-			while ((n = rx_recv(fd, &r, MSG_DONTWAIT)) > 0 || (n < 0 && errno == ENOBUFS))
+		if (n <= 0) {	/* replies were dropped or never came: forget them */
+			S.timeouts += !n;
+			while (rx_recv(fd, &r, MSG_DONTWAIT))
 				;
 			lost += inflight;
 			inflight = 0;
@@ -713,14 +700,6 @@ static int drain_acks(int fd, struct ring *r, int flags, uint32_t ackseq)
 	int got = 0, n;
 
 	while ((n = rx_recv(fd, r, flags)) != 0) {
-		if (n < 0 && errno == ENOBUFS)
-			continue;
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			S.timeouts += !(flags & MSG_DONTWAIT);
-			return got;
-		}
-		if (n < 0)
-			die("recvmmsg: %s", strerror(errno));
 		FOR_EACH_MSG(h, r, n, {
 			int e = h->nlmsg_type == NLMSG_ERROR ? nl_errcode(h) : 0;
 
@@ -732,9 +711,10 @@ static int drain_acks(int fd, struct ring *r, int flags, uint32_t ackseq)
 				S.acks++;
 			got |= h->nlmsg_type == NLMSG_ERROR && h->nlmsg_seq == ackseq;
 		});
-		if (got || !(flags & MSG_DONTWAIT))
+		if (got || (n > 0 && !(flags & MSG_DONTWAIT)))
 			return got;
 	}
+	S.timeouts += !(flags & MSG_DONTWAIT);
 	return got;
 }
 
@@ -816,7 +796,7 @@ static void run_recv(int flood)
 		die("--count too large");
 	if (flood && !O.group)
 		O.group = NLFAM_GRP_FLOOD;
-	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, flood ? 0 : O.port, O.group, &portid);
+	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, 0, O.group, &portid);
 	rx_init(&r);
 	set_rcvtimeo(fd, flood ? 0.05 : O.timeout);
 	IX.expect = first;
@@ -837,11 +817,9 @@ static void run_recv(int flood)
 	while (!done && got < N) {
 		int n = rx_recv(fd, &r, MSG_WAITFORONE);
 
-		if (n < 0 && errno == ENOBUFS)
+		if (n < 0)
 			continue;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
-			die("recvmmsg: %s", strerror(errno));
-		if (n < 0) {
+		if (!n) {
 			if (flood && !(atomic_load(&FL.done) && FL.err) && now() - t_last < O.timeout)
 				continue;
 			S.timeouts++;
@@ -899,10 +877,10 @@ static void usage(FILE *f)
 	      "  dump --count N --size S           NLFAM_MSG_DUMP entries\n"
 	      "  usersock-send --count N --size S --dest PORTID\n"
 	      "  usersock-mcast-send --count N --size S --group G   (G in 1..32)\n"
-	      "  usersock-recv --count N [--port P] [--group G]   prints READY <portid> on stderr\n"
-	      "options: --proto P (the family's, 30)  --batch B (messages per datagram, 64)\n"
-	      "  --vlen V (datagrams per sendmmsg/recvmmsg, 64)  --bufsize BYTES (32768)\n"
-	      "  --rcvbuf/--sndbuf BYTES (SO_*BUFFORCE, 32 MiB)  --timeout SECONDS (5)\n", f);
+	      "  usersock-recv --count N [--group G]   prints READY <portid> on stderr\n"
+	      "options: --proto P (the family's, 30)  --batch B (messages per datagram, 64; 64\n"
+	      "  datagrams of 32 KiB per sendmmsg/recvmmsg)  --rcvbuf BYTES (SO_RCVBUFFORCE,\n"
+	      "  32 MiB)  --timeout SECONDS (5)\n", f);
 }
 
 static unsigned long long num(const char *s, const char *what)
@@ -922,10 +900,9 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "count", 1, NULL, 'n' }, { "repeat", 1, NULL, 'r' }, { "ifindex", 1, NULL, 'i' },
 		{ "window", 1, NULL, 'w' }, { "size", 1, NULL, 's' }, { "dest", 1, NULL, 'd' },
-		{ "port", 1, NULL, 'p' }, { "group", 1, NULL, 'g' },
+		{ "group", 1, NULL, 'g' },
 		{ "timeout", 1, NULL, 't' }, { "proto", 1, NULL, 'P' }, { "batch", 1, NULL, 'b' },
-		{ "vlen", 1, NULL, 'v' }, { "bufsize", 1, NULL, 'B' }, { "rcvbuf", 1, NULL, 'R' },
-		{ "sndbuf", 1, NULL, 'S' }, { "ack", 1, NULL, 'a' }, { "help", 0, NULL, 'h' },
+		{ "rcvbuf", 1, NULL, 'R' }, { "ack", 1, NULL, 'a' }, { "help", 0, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_nl dst = { .nl_family = AF_NETLINK };
@@ -950,15 +927,11 @@ int main(int argc, char **argv)
 		case 'w': O.window = (unsigned)v; break;
 		case 's': O.size = (unsigned)v; break;
 		case 'd': O.dest = (uint32_t)v; break;
-		case 'p': O.port = (uint32_t)v; break;
 		case 'g': O.group = (unsigned)v; break;
 		case 't': O.timeout = strtod(optarg, NULL); break;
 		case 'P': O.proto = (int)v; break;
 		case 'b': O.batch = (unsigned)v; break;
-		case 'v': O.vlen = (unsigned)v; break;
-		case 'B': O.bufsize = (size_t)v; break;
 		case 'R': O.rcvbuf = (long)v; break;
-		case 'S': O.sndbuf = (long)v; break;
 		case 'a': O.ack = (unsigned)v; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -966,10 +939,8 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		die("unexpected argument: %s", argv[optind]);
-	if (!O.batch || !O.vlen || O.bufsize < 4096 || !O.repeat || !O.window ||
-	    O.window > (1u << 24) || O.vlen > 1024 || O.size > 65000)
-		die("--batch, --vlen, --repeat, --window (at most 2^24) must be > 0; --vlen <= 1024; "
-		    "--bufsize >= 4096; --size <= 65000");
+	if (!O.batch || !O.repeat || !O.window || O.window > (1u << 24) || O.size > 65000)
+		die("--batch, --repeat, --window (at most 2^24) must be > 0; --size <= 65000");
 
 	if (!strcmp(wl, "linkdump")) {
 		run_dump(wl, NETLINK_ROUTE, RTM_GETLINK, sizeof(struct ifinfomsg), link_entry);
