@@ -433,9 +433,13 @@ def request_pyroute2(count: int, proto: int, req: int, reply: int, ifindex: int 
 # attribute `index` (from 0); an `end_type` message ends the run.  `flood`: a
 # second socket asks the family for them, from a thread ------------------------
 
-def flood_thread(count: int, size: int, group: int, proto: int) -> Any:
-    """Asks for the flood from a second socket in a thread (the kernel floods
-    inside that request) and waits for its ack; errors go to .errors."""
+def flood_thread(count: int, flood: dict[str, int] | None, group: int, proto: int) -> Any:
+    """(now, a thread) that asks for the flood from a second socket (the kernel
+    floods inside that request) and waits for its ack; errors go to .errors.
+    (None, None) without ``flood``."""
+    if not flood:
+        return None, None
+    size = flood["size"]
     req = attr_u32(FAM_A_COUNT, count) + attr_u32(FAM_A_SIZE, size) + attr_u32(FAM_A_GROUP, group)
     req = NLMSGHDR.pack(16 + len(req), FAM_MSG_FLOOD, NLM_F_REQUEST | NLM_F_ACK, 1, 0) + req
     s = open_socket(proto)
@@ -452,8 +456,9 @@ def flood_thread(count: int, size: int, group: int, proto: int) -> Any:
 
     th = threading.Thread(target=go, daemon=True)
     th.errors = errors  # type: ignore[attr-defined]
+    t0 = perf()  # from the request on, as nlceil's flood-recv
     th.start()
-    return th
+    return t0, th
 
 
 def recv_done(count: int, first: int, got: int, gaps: int, expect: int, t_first: float | None,
@@ -473,17 +478,12 @@ def recv_nlfast(count: int, proto: int, mtype: int, group: int = 0, index: int =
     per message, ``m.type`` and ``m.seq`` (or ``m.attrs().u32(index)``)."""
     import nlfast
 
-    first = 0 if index else 1
+    expect = first = 0 if index else 1
     got = gaps = overruns = 0
-    expect = first
-    t_first: float | None = None
     t_last = 0.0
-    th = None
     with nl(proto, groups=[group] if group else [], rcvbuf=rcvbuf) as s:
         ready(s.portid)
-        if flood:
-            t_first = perf()  # from the request on, as nlceil's flood-recv
-            th = flood_thread(count, flood["size"], group, proto)
+        t_first, th = flood_thread(count, flood, group, proto)
         wait = 0.05 if th else 30.0
         while expect < first + count:
             try:
@@ -544,13 +544,8 @@ def recv_stdlib(count: int, proto: int, mtype: int, group: int = 0, index: int =
     buf = bytearray(BIG_BUF)
     hdr, nla, u32 = NLMSGHDR.unpack_from, NLATTR.unpack_from, U32.unpack_from
     got = gaps = enobufs = 0
-    expect = first
-    t_first: float | None = None
-    t_last = 0.0
-    th = None
-    if flood:
-        t_first = perf()
-        th = flood_thread(count, flood["size"], group, proto)
+    expect, t_last = first, 0.0
+    t_first, th = flood_thread(count, flood, group, proto)
     s.settimeout(0.05 if th else 30.0)
     end = False
     while expect < first + count and not end:
