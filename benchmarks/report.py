@@ -204,7 +204,8 @@ def plot(summaries: list[dict[str, Any]], meta: dict[str, Any], path: Path) -> s
         ax.axis("off")
     fig.suptitle(f"nlfast benchmark, {meta.get('date', '')}, kernel {meta.get('kernel', '')}"
                  + ("  (QEMU guest: only ratios mean anything)" if meta.get("tier") == "guest"
-                    else ""), fontsize=10)
+                    else "") + ("\n--quick: a check that it runs, not numbers to quote"
+                                if "--quick" in meta.get("args", "") else ""), fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
