@@ -1,4 +1,4 @@
-"""The Python contenders: one function per (kind, contender), run in a worker.
+"""The Python contenders: one function per kind of workload and style, run in a worker.
 
 A workload (workloads.py) names its kind (dump, request, recv, send) and its
 parameters; each function takes them as keywords plus ``count`` (the units

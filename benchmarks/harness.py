@@ -289,6 +289,8 @@ def work(line: str) -> dict[str, Any]:
 
     try:
         kind, contender, params = json.loads(line)
+        if (kind, contender) not in CONTENDERS:
+            raise RunError(f"no contender {contender!r} for workloads of kind {kind!r}")
         gc.collect()
         res = CONTENDERS[(kind, contender)](**params)
     except NotApplicable as e:
