@@ -656,7 +656,9 @@ def recv_pyroute2(count: int, proto: int, mtype: int, group: int = 0, end_type: 
 # all prepared before the clock starts ------------------------------------------
 
 def distinct_bodies(count: int, size: int, attr: int) -> list[bytes]:
-    return [body(size, attr, i.to_bytes(4, "little")) for i in range(count)]
+    """At most 64 datagrams' worth, sent over and over: memory stays bounded."""
+    pool = BIG_BUF // (16 + len(body(size, attr))) * 64
+    return [body(size, attr, i.to_bytes(4, "little")) for i in range(min(count, pool))]
 
 
 def stdlib_wait_ack(s: Any, seq: int) -> None:
@@ -700,7 +702,8 @@ def send_nlfast(count: int, proto: int, mtype: int, flags: int = 0, size: int = 
         if how == "send_repeat":
             s.send_repeat(msg.encode(), n, dest=dest)
         elif how == "send_batch":
-            s.send_batch(msgs, dest=dest)
+            for i in range(0, n, len(msgs)):
+                s.send_batch(msgs if n - i >= len(msgs) else msgs[: n - i], dest=dest)
         else:
             for _ in range(n):
                 s.send(msg, dest=dest)
@@ -736,10 +739,10 @@ def send_stdlib(count: int, proto: int, mtype: int, flags: int = 0, size: int = 
             s.sendto(struct.pack("=IHHII", msglen, mtype, flags, seq, pid) + payload, addr)
     for seq in range(1, n + 1, per) if how != "simple" else ():
         k = min(per, n + 1 - seq)
-        if how == "distinct":
+        if how == "distinct":  # the pool holds whole datagrams: o + k stays inside
+            o = (seq - 1) % len(bodies)
             s.sendto(b"".join(map(pack, repeat(msglen, k), repeat(mtype, k), repeat(flags, k),
-                                  range(seq, seq + k), repeat(pid, k), bodies[seq - 1 : seq - 1 + k])),
-                     addr)
+                                  range(seq, seq + k), repeat(pid, k), bodies[o : o + k])), addr)
         else:
             words[2 : msglen // 4 * k : msglen // 4] = array("I", range(seq, seq + k))
             s.sendto(raw[: msglen * k], addr)

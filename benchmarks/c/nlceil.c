@@ -851,7 +851,7 @@ static void run_recv(int flood)
 		if (FL.err)
 			record_error(FL.err);
 	}
-	jbegin(flood ? "flood-recv" : "usersock-recv", got, t_last - t0);
+	jbegin(flood ? "flood-recv" : "usersock-recv", got, started ? t_last - t0 : 0.0);
 	ju("portid", portid);
 	ju("requested", N);
 	ju("lost", IX.gap_msgs + (IX.expect < first + N ? first + N - IX.expect : 0));
