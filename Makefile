@@ -57,11 +57,12 @@ test-guest: deps venv module
 test: lint test-host test-guest
 
 # The main job: nlfast beside the stdlib, pyroute2 and the C ceiling, on this
-# kernel; tables and a plot go to results/ (bench.*).  Then the family
-# workloads against the real module, inside the QEMU guest (emulated timings:
-# only ratios within that boot mean anything): results/bench-guest.*, its plot
-# drawn here afterwards.  BENCH_ARGS go to the host run, GUEST_BENCH_ARGS to
-# the guest's (e.g. GUEST_BENCH_ARGS="--quick" or "-w fam-dump,fam-dump-rss").
+# kernel (a progress line per workload; a table, JSON and a plot in results/
+# bench.*).  Then the family workloads against the real module, inside the
+# QEMU guest (emulated timings: only ratios within that boot mean anything):
+# results/bench-guest.*, its plot drawn here afterwards.  Both plots are copied
+# to docs/, where README.md shows them.  BENCH_ARGS go to the host run,
+# GUEST_BENCH_ARGS to the guest's (e.g. "--quick" or "-w fam-dump,fam-echo").
 # Fails if either run fails, a guest measurement fails, or the guest kernel
 # log shows a problem.
 bench: deps venv module
@@ -70,6 +71,8 @@ bench: deps venv module
 	$(PYTHON) guest/vm.py --kver $(KVER) --timeout 900 --module $(KO) -- \
 	  $(CURDIR)/$(PY) -m benchmarks.run --guest --out $(CURDIR)/results $(GUEST_BENCH_ARGS)
 	$(PY) -m benchmarks.report results/bench-guest.json
+	mkdir -p docs && cp results/bench.png results/bench-guest.png docs/
+	@echo "plots: $(CURDIR)/docs/bench.png $(CURDIR)/docs/bench-guest.png"
 
 clean:
 	rm -rf build dist *.egg-info nlfast/_nlfast_cffi* .pytest_cache

@@ -1,16 +1,8 @@
-"""nlfast's benchmark suite: nlfast beside the alternatives, on one kernel.
+"""nlfast's benchmark suite: nlfast beside the stdlib, pyroute2 and a C client.
 
-``python -m benchmarks.run`` (``make bench``) measures every workload with
-every contender, interleaved, and writes results/ (JSON, markdown, PNG).
-``python -m benchmarks.run --list`` names the workloads.
-
-Each measurement runs in its own process (``python -m benchmarks.worker``
-or the C ceiling client ``benchmarks/c/nlceil``) that prints one JSON
-object, so contenders never share an interpreter, a socket or a heap.  In
-the QEMU guest (``--guest``), where an interpreter takes seconds to start,
-each Python contender keeps one worker process for all its measurements
-(``worker --serve``); contenders still never share one.
-
-This package imports nothing outside the standard library at import time:
-a worker imports nlfast or pyroute2 only for the contender it runs.
+``python -m benchmarks.run`` (``make bench``) runs it; ``--list`` names the
+workloads.  A workload is a declaration (workloads.py), a contender a
+function over it (contenders.py; the C one is c/nlceil.c), each run in a
+process of its own (harness.py), summed up by report.py.  Nothing outside
+the standard library is imported at import time.
 """

@@ -1,8 +1,8 @@
 """Netlink numbers for the contenders that must not import nlfast.
 
 They are the kernel's ABI (linux/netlink.h, linux/rtnetlink.h,
-linux/if_link.h, linux/if_addr.h); test_micro.py checks them against
-nlfast's own, which the C compiler reads from the system headers.
+linux/if_link.h, linux/if_addr.h, kernel/uapi/nlfast_family.h);
+test_micro.py checks them against nlfast's own.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import contextlib
 import socket
 import struct
 
-AF_NETLINK = socket.AF_NETLINK
 NETLINK_ROUTE = 0
 NETLINK_USERSOCK = 2
 SOL_NETLINK = 270
@@ -20,7 +19,6 @@ NETLINK_CAP_ACK = 10
 SO_RCVBUFFORCE = 33
 SO_SNDBUFFORCE = 32
 
-NLMSG_NOOP = 1
 NLMSG_ERROR = 2
 NLMSG_DONE = 3
 NLMSG_MIN_TYPE = 0x10
@@ -40,14 +38,18 @@ IFA_LOCAL = 2
 IFINFOMSG_LEN = 16
 IFADDRMSG_LEN = 8
 
-# The message the USERSOCK workloads carry, as nlceil sends and checks it:
-# type NLMSG_MIN_TYPE, flags 0, seqs 1..N, 16 payload bytes of pattern().
+# the nlfast family (NLFAM_MSG_*, NLFAM_A_*)
+FAM_MSG_ECHO, FAM_MSG_SINK, FAM_MSG_FLOOD, FAM_MSG_DUMP = 18, 19, 21, 22
+FAM_A_DATA, FAM_A_COUNT, FAM_A_SIZE, FAM_A_GROUP, FAM_A_INDEX = 2, 3, 4, 5, 6
+
+# What the USERSOCK workloads carry, as nlceil sends and checks it: type
+# NLMSG_MIN_TYPE, flags 0, seqs 1..N, 16 bytes of pattern(); END ends a run.
 USERSOCK_TYPE = NLMSG_MIN_TYPE
+END_TYPE = USERSOCK_TYPE + 1
 USERSOCK_SIZE = 16
 
 NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, portid
 NLATTR = struct.Struct("=HH")  # len, type
-I32 = struct.Struct("=i")
 U32 = struct.Struct("=I")
 
 BIG_BUF = 32768  # one receive buffer: a dump skb is never larger
@@ -59,7 +61,11 @@ def pattern(size: int) -> bytes:
     return bytes((i * 131 + 7) & 0xFF for i in range(size))
 
 
-def open_socket(protocol: int, rcvbuf: int = RCVBUF, groups: int = 0) -> socket.socket:
+def attr_u32(atype: int, value: int) -> bytes:
+    return NLATTR.pack(8, atype) + U32.pack(value)
+
+
+def open_socket(protocol: int, rcvbuf: int = RCVBUF) -> socket.socket:
     """A stdlib netlink socket set up as nlceil sets its own up."""
     s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, protocol)
     try:
@@ -70,5 +76,5 @@ def open_socket(protocol: int, rcvbuf: int = RCVBUF, groups: int = 0) -> socket.
         s.setsockopt(socket.SOL_SOCKET, SO_SNDBUFFORCE, rcvbuf)
     with contextlib.suppress(OSError):
         s.setsockopt(SOL_NETLINK, NETLINK_CAP_ACK, 1)
-    s.bind((0, groups))
+    s.bind((0, 0))
     return s

@@ -1,18 +1,21 @@
-"""Summaries of the measurements: the table (text and markdown), the JSON
-and the plot."""
+"""The results: medians, ratios and targets; a table, JSON and a plot.  ``python -m benchmarks.report RESULTS.json`` draws the
+plot of a run afterwards (the guest run writes none)."""
 
 from __future__ import annotations
 
 import json
 import statistics
+import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.core import NAMES, NLFAST, PURE_PYTHON
+from benchmarks.workloads import PURE_PYTHON, REFS, Workload
 
-GUEST_WARNING = ("GUEST TIMINGS ARE EMULATED (QEMU/TCG, some 50x slower than the host): absolute "
-                 "rates mean nothing; only the "
-                 "ratios between contenders measured inside one boot do.")
+GUEST_WARNING = ("GUEST TIMINGS ARE EMULATED (QEMU/TCG, some 50x slower than the host): "
+                 "absolute rates mean nothing; only the ratios between contenders measured "
+                 "inside one boot do.")
+EXTRA = ("loss_pct", "overrun_events", "sender_rate", "receiver_rate", "growth_mib",
+         "dump_entries", "dump_rate")
 
 
 def si(x: float | None) -> str:
@@ -25,94 +28,71 @@ def si(x: float | None) -> str:
 
 
 def ratio(x: float | None) -> str:
-    if x is None:
-        return "-"
-    if x >= 10:
-        return f"{x:,.0f}x"
-    return f"{x:.2f}x"
+    return "-" if x is None else f"{x:,.0f}x" if x >= 10 else f"{x:.2f}x"
 
 
-def summarize(wl: Any, runs: dict[str, list[dict[str, Any]]], errors: dict[str, str],
+def summarize(wl: Workload, runs: dict[str, list[dict[str, Any]]], errors: dict[str, str],
               na: dict[str, str]) -> dict[str, Any]:
-    """Medians, spreads, ratios and the target verdict of one workload."""
-    key = "rate" if wl.kind == "rate" else "value"
-    stats: dict[str, dict[str, Any]] = {}
-    names = {**NAMES, **getattr(wl, "names", {})}
-    for c in runs:
-        vals = [r[key] for r in runs.get(c, [])]
-        st: dict[str, Any] = {"name": names.get(c, c), "n": len(vals)}
+    """Medians, spreads, ratios and target verdicts of one workload."""
+    key = "value" if wl.footprint else "rate"
+    rows: list[dict[str, Any]] = []
+    for c, rs in runs.items():
+        vals = [r[key] for r in rs]
+        row: dict[str, Any] = {"contender": c, "name": wl.name_of(c), "n": len(vals)}
         if vals:
-            st.update(median=statistics.median(vals), min=min(vals), max=max(vals))
-            extra: dict[str, float] = {}
-            for k in ("loss_pct", "overrun_events", "sender_rate", "receiver_rate",
-                      "growth_mib", "lost", "dump_entries", "dump_rate",
-                      "growth_per_entry_b"):
-                xs = [r[k] for r in runs[c] if isinstance(r.get(k), (int, float))]
-                if xs:
-                    extra[k] = statistics.median(xs)
-            st["extra"] = extra
-        if c in getattr(wl, "row_notes", {}):
-            st["row_note"] = wl.row_notes[c]
-        if c in na:
-            st["na"] = na[c]
-        elif c in errors:
-            st["error"] = errors[c]
-        stats[c] = st
-    med = {c: s.get("median") for c, s in stats.items()}
-    rows = []
-    if wl.kind == "rate":
-        c_med = med.get("c")
-        py = [m for c, m in med.items() if c in PURE_PYTHON and m]
-        best_py = max(py) if py else None
-        p2 = med.get("pyroute2")
-        for c, st in stats.items():
-            m = st.get("median")
-            row = {"contender": c, **st,
-                   "vs_c": m / c_med if m and c_med else None,
-                   "vs_best_py": m / best_py if m and best_py else None,
-                   "vs_pyroute2": m / p2 if m and p2 else None}
-            if c == "nlfast" and wl.target is not None:
-                row["target"] = wl.target.text()
-                row["met"] = verdict(wl.target, row)
-            rows.append(row)
-    else:
-        p2 = med.get("pyroute2")
-        for c, st in stats.items():
-            m = st.get("median")
-            row = {"contender": c, **st, "p2_over": p2 / m if m and p2 else None}
-            if c == "nlfast":
-                if wl.name == "import":
-                    row["target"] = f">={wl.goal:g}x faster than pyroute2"
-                    row["met"] = (None if row["p2_over"] is None
-                                  else row["p2_over"] >= wl.goal)
-                elif wl.name.endswith("rss"):
-                    g = st.get("extra", {}).get("growth_mib")
-                    row["target"] = f"grows <={wl.bound_mib:g} MiB in the dump"
-                    row["met"] = None if g is None else g <= wl.bound_mib
-            rows.append(row)
-    lossy = getattr(wl, "lossy", False)
+            row.update(median=statistics.median(vals), min=min(vals), max=max(vals))
+            row["extra"] = {k: statistics.median([r[k] for r in rs]) for k in EXTRA
+                            if all(isinstance(r.get(k), (int, float)) for r in rs)}
+            if not wl.lossy:
+                row["extra"].pop("loss_pct", None)
+                row["extra"].pop("overrun_events", None)
+        for k, d in (("na", na), ("error", errors), ("row_note", wl.row_notes)):
+            if c in d:
+                row[k] = d[c]
+        rows.append(row)
+    med = {r["contender"]: r.get("median") for r in rows}
+    best_py = max((m for c, m in med.items() if c in PURE_PYTHON and m), default=None)
     for row in rows:
-        e = row.get("extra", {})
-        if not lossy:
-            for k in ("loss_pct", "overrun_events", "lost"):
-                e.pop(k, None)
-    return {"name": wl.name, "title": wl.describe(), "unit": wl.unit, "kind": wl.kind,
+        m = row.get("median")
+        if wl.footprint:
+            row["p2_over"] = med["pyroute2"] / m if m and med.get("pyroute2") else None
+        else:
+            row["vs"] = {ref: m / med[ref] if m and med.get(ref) else None
+                         for ref in ("c", "pyroute2")}
+            row["vs"]["best_py"] = m / best_py if m and best_py else None
+        goals = wl.targets.get(row["contender"])
+        if goals:
+            row["target"], row["met"], row["short"] = verdict(goals, row, med)
+    return {"name": wl.name, "title": wl.title, "unit": wl.unit, "footprint": wl.footprint,
             "tier": wl.tier, "notes": wl.notes, "rows": rows, "runs": runs}
 
 
-def verdict(t: Any, row: dict[str, Any]) -> bool | None:
-    """Whether the row meets the target's parts that could be measured
-    (None: none could)."""
-    checks = []
-    if t.vs_c is not None and row["vs_c"] is not None:
-        checks.append(row["vs_c"] >= t.vs_c)
-    if t.vs_pyroute2 is not None and row["vs_pyroute2"] is not None:
-        checks.append(row["vs_pyroute2"] >= t.vs_pyroute2)
-    return all(checks) if checks else None
-
-
-def _met(v: bool | None) -> str:
-    return "" if v is None else ("yes" if v else "NO")
+def verdict(goals: list[tuple[str, float]], row: dict[str, Any],
+            med: dict[str, float | None]) -> tuple[str, bool | None, str]:
+    """(the target as text, met? (None: not measurable), by how much it is missed)."""
+    texts, checks, short = [], [], []
+    for ref, want in goals:
+        if ref == "p2_over":
+            texts.append(f">={want:g}x faster than pyroute2")
+            got = row.get("p2_over")
+        elif ref == "growth":
+            texts.append(f"grows <={want:g} MiB in the dump")
+            g = row.get("extra", {}).get("growth_mib")
+            if g is not None:
+                checks.append(g <= want)
+                if g > want:
+                    short.append(f"+{g - want:.1f} MiB over")
+            continue
+        else:
+            texts.append(f">={want:g}x {REFS.get(ref, ref)}")
+            m, r = row.get("median"), med.get(ref)
+            got = m / r if m and r else None
+        if got is not None:
+            checks.append(got >= want)
+            if got < want:
+                short.append(f"{ratio(got)} of {want:g}x: {100 * (1 - got / want):.0f}% short")
+    met = all(checks) if checks else None
+    return ", ".join(texts), met, "; ".join(short)
 
 
 def note(row: dict[str, Any]) -> str:
@@ -121,106 +101,75 @@ def note(row: dict[str, Any]) -> str:
     if "error" in row:
         return "failed: " + row["error"]
     e = row.get("extra", {})
-    parts = []
+    parts = [row["short"]] if row.get("short") else []
     if "loss_pct" in e:
-        parts.append(f"lost {e['loss_pct']:.1f}%")
-    if "overrun_events" in e:
-        parts.append(f"{e['overrun_events']:.0f} overrun notices")
-    if "sender_rate" in e and "loss_pct" in e:
+        parts.append(f"lost {e['loss_pct']:.1f}%, {e.get('overrun_events', 0):.0f} overrun notices")
+    if "loss_pct" in e and "sender_rate" in e:
         parts.append(f"sent at {si(e['sender_rate'])}/s")
-    if "dump_entries" in e and "dump_rate" in e:
-        parts.append(f"{si(e['dump_entries'])} entries at {si(e['dump_rate'])}/s")
+    if "dump_entries" in e and "growth_mib" in e:
+        parts.append(f"{si(e['dump_entries'])} entries at {si(e.get('dump_rate'))}/s")
     if "growth_mib" in e:
-        parts.append(f"+{e['growth_mib']:.1f} MiB during the dump"
-                     + (f" ({e['growth_per_entry_b']:,.0f} bytes per entry)"
-                        if "growth_per_entry_b" in e else ""))
+        parts.append(f"+{e['growth_mib']:.1f} MiB during the dump")
     if "row_note" in row:
         parts.append(row["row_note"])
     return ", ".join(parts)
 
 
-RATE_COLS = ("contender", "median", "min", "max", "x C", "x best pure-Py", "x pyroute2",
-             "target", "met?", "note")
-FOOT_COLS = ("contender", "median", "min", "max", "pyroute2 / this", "target", "met?", "note")
+def met_text(v: bool | None) -> str:
+    return "" if v is None else "yes" if v else "NO"
 
 
-def table_rows(s: dict[str, Any]) -> tuple[tuple[str, ...], list[list[str]]]:
-    out = []
-    if s["kind"] == "rate":
-        for r in s["rows"]:
-            out.append([r["name"], si(r.get("median")), si(r.get("min")), si(r.get("max")),
-                        ratio(r["vs_c"]), ratio(r["vs_best_py"]),
-                        ratio(r["vs_pyroute2"]) if r["contender"] != "pyroute2" else "",
-                        r.get("target", ""), _met(r.get("met")), note(r)])
-        return RATE_COLS, out
-    def fmt(v: float | None) -> str:
-        return "-" if v is None else f"{v:.1f}"
+def table_rows(s: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    if s["footprint"]:
+        cols = ["contender", "median", "min", "max", "pyroute2 / this", "target", "met?", "note"]
 
-    for r in s["rows"]:
-        out.append([r["name"], fmt(r.get("median")), fmt(r.get("min")), fmt(r.get("max")),
-                    ratio(r["p2_over"]) if r["contender"] != "pyroute2" else "",
-                    r.get("target", ""), _met(r.get("met")), note(r)])
-    return FOOT_COLS, out
+        def fmt(v: float | None) -> str:
+            return "-" if v is None else f"{v:.1f}"
 
-
-def text_table(summaries: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    lines = []
-    if meta.get("tier") == "guest":
-        lines += [GUEST_WARNING, ""]
-    for s in summaries:
-        cols, rows = table_rows(s)
-        head = f"== {s['name']}: {s['title']} [{s['unit']}]"
-        lines.append(head)
-        if s["notes"]:
-            lines.append(f"   ({s['notes']})")
-        widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c)
-                  for i, c in enumerate(cols)]
-        widths[-1] = len(cols[-1])  # the note column is not padded
-        align = ["<"] + [">"] * (len(cols) - 4) + ["<", "<", "<"]
-        lines.append("  ".join(f"{c:{a}{w}}" for c, a, w in zip(cols, align, widths)).rstrip())
-        for r in rows:
-            lines.append("  ".join(f"{v:{a}{w}}" for v, a, w in zip(r, align, widths)).rstrip())
-        lines.append("")
-    lines.append(footer(summaries, meta))
-    return "\n".join(lines)
+        return cols, [[r["name"], fmt(r.get("median")), fmt(r.get("min")), fmt(r.get("max")),
+                       ratio(r["p2_over"]) if r["contender"] != "pyroute2" else "",
+                       r.get("target", ""), met_text(r.get("met")), note(r)] for r in s["rows"]]
+    cols = ["contender", "median", "min", "max", "x C", "x best pure-Py", "x pyroute2", "target",
+            "met?", "note"]
+    return cols, [[r["name"], si(r.get("median")), si(r.get("min")), si(r.get("max")),
+                   ratio(r["vs"]["c"]), ratio(r["vs"]["best_py"]),
+                   ratio(r["vs"]["pyroute2"]) if r["contender"] != "pyroute2" else "",
+                   r.get("target", ""), met_text(r.get("met")), note(r)] for r in s["rows"]]
 
 
 def footer(summaries: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    missed = [f"{s['name']} ({r.get('target')})" for s in summaries for r in s["rows"]
+    rows = [(s["name"], r) for s in summaries for r in s["rows"]]
+    missed = [f"{n}/{r['contender']} ({r['short'] or r['target']})" for n, r in rows
               if r.get("met") is False]
-    met = sum(1 for s in summaries for r in s["rows"] if r.get("met") is True)
-    text = (f"targets met: {met}, missed: {len(missed)}"
-            + (f" -> {', '.join(missed)}" if missed else ""))
+    text = (f"targets met: {sum(r.get('met') is True for _, r in rows)}, missed: {len(missed)}"
+            + (" -> " + "; ".join(missed) if missed else ""))
     return text + (f"\nwall time {meta['wall_seconds']:.0f} s" if "wall_seconds" in meta else "")
 
 
-def markdown(summaries: list[dict[str, Any]], meta: dict[str, Any]) -> str:
-    out = ["# nlfast benchmark", ""]
-    if meta.get("tier") == "guest":
-        out += [f"**{GUEST_WARNING}**", ""]
-    for k in ("date", "kernel", "cpu", "python", "nlfast", "pyroute2", "namespace",
-              "family_proto", "workers", "repeat", "seconds_per_run", "wall_seconds"):
-        if k in meta:
-            out.append(f"- {k}: {meta[k]}")
-    out += ["", "Rates are medians of interleaved runs (each contender once per round), "
-            "min and max beside them; `x C` is the ratio to the C ceiling client, "
-            "`x best pure-Py` to the fastest pure-Python contender (stdlib or pyroute2).", ""]
+def text_table(summaries: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    lines = [meta["warning"], ""] if meta.get("warning") else []
     for s in summaries:
         cols, rows = table_rows(s)
-        out.append(f"## {s['name']}: {s['title']} ({s['unit']})")
+        lines.append(f"== {s['name']}: {s['title']} [{s['unit']}]")
         if s["notes"]:
-            out += ["", s["notes"]]
-        out += ["", "| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-        for r in rows:
-            out.append("| " + " | ".join(v.replace("|", "/") for v in r) + " |")
-        out.append("")
-    out.append(footer(summaries, meta).replace("\n", "  \n"))
-    return "\n".join(out) + "\n"
+            lines.append(f"   ({s['notes']})")
+        widths = [max(len(x) for x in [c] + [r[i] for r in rows]) for i, c in enumerate(cols)]
+        align = ["<"] + [">"] * (len(cols) - 4) + ["<"] * 3
+        lines += ["  ".join(f"{v:{a}{w}}" for v, a, w in zip(r, align, [*widths[:-1], 0])).rstrip()
+                  for r in [cols, *rows]]
+        lines.append("")
+    return "\n".join([*lines, footer(summaries, meta)])
+
+
+def one_line(s: dict[str, Any]) -> str:
+    """The progress line of a finished workload."""
+    return "  ".join(f"{r['contender']} {si(r.get('median'))}" + (
+        "" if r.get("met") is None else " (met)" if r["met"] else " (MISSED)") for r in s["rows"])
 
 
 def plot(summaries: list[dict[str, Any]], meta: dict[str, Any], path: Path) -> str | None:
-    """A PNG: one panel per workload, bars per contender (log scale), min-max
-    whiskers.  Returns why not, when matplotlib is missing."""
+    """One panel per workload, a bar per contender (log scale for rates) with
+    min-max whiskers.  Returns why not, if it cannot."""
     try:
         import matplotlib
 
@@ -231,88 +180,67 @@ def plot(summaries: list[dict[str, Any]], meta: dict[str, Any], path: Path) -> s
     panels = [s for s in summaries if any(r.get("median") for r in s["rows"])]
     if not panels:
         return "nothing to plot"
-    ncols = 2
-    nrows = (len(panels) + 1) // 2
-    fig, axes = plt.subplots(nrows, ncols, figsize=(13, 2.6 * nrows + 0.8), squeeze=False)
-    colors = {"c": "#555555", "pyroute2": "#d62728"}
+    fig, axes = plt.subplots((len(panels) + 1) // 2, 2, squeeze=False,
+                             figsize=(13, 2.8 * ((len(panels) + 1) // 2) + 0.8))
     for ax, s in zip(axes.flat, panels):
         rows = [r for r in s["rows"] if r.get("median")]
-        names = [r["name"] for r in rows]
-        med = [r["median"] for r in rows]
-        lo = [r["median"] - r["min"] for r in rows]
-        hi = [r["max"] - r["median"] for r in rows]
-        col = [colors.get(r["contender"],
-                          "#1f77b4" if r["contender"] in NLFAST else "#2ca02c") for r in rows]
-        y = range(len(rows))
-        ax.barh(list(y), med, xerr=[lo, hi], color=col, capsize=2)
-        ax.set_yticks(list(y), names, fontsize=8)
+        y = list(range(len(rows)))
+        color = ["#555555" if r["contender"].startswith("c") else "#d62728"
+                 if r["contender"] == "pyroute2" else "#1f77b4"
+                 if r["contender"].startswith("nlfast") else "#2ca02c" for r in rows]
+        ax.barh(y, [r["median"] for r in rows], color=color, capsize=2,
+                xerr=[[r["median"] - r["min"] for r in rows], [r["max"] - r["median"] for r in rows]])
+        ax.set_yticks(y, [r["name"] for r in rows], fontsize=8)
         ax.invert_yaxis()
-        if s["kind"] == "rate":
+        if not s["footprint"]:
             ax.set_xscale("log")
         ax.set_title(f"{s['name']} ({s['unit']})", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
-        for yi, r in enumerate(rows):
-            m = r["median"]
-            ax.text(r["max"], yi, "  " + (si(m) if s["kind"] == "rate" else f"{m:.1f}"),
+        for yi, r in zip(y, rows):
+            ax.text(r["max"], yi, "  " + (f"{r['median']:.1f}" if s["footprint"] else si(r["median"]))
+                    + ("" if r.get("met") is None else " ok" if r["met"] else " MISSED"),
                     va="center", fontsize=7)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    title = "nlfast benchmark: " + meta.get("kernel", "")
-    if meta.get("tier") == "guest":
-        title += "  (QEMU guest: only ratios within this boot mean anything)"
-    fig.suptitle(title, fontsize=10)
+    fig.suptitle(f"nlfast benchmark, {meta.get('date', '')}, kernel {meta.get('kernel', '')}"
+                 + ("  (QEMU guest: only ratios mean anything)" if meta.get("tier") == "guest"
+                    else "") + ("\n--quick: a check that it runs, not numbers to quote"
+                                if "--quick" in meta.get("args", "") else ""), fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return None
 
 
 def write(summaries: list[dict[str, Any]], meta: dict[str, Any], out: Path,
           draw: bool = True) -> list[Path]:
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "bench-guest" if meta.get("tier") == "guest" else "bench"
-    paths = [out / f"{stem}.json", out / f"{stem}.md", out / f"{stem}.txt"]
-    paths[0].write_text(json.dumps({"meta": meta, "workloads": summaries}, indent=1,
-                                   default=str) + "\n")
-    paths[1].write_text(markdown(summaries, meta))
-    paths[2].write_text(text_table(summaries, meta) + "\n")
-    png = out / f"{stem}.png"
-    if not draw:
-        meta["plot"] = (f"no plot here (importing matplotlib takes a minute under TCG): "
-                        f"python -m benchmarks.report {paths[0]} draws it")
-        return paths
-    why = plot(summaries, meta, png)
-    if why is None:
-        paths.append(png)
+    stem = out / ("bench-guest" if meta.get("tier") == "guest" else "bench")
+    paths = [stem.with_suffix(x) for x in (".json", ".txt")]
+    if draw:
+        why = plot(summaries, meta, stem.with_suffix(".png"))
+        meta["plot"] = f"plot: {stem.with_suffix('.png')}" if why is None else f"no plot: {why}"
     else:
-        meta["plot"] = f"no plot: {why}"
+        meta["plot"] = f"plot: python -m benchmarks.report {paths[0]} draws it"
+    paths[0].write_text(json.dumps({"meta": meta, "workloads": summaries}, indent=1, default=str)
+                        + "\n")
+    paths[1].write_text(text_table(summaries, meta) + "\n")
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks.report RESULTS.json``: draws the plot of a run
-    beside its JSON (the guest run writes none: see write())."""
-    import sys
-
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or args[0].startswith("-"):
-        print("usage: python -m benchmarks.report RESULTS.json  (draws RESULTS.png)",
-              file=sys.stderr)
+def main(argv: list[str]) -> int:
+    if len(argv) != 1 or argv[0].startswith("-"):
+        print("usage: python -m benchmarks.report RESULTS.json  (draws RESULTS.png)", file=sys.stderr)
         return 2
-    src = Path(args[0])
     try:
-        data = json.loads(src.read_text())
+        data = json.loads(Path(argv[0]).read_text())
     except (OSError, ValueError) as e:
-        print(f"benchmarks.report: cannot read {src}: {e}", file=sys.stderr)
+        print(f"benchmarks.report: cannot read {argv[0]}: {e}", file=sys.stderr)
         return 1
-    png = src.with_suffix(".png")
+    png = Path(argv[0]).with_suffix(".png")
     why = plot(data["workloads"], data["meta"], png)
-    if why is not None:  # not a failure of the run: the tables are written
-        print(f"benchmarks.report: no plot: {why}", file=sys.stderr)
-        return 0
-    print(f"wrote {png}", file=sys.stderr)
+    print(f"plot: {png}" if why is None else f"no plot: {why}", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main(sys.argv[1:]))
