@@ -234,9 +234,8 @@ class Engine:
         stale = self.stale.get(w.seq) is w
         t = batch.table
         for i in range(start, stop):
-            if w.done:
-                if stale:
-                    self.stale_dropped += 1
+            if w.done:  # after its end: nobody waits for it
+                self.stale_dropped += 1
                 continue
             typ = t.type[i]
             if typ in (NLMSG_ERROR, NLMSG_DONE):
@@ -258,9 +257,8 @@ class Engine:
 
     def _deliver_dump(self, w: Waiter, batch: Batch, start: int, stop: int, own: bool) -> None:
         stale = self.stale.get(w.seq) is w
-        if w.done:
-            if stale:
-                self.stale_dropped += stop - start
+        if w.done:  # after its end: nobody waits for it
+            self.stale_dropped += stop - start
             return
         s = batch.sub(start, stop).scan()
         if s.n_intr:

@@ -224,19 +224,6 @@ class Transport:
             self.pool.append(s)
         return s
 
-    def recv_slab(self, ms: int) -> Slab:
-        """Like recv, without a Batch: the slab filled (its table holds the
-        rows).  A truncated receive raises as in recv."""
-        slab = self.slab()
-        n = lib.nlf_sock_recv(self.fd, self.wake, self.rx, slab.b, ms)
-        if n < 0:
-            self._recv_failed(slab, ms)
-        if slab.b.tab.n_trunc:
-            self.truncated += int(slab.b.tab.n_trunc)
-            raise TruncatedError(Batch(slab, 0, slab.b.tab.count, slab.view()),
-                                 int(slab.b.tab.n_trunc))
-        return slab
-
     def recv(self, ms: int) -> Batch:
         """One recvmmsg into an idle slab, waiting up to ``ms`` (-1: for
         ever) for the first datagram; every message parsed in C.
