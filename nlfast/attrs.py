@@ -278,6 +278,8 @@ def put(tx: Any, a: Attr) -> int:
     """Frames one attribute into a shim tx; returns the shim's result (0 or
     -1 with errno: ENOSPC no room, EMSGSIZE over 64 KiB, E2BIG nested deeper
     than ``NEST_MAX``)."""
+    if not isinstance(a, Attr):
+        raise TypeError(f"put frames an Attr, not {a!r}")
     k = a.kind
     if k == "u32":
         return int(lib.nlf_tx_attr_put_u32(tx, a.type, a.value))

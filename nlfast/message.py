@@ -33,6 +33,7 @@ _new = object.__new__
 _set = object.__setattr__
 _FIELDS = ("type", "flags", "header", "attrs", "portid")
 _NETLINK_ROUTE: int = lib.NETLINK_ROUTE
+_EXTACK_PTR = ffi.typeof("struct nlf_extack *")
 _CONTROL = {lib.NLMSG_NOOP: "NLMSG_NOOP", NLMSG_ERROR: "NLMSG_ERROR",
             NLMSG_DONE: "NLMSG_DONE", lib.NLMSG_OVERRUN: "NLMSG_OVERRUN"}
 
@@ -441,6 +442,18 @@ class MessageView:
 
 
 def extack_error(mv: memoryview, ea: Any, seq: int) -> NetlinkError:
+    """The NetlinkError of an error message ``mv`` whose extended ack the
+    shim parsed into ``ea`` (a ``struct nlf_extack *``).
+
+    :raises TypeError: ``ea`` is not a parsed extended ack.
+    :raises DecodeError: its message text lies outside ``mv``.
+    """
+    if not isinstance(ea, ffi.CData) or ffi.typeof(ea) is not _EXTACK_PTR:
+        raise TypeError(f"extack_error needs a struct nlf_extack *, not {ea!r}")
+    if not isinstance(seq, int) or isinstance(seq, bool):
+        raise TypeError(f"seq must be an int, not {seq!r}")
+    if ea.has & lib.NLF_EXTACK_MSG and ea.msg_off + ea.msg_len > len(mv):
+        raise DecodeError("extended-ack message text lies outside the message")
     msg = ""
     if ea.has & lib.NLF_EXTACK_MSG:
         msg = bytes(mv[ea.msg_off : ea.msg_off + ea.msg_len]).decode(errors="replace")
