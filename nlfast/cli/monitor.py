@@ -122,8 +122,8 @@ def _route_fields(m: MessageView) -> dict[str, Any]:
         label = _str(a, rtnl.IFA_LABEL)
         if label is not None:
             f["IFA_LABEL"] = label
-    elif rtnl.RTM_NEWROUTE <= t <= rtnl.RTM_GETROUTE and len(p) >= 12:  # struct rtmsg
-        a = m.attrs(12)
+    elif rtnl.RTM_NEWROUTE <= t <= rtnl.RTM_GETROUTE and len(p) >= rtnl.RTMSG_LEN:
+        a = m.attrs(rtnl.RTMSG_LEN)
         f["family"] = p[0]
         f["dst_len"] = p[1]
         f["table"] = p[4]
@@ -132,9 +132,9 @@ def _route_fields(m: MessageView) -> dict[str, Any]:
                 f[name] = _fmt_addr(a.bytes(at))
         if 4 in a:
             f["RTA_OIF"] = a.u32(4)
-    elif rtnl.RTM_NEWNEIGH <= t <= rtnl.RTM_GETNEIGH and len(p) >= 12:  # struct ndmsg
-        a = m.attrs(12)
-        f["ifindex"] = struct.unpack_from("<i", p, 4)[0]
+    elif rtnl.RTM_NEWNEIGH <= t <= rtnl.RTM_GETNEIGH and len(p) >= rtnl.NDMSG_LEN:
+        a = m.attrs(rtnl.NDMSG_LEN)
+        f["ifindex"] = struct.unpack_from("=i", p, 4)[0]  # ndm_ifindex, host order
         if 1 in a:
             f["NDA_DST"] = _fmt_addr(a.bytes(1))
         if 2 in a:
