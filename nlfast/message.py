@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from nlfast import attrs as _attrs
+from nlfast import rtnl as _rtnl
 from nlfast._shim import ffi, lib
 from nlfast.attrs import Attr, AttrSet
 from nlfast.errors import DecodeError, MessageTooLargeError, NetlinkError
@@ -252,6 +253,15 @@ def _framing_failed(tx: Any, err: int, what: str) -> bool:
     raise OSError(err, f"framing {what}: {os.strerror(err)}")
 
 
+class _Origin:
+    """Where a view over its own bytes came from (its protocol)."""
+
+    __slots__ = ("protocol",)
+
+    def __init__(self, protocol: int) -> None:
+        self.protocol = protocol
+
+
 class MessageView:
     """One received message: a view into the receive buffer.
 
@@ -260,8 +270,7 @@ class MessageView:
     until asked for, so a view costs one small object.
     """
 
-    __slots__ = ("_base", "_buf", "_keep", "_len", "_off", "_proto")
-    _proto: int  # set on copies and from_bytes(protocol=); else the socket's
+    __slots__ = ("_base", "_buf", "_keep", "_len", "_off")
 
     def __init__(self, mv: memoryview, base: Any = None, keep: Any = None) -> None:
         if len(mv) < NLMSG_HDRLEN:
@@ -302,20 +311,19 @@ class MessageView:
         (length,) = _U32.unpack_from(mv, _OFF_LEN)
         if length < NLMSG_HDRLEN or length > len(mv):
             raise DecodeError(f"nlmsg_len {length} does not fit the {len(mv)} bytes given")
-        v = cls(mv[:length])
-        if protocol is not None:
-            if not isinstance(protocol, int) or isinstance(protocol, bool):
-                raise TypeError(f"protocol must be an int, not {protocol!r}")
-            v._proto = protocol
-        return v
+        if protocol is None:
+            return cls(mv[:length])
+        if not isinstance(protocol, int) or isinstance(protocol, bool):
+            raise TypeError(f"protocol must be an int, not {protocol!r}")
+        return cls(mv[:length], keep=_Origin(protocol))
 
     @property
     def protocol(self) -> int | None:
         """The netlink protocol it came in on, where known (a socket's view,
         its copies, or ``from_bytes(..., protocol=)``), else None."""
-        p: int | None = getattr(self, "_proto", None)
-        if p is None:
-            p = getattr(self._keep, "protocol", None)
+        # what keeps the bytes alive knows: the socket, or for a view over
+        # its own bytes, an _Origin
+        p: int | None = getattr(self._keep, "protocol", None)
         return p
 
     @property
@@ -359,9 +367,7 @@ class MessageView:
         from its protocol and type (rtnetlink's RTM_* types: ifinfomsg,
         ifaddrmsg, rtmsg, ndmsg, ...), else None."""
         if self.protocol == _NETLINK_ROUTE:
-            from nlfast import rtnl
-
-            return rtnl.header_len(self.type)
+            return _rtnl.header_len(self.type)
         return None
 
     def attrs(self, hdrlen: int | None = None) -> AttrSet:
@@ -430,11 +436,9 @@ class MessageView:
     def copy(self) -> MessageView:
         """A view over a copy of the bytes, valid for ever (it keeps the
         protocol, so ``attrs()`` still knows the header length)."""
-        v = MessageView(memoryview(bytes(self.data())))
         p = self.protocol
-        if p is not None:
-            v._proto = p
-        return v
+        return MessageView(memoryview(bytes(self.data())),
+                           keep=None if p is None else _Origin(p))
 
     def __repr__(self) -> str:
         n, t, f, s, p = self.header
