@@ -41,6 +41,7 @@ from nlfast.constants import (
     NLM_F_REQUEST,
     NLMSG_DONE,
     NLMSG_ERROR,
+    NLMSG_HDRLEN,
     NLMSG_MIN_TYPE,
     NLMSG_NOOP,
     NLMSG_OVERRUN,
@@ -49,7 +50,7 @@ from nlfast.errors import NlfastError, TruncatedError
 from nlfast.message import Message
 from nlfast.socket import Batch, Socket
 
-MAX_ATTR_PAYLOAD = 0xFFFF - 4
+MAX_ATTR_PAYLOAD = _attrs.ATTR_MAX_PAYLOAD  # nla_len is 16 bits, header included
 
 # -- load: what to send ----------------------------------------------------------
 
@@ -190,7 +191,7 @@ def make_spec(a: argparse.Namespace) -> LoadSpec:
     if own and a.ack:
         # what our receivers answer: NLMSG_ERROR 0 with the request's header
         ack_template = Message(NLMSG_ERROR, NLM_F_CAPPED,
-                               struct.pack("=i", 0) + encoded[:16]).encode()
+                               struct.pack("=i", 0) + encoded[:NLMSG_HDRLEN]).encode()
     spec = LoadSpec(
         proto=proto, netns=a.netns, msg_type=t, type_label=label, flags=flags, header=header,
         attrs=attrs, size=size, reply_type=reply_type,

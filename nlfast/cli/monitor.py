@@ -36,6 +36,8 @@ from nlfast.errors import DecodeError, TruncatedError
 from nlfast.message import MessageView
 from nlfast.socket import Socket
 
+_NDM_IFINDEX = struct.Struct("=i")  # host order, as the kernel writes it
+
 # linux/rtnetlink.h: {"link": RTNLGRP_LINK, "ipv4-ifaddr": ...}, as the shim was built
 ROUTE_GROUPS: dict[str, int] = rtnl.rtnl_groups()
 
@@ -134,7 +136,7 @@ def _route_fields(m: MessageView) -> dict[str, Any]:
             f["RTA_OIF"] = a.u32(4)
     elif rtnl.RTM_NEWNEIGH <= t <= rtnl.RTM_GETNEIGH and len(p) >= rtnl.NDMSG_LEN:
         a = m.attrs(rtnl.NDMSG_LEN)
-        f["ifindex"] = struct.unpack_from("=i", p, 4)[0]  # ndm_ifindex, host order
+        f["ifindex"] = _NDM_IFINDEX.unpack_from(p, 4)[0]  # struct ndmsg: u8, u8, u16, int
         if 1 in a:
             f["NDA_DST"] = _fmt_addr(a.bytes(1))
         if 2 in a:
@@ -291,8 +293,9 @@ def _monitor_loop(sock: Socket, a: argparse.Namespace, dec: _Decoder) -> int:
     out = sys.stdout
     emit: Callable[[dict[str, Any]], str] = json.dumps if a.json else format_text
     seen = 0
-    overruns = 0
-    drops = _drops(sock)
+    # a fresh socket: counted from 0, not from a first reading that could
+    # come after the "listening" line and so after losses it should report
+    overruns = drops = 0
     deadline = None if a.timeout is None else time.monotonic() + a.timeout
     while a.count is None or seen < a.count:
         wait = 0.5
