@@ -81,8 +81,11 @@ def _check_value(type: int, kind: builtins.str, value: object) -> Value:
             raise TypeError(f"string attribute {type} needs a str, not {value!r}")
         if "\0" in value:
             raise ValueError(f"string attribute {type} contains a NUL byte")
-        if len(value) > ATTR_MAX_PAYLOAD or len(value.encode()) + 1 > ATTR_MAX_PAYLOAD:
-            raise MessageTooLargeError(f"string attribute {type} is larger than 64 KiB")
+        n = len(value) if len(value) > ATTR_MAX_PAYLOAD else len(value.encode()) + 1
+        if n > ATTR_MAX_PAYLOAD:
+            raise MessageTooLargeError(
+                f"string attribute {type} is too large for an attribute: {n} bytes with its "
+                f"NUL, at most {ATTR_MAX_PAYLOAD} (nla_len is 16 bits: under 64 KiB)")
         return value
     if kind == "bytes":
         if not isinstance(value, (builtins.bytes, bytearray, memoryview)):
@@ -90,8 +93,8 @@ def _check_value(type: int, kind: builtins.str, value: object) -> Value:
         b = builtins.bytes(value)
         if len(b) > ATTR_MAX_PAYLOAD:
             raise MessageTooLargeError(
-                f"attribute {type} is larger than 64 KiB ({len(b)} bytes, at most "
-                f"{ATTR_MAX_PAYLOAD})")
+                f"attribute {type} is too large for an attribute: {len(b)} bytes, at most "
+                f"{ATTR_MAX_PAYLOAD} (nla_len is 16 bits: under 64 KiB)")
         return b
     if kind == "flag":
         if value is not None:
@@ -276,7 +279,7 @@ _PUT_UINT = {8: "nlf_tx_attr_put_u8", 16: "nlf_tx_attr_put_u16",
 
 def put(tx: Any, a: Attr) -> int:
     """Frames one attribute into a shim tx; returns the shim's result (0 or
-    -1 with errno: ENOSPC no room, EMSGSIZE over 64 KiB, E2BIG nested deeper
+    -1 with errno: ENOSPC no room, EMSGSIZE over 65535 bytes, E2BIG nested deeper
     than ``NEST_MAX``)."""
     if not isinstance(a, Attr):
         raise TypeError(f"put frames an Attr, not {a!r}")

@@ -141,7 +141,7 @@ class Message:
         then copied in C with the next sequence number.  Returns the seq, or
         -1 (errno ENOSPC) when the tx is full.
 
-        :raises MessageTooLargeError: an attribute is over 64 KiB.
+        :raises MessageTooLargeError: an attribute is over 65535 bytes.
         """
         t = self._template()
         seq = tx.seq
@@ -168,7 +168,7 @@ class Message:
         False when the arena has no room (errno ENOSPC); nothing stays framed
         after a failure.
 
-        :raises MessageTooLargeError: an attribute over 64 KiB, or nested
+        :raises MessageTooLargeError: an attribute over 65535 bytes, or nested
             deeper than the shim frames.
         """
         seq = lib.nlf_tx_msg_begin(
@@ -188,7 +188,7 @@ class Message:
 
         :raises TypeError: ``seq`` is not an int.
         :raises ValueError: ``seq`` is outside 0..2**32-1.
-        :raises MessageTooLargeError: an attribute is over 64 KiB, nested
+        :raises MessageTooLargeError: an attribute is over 65535 bytes, nested
             deeper than ``attrs.NEST_MAX`` ("nested too deep"), or the
             message over 16 MiB.
         """
@@ -249,7 +249,9 @@ def _framing_failed(tx: Any, err: int, what: str) -> bool:
         raise MessageTooLargeError(
             f"{what}: nested too deep (the shim frames at most {_attrs.NEST_MAX} levels)")
     if err == errno.EMSGSIZE:
-        raise MessageTooLargeError(f"{what} is larger than 64 KiB")
+        raise MessageTooLargeError(
+            f"{what} is too large for an attribute: over 65535 bytes with its header "
+            "(nla_len is 16 bits: under 64 KiB)")
     raise OSError(err, f"framing {what}: {os.strerror(err)}")
 
 

@@ -224,3 +224,22 @@ def test_message_fields_checked() -> None:
         Message(0x20, attrs=attrs.u8(1, 1))  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="header must be bytes"):
         Message(0x20, header="abc")  # type: ignore[arg-type]
+
+
+def test_attribute_size_limit_is_exact() -> None:
+    """nla_len is 16 bits and counts the 4-byte header: 65531 payload bytes."""
+    limit = attrs.ATTR_MAX_PAYLOAD
+    assert limit == 65531
+    raw = Message(0x20, attrs=[attrs.binary(1, b"x" * limit)]).encode()
+    assert MessageView.from_bytes(raw).attrs().bytes(1) == b"x" * limit
+    with pytest.raises(MessageTooLargeError, match="65532 bytes, at most 65531"):
+        attrs.binary(1, b"x" * (limit + 1))
+    assert MessageView.from_bytes(
+        Message(0x20, attrs=[attrs.string(1, "s" * (limit - 1))]).encode()
+    ).attrs().str(1) == "s" * (limit - 1)
+    with pytest.raises(MessageTooLargeError, match="65532 bytes with its NUL, at most 65531"):
+        attrs.string(1, "s" * limit)
+    # a nest whose children pass 65535 bytes with its header
+    kids = [attrs.binary(i, b"x" * 30000) for i in range(3)]
+    with pytest.raises(MessageTooLargeError, match=r"attribute 9 is too large .* over 65535"):
+        Message(0x20, attrs=[attrs.nested(9, kids)]).encode()
