@@ -18,6 +18,7 @@ from typing import Any
 from nlfast._shim import ffi, lib, oserror
 from nlfast.batch import Batch, Slab, slab_idle
 from nlfast.errors import ClosedError, MessageTooLargeError, OverrunError, TruncatedError
+from nlfast.message import Origin
 
 SOL_NETLINK: int = lib.SOL_NETLINK
 SOL_SOCKET: int = lib.SOL_SOCKET
@@ -45,6 +46,7 @@ class Transport:
         if self.rx == ffi.NULL or self.tx == ffi.NULL:
             raise MemoryError("cannot allocate nlfast socket buffers")
         self.arena_len = rx_buffers * rx_bufsize
+        self.origin = Origin(protocol)
         self.rx_buffers = rx_buffers
         self.pool: list[Slab] = []
         self.overrun_raise = overrun_raise
@@ -219,7 +221,7 @@ class Transport:
         for s in self.pool:
             if slab_idle(s):
                 return s
-        s = Slab(self.arena_len, self.arena_len // 16, self.rx_buffers)
+        s = Slab(self.arena_len, self.arena_len // 16, self.rx_buffers, self.origin)
         if len(self.pool) < POOL_MAX:
             self.pool.append(s)
         return s

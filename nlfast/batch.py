@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from nlfast._shim import ffi, lib, oserror
-from nlfast.message import MessageView
+from nlfast.message import MessageView, Origin
 
 _view = MessageView._at
 _alloc = ffi.new_allocator(should_clear_after_alloc=False)
@@ -36,9 +36,10 @@ class Slab:
     Internal to nlfast: :class:`Batch` reads it, the transport fills it.
     """
 
-    __slots__ = ("arena", "arena_len", "b", "col", "mem", "rows", "scratch")
+    __slots__ = ("arena", "arena_len", "b", "col", "mem", "origin", "rows", "scratch")
 
-    def __init__(self, arena_len: int, rows: int, dgrams: int) -> None:
+    def __init__(self, arena_len: int, rows: int, dgrams: int,
+                 origin: Origin | None = None) -> None:
         size = int(lib.nlf_batch_size(arena_len, rows, dgrams))
         # 8-byte aligned and not cleared: pages the kernel never writes are
         # never touched, so a large slab costs only what a receive fills
@@ -50,6 +51,7 @@ class Slab:
         self.arena = b.arena
         self.arena_len = arena_len
         self.rows = rows
+        self.origin = origin  # the protocol, for views and their copies
         self.scratch: Any = None
         base = int(ffi.cast("uintptr_t", self.mem))
         t = b.tab
@@ -86,16 +88,16 @@ def slab_idle(slab: Slab) -> bool:
 _U32 = struct.Struct("=I")
 
 
-def split(raw: bytes, n: int) -> list[MessageView]:
+def split(raw: bytes, n: int, origin: Origin | None) -> list[MessageView]:
     """n messages framed back to back in raw, as MessageViews over it."""
     mv = memoryview(raw)
     if n == 1:
-        return [_view(mv, None, 0, len(raw), None)]
+        return [_view(mv, None, 0, len(raw), origin)]
     out: list[MessageView] = []
     pos = 0
     for _ in range(n):
         ln = _U32.unpack_from(raw, pos)[0]
-        out.append(_view(mv, None, pos, ln, None))
+        out.append(_view(mv, None, pos, ln, origin))
         pos += (ln + 3) & ~3
     return out
 
@@ -107,7 +109,7 @@ def pack(runs: list[tuple[Batch, int, int]]) -> Batch:
     for b, start, stop in runs:
         nbytes += int(lib.nlf_batch_rows_bytes(b._slab.b, start, stop - start))  # same module
         rows += stop - start
-    slab = Slab(max(nbytes, 8), max(rows, 1), max(rows, 1))
+    slab = Slab(max(nbytes, 8), max(rows, 1), max(rows, 1), runs[0][0]._slab.origin)
     for b, start, stop in runs:
         if lib.nlf_batch_append(slab.b, b._slab.b, start, stop - start) < 0:
             raise oserror("nlf_batch_append")
@@ -138,6 +140,12 @@ class Batch:
         self.stop = stop
 
     @property
+    def protocol(self) -> int | None:
+        """The netlink protocol the batch came in on (None: not known)."""
+        o = self._slab.origin
+        return None if o is None else o.protocol
+
+    @property
     def table(self) -> Any:
         """The C table of the receive (``struct nlf_table``), absolute rows:
         for nlfast's own modules."""
@@ -147,7 +155,8 @@ class Batch:
         """Absolute row i as a MessageView over a copy of its bytes."""
         t = self._slab.b.tab
         o = t.off[i]
-        return MessageView(memoryview(bytes(self._mv[o : o + t.len[i]])))
+        return MessageView(memoryview(bytes(self._mv[o : o + t.len[i]])),
+                           keep=self._slab.origin)
 
     def copy_rows(self, first: int, n: int) -> list[MessageView]:
         """Absolute rows [first, first+n) as MessageViews over one copy of
@@ -163,7 +172,8 @@ class Batch:
                 j += 1
             base = t.off[i]
             raw = memoryview(bytes(mv[base : t.off[j - 1] + t.len[j - 1]]))
-            out += [_view(raw, None, t.off[k] - base, t.len[k], None) for k in range(i, j)]
+            o = self._slab.origin
+            out += [_view(raw, None, t.off[k] - base, t.len[k], o) for k in range(i, j)]
             i = j
         return out
 

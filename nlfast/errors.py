@@ -51,6 +51,8 @@ class NetlinkError(NlfastError):
         miss_nest: int | None = None,
         seq: int = 0,
     ) -> None:
+        if not isinstance(code, int) or isinstance(code, bool):
+            raise TypeError(f"NetlinkError code must be an int errno, not {code!r}")
         self.code = code
         self.msg = msg
         self.offset = offset
@@ -65,7 +67,11 @@ class NetlinkError(NlfastError):
         return self.code
 
     def __str__(self) -> str:
-        text = f"[Errno {self.code}] {os.strerror(self.code)}"
+        try:
+            reason = os.strerror(self.code)
+        except (OverflowError, ValueError):
+            reason = "Unknown error"
+        text = f"[Errno {self.code}] {reason}"
         if self.msg:
             text += f": {self.msg}"
         if self.miss_type is not None:
@@ -104,6 +110,9 @@ class OverrunError(NlfastError):
             f"{drops} dropped so far, {overruns} overruns"
         )
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.drops, self.overruns))
+
 
 class TruncatedError(NlfastError):
     """A datagram was larger than the receive buffer and was cut short.
@@ -113,10 +122,15 @@ class TruncatedError(NlfastError):
 
     def __init__(self, batch: Any, count: int) -> None:
         self.batch = batch
+        self.count = count
         super().__init__(
             f"{count} datagram(s) larger than the receive buffer were truncated; "
             "raise rx_bufsize"
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # the batch is a view of one socket's buffers: it stays behind
+        return (type(self), (None, self.count))
 
 
 class DumpInterruptedError(NlfastError):

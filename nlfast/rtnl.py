@@ -6,6 +6,7 @@ import re
 import struct
 
 from nlfast._shim import ffi, lib
+from nlfast.errors import DecodeError
 
 RTM_NEWLINK: int = lib.RTM_NEWLINK
 RTM_DELLINK: int = lib.RTM_DELLINK
@@ -51,6 +52,23 @@ AF_INET6: int = lib.AF_INET6
 
 IFINFOMSG_LEN: int = ffi.sizeof("struct ifinfomsg")
 IFADDRMSG_LEN: int = ffi.sizeof("struct ifaddrmsg")
+# The other family headers, fixed by the uapi (<linux/rtnetlink.h>,
+# <linux/neighbour.h>, <linux/fib_rules.h>):
+RTMSG_LEN = 12  # struct rtmsg: 8 x u8, unsigned rtm_flags
+NDMSG_LEN = 12  # struct ndmsg: u8, u8, u16 pad, int ifindex, u16 state, u8, u8
+FIB_RULE_HDR_LEN = 12  # struct fib_rule_hdr: 8 x u8, u32 flags
+TCMSG_LEN = 20  # struct tcmsg: u8, u8, u16 pad, int ifindex, u32 handle, parent, info
+
+_HEADER_LENS = {
+    "LINK": IFINFOMSG_LEN,
+    "ADDR": IFADDRMSG_LEN,
+    "ROUTE": RTMSG_LEN,
+    "NEIGH": NDMSG_LEN,
+    "RULE": FIB_RULE_HDR_LEN,
+    "QDISC": TCMSG_LEN,
+    "TCLASS": TCMSG_LEN,
+    "TFILTER": TCMSG_LEN,
+}
 
 _RTM_MSG_TYPE = re.compile(r"RTM_(?:NEW|DEL|GET|SET)[A-Z0-9]")
 _RTNLGRP_SKIP = re.compile(r"RTNLGRP_(?:NONE|MAX|NOP\d*)$")
@@ -73,10 +91,34 @@ def rtnl_groups() -> dict[str, int]:
     return {n[len("RTNLGRP_"):].lower().replace("_", "-"): v for v, n in sorted(groups)}
 
 
+def header_len(msgtype: int) -> int | None:
+    """The family header length of an rtnetlink message type (RTM_NEWLINK:
+    ``IFINFOMSG_LEN``, RTM_GETADDR: ``IFADDRMSG_LEN``, the route, neighbour,
+    rule and traffic-control types), or None for a type not known here."""
+    return _TYPE_HDRLEN.get(msgtype)
+
+
+def _type_hdrlen() -> dict[int, int]:
+    out = {}
+    for t, name in rtm_names().items():
+        for obj, n in _HEADER_LENS.items():
+            if name[len("RTM_") + 3:] == obj:
+                out[t] = n
+    return out
+
+
+_TYPE_HDRLEN = _type_hdrlen()
+
+
 def _pack(ctype: str, **fields: int) -> bytes:
     c = ffi.new(ctype + " *")
     for k, v in fields.items():
-        setattr(c, k, v)
+        if not isinstance(v, int) or isinstance(v, bool):
+            raise TypeError(f"{ctype} field {k} must be an int, not {v!r}")
+        try:
+            setattr(c, k, v)
+        except OverflowError:
+            raise ValueError(f"{ctype} field {k}: {v} does not fit the field") from None
     return bytes(ffi.buffer(c))
 
 
@@ -94,11 +136,31 @@ def ifaddrmsg(family: int = 0, prefixlen: int = 0, flags: int = 0, scope: int = 
                  ifa_flags=flags, ifa_scope=scope, ifa_index=index)
 
 
+_IFI_INDEX = ffi.offsetof("struct ifinfomsg", "ifi_index")
+_IFA_INDEX = ffi.offsetof("struct ifaddrmsg", "ifa_index")
+_S32 = struct.Struct("=i")  # host order, as the kernel writes them
+_U32 = struct.Struct("=I")
+
+
+def _field(payload: memoryview | bytes, st: struct.Struct, off: int, what: str,
+           need: int) -> int:
+    if len(payload) < need:
+        raise DecodeError(
+            f"{what} needs a payload of at least {need} bytes, got {len(payload)}")
+    return int(st.unpack_from(payload, off)[0])
+
+
 def ifinfo_index(payload: memoryview | bytes) -> int:
-    """ifi_index of a link message's payload."""
-    return int(struct.unpack_from("<i", payload, ffi.offsetof("struct ifinfomsg", "ifi_index"))[0])
+    """ifi_index of a link message's payload.
+
+    :raises DecodeError: the payload is shorter than a struct ifinfomsg.
+    """
+    return _field(payload, _S32, _IFI_INDEX, "ifinfo_index (struct ifinfomsg)", IFINFOMSG_LEN)
 
 
 def ifaddr_index(payload: memoryview | bytes) -> int:
-    """ifa_index of an address message's payload."""
-    return int(struct.unpack_from("<I", payload, ffi.offsetof("struct ifaddrmsg", "ifa_index"))[0])
+    """ifa_index of an address message's payload.
+
+    :raises DecodeError: the payload is shorter than a struct ifaddrmsg.
+    """
+    return _field(payload, _U32, _IFA_INDEX, "ifaddr_index (struct ifaddrmsg)", IFADDRMSG_LEN)

@@ -508,9 +508,9 @@ class Socket:
             if rc > 0:
                 if r.error:
                     raw = ffi.buffer(slab.mem, r.term_off + r.term_len)[r.term_off :]
-                    raise split(raw, 1)[0].to_error()
+                    raise split(raw, 1, None)[0].to_error()
                 n = r.nreplies
-                return split(ffi.buffer(slab.mem, r.end)[r.off : r.end], n) if n else []
+                return split(ffi.buffer(slab.mem, r.end)[r.off : r.end], n, t.origin) if n else []
             if rc < 0 and not r.sent:
                 t.send_failed(ffi.errno)  # returns for EINTR: nothing went
                 continue

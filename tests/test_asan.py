@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.asan
+
 TOP = Path(__file__).resolve().parents[1]
 BUILD = TOP / "build" / "asan"
 

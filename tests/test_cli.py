@@ -77,11 +77,66 @@ def test_route_getlink_replies_and_acks_counted(netns: Netns) -> None:
 
 
 def test_route_errors_counted_by_errno(netns: Netns) -> None:
-    s = load_json("--proto", "route", "--ifindex", "4242", "--ack", "--count", "3000",
-                  "--netns", netns.name)
+    """Every request failing is a failed run: exit 1, the counts on stderr."""
+    r = cli("load", "--json", "--proto", "route", "--ifindex", "4242", "--ack", "--count", "3000",
+            "--netns", netns.name)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    s = json.loads(r.stdout)
     assert s["sent"] == 3000
     assert s["received"] == 0 and s["acked"] == 0
     assert s["errors"] == {"ENODEV": 3000} and s["error_count"] == 3000
+    assert s["all_failed"] is True
+    assert r.stderr.strip() == (
+        "nlfast load: every request failed: 3,000 of 3,000 answered with an error (ENODEV 3,000)")
+    text = cli("load", "--proto", "route", "--ifindex", "4242", "--count", "10",
+               "--netns", netns.name)
+    assert text.returncode == 1 and "errors                 10  (ENODEV 10)" in text.stdout
+    assert text.stderr.strip().endswith("10 of 10 answered with an error (ENODEV 10)")
+
+
+def test_default_protocol_works_on_a_stock_kernel(netns: Netns) -> None:
+    """No --proto: rtnetlink, which every kernel has (RTM_GETLINK of lo)."""
+    s = load_json("--count", "500", "--netns", netns.name)
+    assert s["proto"] == nlfast.NETLINK_ROUTE and s["type_name"] == "RTM_GETLINK ifindex 1"
+    assert s["sent"] == 500 and s["received"] == 500 and s["error_count"] == 0
+    assert s["all_failed"] is False
+
+
+def test_cli_uses_only_the_public_api() -> None:
+    """No private module or private attribute of another object in nlfast.cli."""
+    import ast
+    from pathlib import Path
+
+    import nlfast.cli
+
+    offenders = []
+    for path in sorted(Path(nlfast.cli.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module not in (None, "__future__") and any(
+                    part.startswith("_") for part in node.module.split(".")):
+                offenders.append(f"{path.name}:{node.lineno} from {node.module}")
+            elif isinstance(node, ast.Import):
+                offenders += [f"{path.name}:{node.lineno} import {a.name}" for a in node.names
+                              if any(p.startswith("_") for p in a.name.split("."))]
+            elif (isinstance(node, ast.Attribute) and node.attr.startswith("_")
+                  and not node.attr.startswith("__")
+                  and not (isinstance(node.value, ast.Name) and node.value.id in ("self", "cls"))):
+                offenders.append(f"{path.name}:{node.lineno} .{node.attr}")
+    assert offenders == []
+
+
+def test_cli_genl_numbers_match_the_system_header() -> None:
+    from nlfast import cli
+    from nlfast._shim import lib
+
+    for name in ("GENL_ID_CTRL", "GENL_HDRLEN", "CTRL_CMD_GETFAMILY", "CTRL_ATTR_FAMILY_ID",
+                 "CTRL_ATTR_FAMILY_NAME"):
+        assert getattr(cli, name) == getattr(lib, name), name
+
+
+def test_generic_getfamily_load() -> None:
+    s = load_json("--proto", "generic", "--count", "200")
+    assert s["sent"] == 200 and s["received"] == 200 and s["error_count"] == 0
 
 
 def test_rate_pacing_bounds_the_count() -> None:
@@ -287,7 +342,6 @@ def _family_proto_free() -> bool:
     "argv",
     [
         ["load", "--proto", "30", "--count", "10"],
-        ["load", "--count", "10"],  # the default: the family
         ["load", "--proto", "family", "--type", "sink", "--ack", "--count", "10"],
         ["monitor", "--proto", "family", "events"],
     ],

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import NoReturn
 
 from nlfast import family, rtnl
-from nlfast._shim import lib
 from nlfast.constants import (
     NETLINK_GENERIC,
     NETLINK_KOBJECT_UEVENT,
@@ -48,12 +47,13 @@ _PROTO_NAMES: dict[str, int] = {
 # linux/rtnetlink.h: {message type: "RTM_NEWLINK", ...}, as the shim was built
 RTM_NAMES: dict[int, str] = rtnl.rtm_names()
 
-# linux/genetlink.h, through the shim
-GENL_ID_CTRL: int = lib.GENL_ID_CTRL
-GENL_HDRLEN: int = lib.GENL_HDRLEN
-CTRL_CMD_GETFAMILY: int = lib.CTRL_CMD_GETFAMILY
-CTRL_ATTR_FAMILY_ID: int = lib.CTRL_ATTR_FAMILY_ID
-CTRL_ATTR_FAMILY_NAME: int = lib.CTRL_ATTR_FAMILY_NAME
+# linux/genetlink.h: fixed by the uapi (the public API has no generic netlink
+# module yet; tests/test_cli.py checks these against the system header)
+GENL_ID_CTRL = 0x10  # NLMSG_MIN_TYPE
+GENL_HDRLEN = 4  # struct genlmsghdr: u8 cmd, u8 version, u16 reserved
+CTRL_CMD_GETFAMILY = 3
+CTRL_ATTR_FAMILY_ID = 1
+CTRL_ATTR_FAMILY_NAME = 2
 
 def _family_table(prefix: str) -> dict[str, int]:
     """{lower-case short name: value} of the family header's ``prefix`` names."""
@@ -198,9 +198,9 @@ def build_parser() -> _Parser:
             "sequence number), from N processes, paced or flat out, and count what comes "
             "back. USERSOCK without --dest gets receiver processes of its own."),
     )
-    load.add_argument("--proto", type=parse_proto, default=parse_proto("family"),
-                      help="route, usersock, generic, family (the nlfast module, 30), "
-                           "family=N, or a protocol number (default: family)")
+    load.add_argument("--proto", type=parse_proto, default=parse_proto("route"),
+                      help="route (default: every kernel has it), usersock, generic, "
+                           "family (the nlfast module, 30), family=N, or a protocol number")
     load.add_argument("--type", dest="msg_type",
                       help="message type: a number, or for family echo|sink|hello|stats, "
                            "for route getlink, for generic getfamily "

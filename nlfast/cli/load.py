@@ -41,6 +41,7 @@ from nlfast.constants import (
     NLM_F_REQUEST,
     NLMSG_DONE,
     NLMSG_ERROR,
+    NLMSG_HDRLEN,
     NLMSG_MIN_TYPE,
     NLMSG_NOOP,
     NLMSG_OVERRUN,
@@ -49,7 +50,7 @@ from nlfast.errors import NlfastError, TruncatedError
 from nlfast.message import Message
 from nlfast.socket import Batch, Socket
 
-MAX_ATTR_PAYLOAD = 0xFFFF - 4
+MAX_ATTR_PAYLOAD = _attrs.ATTR_MAX_PAYLOAD  # nla_len is 16 bits, header included
 
 # -- load: what to send ----------------------------------------------------------
 
@@ -135,7 +136,7 @@ def make_spec(a: argparse.Namespace) -> LoadSpec:
     elif kind == "generic":
         t, label = _type_from(a.msg_type, {"getfamily": GENL_ID_CTRL}, "getfamily")
         if a.msg_type is None or a.msg_type.strip().lower() == "getfamily":
-            header = struct.pack("<BBH", CTRL_CMD_GETFAMILY, 1, 0)
+            header = struct.pack("=BBH", CTRL_CMD_GETFAMILY, 1, 0)  # host order
             attrs.append(_attrs.string(CTRL_ATTR_FAMILY_NAME, "nlctrl"))
             reply_type, replies, no_size = GENL_ID_CTRL, True, "CTRL_CMD_GETFAMILY"
             label = "nlctrl CTRL_CMD_GETFAMILY"
@@ -190,7 +191,7 @@ def make_spec(a: argparse.Namespace) -> LoadSpec:
     if own and a.ack:
         # what our receivers answer: NLMSG_ERROR 0 with the request's header
         ack_template = Message(NLMSG_ERROR, NLM_F_CAPPED,
-                               struct.pack("<i", 0) + encoded[:16]).encode()
+                               struct.pack("=i", 0) + encoded[:NLMSG_HDRLEN]).encode()
     spec = LoadSpec(
         proto=proto, netns=a.netns, msg_type=t, type_label=label, flags=flags, header=header,
         attrs=attrs, size=size, reply_type=reply_type,
@@ -654,7 +655,29 @@ def run_load(spec: LoadSpec, as_json: bool, progress: bool) -> int:
         _print_summary(summary)
     for f in failures:
         print(f"{PROG} load: {f}", file=sys.stderr)
+    if summary["all_failed"]:
+        print(f"{PROG} load: every request failed: {_failure_counts(summary)}", file=sys.stderr)
+        return 1
     return 1 if failures else 0
+
+
+def _all_failed(sent: int, answered: int, errors: int, send_errors: int) -> bool:
+    """Nothing went through: every send failed, or every request sent was
+    answered with an error and none with a reply or an ack."""
+    if sent == 0:
+        return send_errors > 0
+    return answered == 0 and errors >= sent
+
+
+def _failure_counts(s: dict[str, Any]) -> str:
+    parts = []
+    if s["error_count"]:
+        by = ", ".join(f"{k} {v:,}" for k, v in s["errors"].items())
+        parts.append(f"{s['error_count']:,} of {s['sent']:,} answered with an error ({by})")
+    if s["send_errors"]:
+        by = ", ".join(f"{k} {v:,}" for k, v in s["send_errors"].items())
+        parts.append(f"sending failed ({by})")
+    return "; ".join(parts)
 
 
 def _fail(failures: list[str]) -> int:
@@ -681,6 +704,8 @@ def _summarize(spec: LoadSpec, t0: float, sres: list[dict[str, Any]],
     t_end = max([r["t_last"] for r in sres + rres if r.get("t_last")] or [t0])
     duration = max(0.0, t_end - t0)
     errors = by_name(sres, "errors")
+    send_errors = by_name(sres, "send_errors")
+    acked = total(sres, "acked")
     return {
         "command": "load",
         "protocol": spec.proto.label,
@@ -698,10 +723,12 @@ def _summarize(spec: LoadSpec, t0: float, sres: list[dict[str, Any]],
         "dest": spec.dest if spec.dest else None,
         "sent": sent,
         "received": received,
-        "acked": total(sres, "acked"),
+        "acked": acked,
         "errors": errors,
         "error_count": sum(errors.values()),
-        "send_errors": by_name(sres, "send_errors"),
+        "send_errors": send_errors,
+        "all_failed": _all_failed(sent, received + acked, sum(errors.values()),
+                                  sum(send_errors.values())),
         "enobufs": total(sres + rres, "enobufs"),
         "drops": total(sres + rres, "drops"),
         "unanswered": total(sres, "unanswered"),

@@ -36,6 +36,8 @@ from nlfast.errors import DecodeError, TruncatedError
 from nlfast.message import MessageView
 from nlfast.socket import Socket
 
+_NDM_IFINDEX = struct.Struct("=i")  # host order, as the kernel writes it
+
 # linux/rtnetlink.h: {"link": RTNLGRP_LINK, "ipv4-ifaddr": ...}, as the shim was built
 ROUTE_GROUPS: dict[str, int] = rtnl.rtnl_groups()
 
@@ -122,8 +124,8 @@ def _route_fields(m: MessageView) -> dict[str, Any]:
         label = _str(a, rtnl.IFA_LABEL)
         if label is not None:
             f["IFA_LABEL"] = label
-    elif rtnl.RTM_NEWROUTE <= t <= rtnl.RTM_GETROUTE and len(p) >= 12:  # struct rtmsg
-        a = m.attrs(12)
+    elif rtnl.RTM_NEWROUTE <= t <= rtnl.RTM_GETROUTE and len(p) >= rtnl.RTMSG_LEN:
+        a = m.attrs(rtnl.RTMSG_LEN)
         f["family"] = p[0]
         f["dst_len"] = p[1]
         f["table"] = p[4]
@@ -132,9 +134,9 @@ def _route_fields(m: MessageView) -> dict[str, Any]:
                 f[name] = _fmt_addr(a.bytes(at))
         if 4 in a:
             f["RTA_OIF"] = a.u32(4)
-    elif rtnl.RTM_NEWNEIGH <= t <= rtnl.RTM_GETNEIGH and len(p) >= 12:  # struct ndmsg
-        a = m.attrs(12)
-        f["ifindex"] = struct.unpack_from("<i", p, 4)[0]
+    elif rtnl.RTM_NEWNEIGH <= t <= rtnl.RTM_GETNEIGH and len(p) >= rtnl.NDMSG_LEN:
+        a = m.attrs(rtnl.NDMSG_LEN)
+        f["ifindex"] = _NDM_IFINDEX.unpack_from(p, 4)[0]  # struct ndmsg: u8, u8, u16, int
         if 1 in a:
             f["NDA_DST"] = _fmt_addr(a.bytes(1))
         if 2 in a:
@@ -291,8 +293,9 @@ def _monitor_loop(sock: Socket, a: argparse.Namespace, dec: _Decoder) -> int:
     out = sys.stdout
     emit: Callable[[dict[str, Any]], str] = json.dumps if a.json else format_text
     seen = 0
-    overruns = 0
-    drops = _drops(sock)
+    # a fresh socket: counted from 0, not from a first reading that could
+    # come after the "listening" line and so after losses it should report
+    overruns = drops = 0
     deadline = None if a.timeout is None else time.monotonic() + a.timeout
     while a.count is None or seen < a.count:
         wait = 0.5
