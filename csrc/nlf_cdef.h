@@ -133,7 +133,3 @@ struct nlf_extack {
 };
 
 /* The function prototypes come from csrc/nlf.h (between its cdef markers). */
-
-/* For tests that hand the parser exact-size heap copies (ASan sees overreads). */
-void *malloc(size_t size);
-void free(void *ptr);

@@ -4,8 +4,11 @@ build (tests/test_asan.py runs this file there) one byte past it faults."""
 
 from __future__ import annotations
 
+import errno
 import struct
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -130,3 +133,111 @@ def test_many_messages_one_datagram() -> None:
     assert t.n_bad == 1
     assert [t.seq[i] for i in range(100)] == list(range(100))
     lib.nlf_table_fini(t)
+
+
+def _walk_next(data: bytes) -> tuple[list[tuple[int, bytes]], bool]:
+    """(raw type, payload) of every attribute by nlf_attr_next, and whether
+    the stream ended cleanly."""
+    buf = heap_copy(data)
+    out, pos = [], 0
+    while True:
+        r = lib.nlf_attr_next(buf, pos, len(data))
+        if r == 0:
+            return out, True
+        if r == 2**64 - 1:
+            assert ffi.errno == errno.EINVAL
+            return out, False
+        off, plen, typ = r & 0xFFFFFFFF, (r >> 32) & 0xFFFF, r >> 48
+        assert off == pos + 4 and off + plen <= len(data)
+        out.append((typ, data[off : off + plen]))
+        pos = off + ((plen + 3) & ~3)
+
+
+@SETTINGS
+@given(st.binary(max_size=200))
+def test_attr_next_agrees_with_the_walker(data: bytes) -> None:
+    got, clean = _walk_next(data)
+    assert clean == bool(lib.nlf_attr_ok(heap_copy(data), len(data)))
+    off = ffi.new("uint32_t[]", 65536)
+    ln = ffi.new("uint32_t[]", 65536)
+    n = lib.nlf_attr_parse(heap_copy(data), len(data), 0xFFFF, off, ln)
+    assert n == (len(got) if clean else -1)
+    for typ, _payload in got:
+        found = lib.nlf_attr_find(heap_copy(data), 0, len(data), typ & lib.NLA_TYPE_MASK)
+        assert found != 0
+
+
+def test_attr_next_on_a_stream_with_offset_start() -> None:
+    body = b"\xee" * 8 + attrs_bytes([(1 | lib.NLA_F_NESTED, b"ab"), (2, b"")])
+    buf = heap_copy(body)
+    r = lib.nlf_attr_next(buf, 8, len(body))
+    assert (r & 0xFFFFFFFF, (r >> 32) & 0xFFFF, r >> 48) == (12, 2, 1 | lib.NLA_F_NESTED)
+    r = lib.nlf_attr_next(buf, 16, len(body))
+    assert (r & 0xFFFFFFFF, (r >> 32) & 0xFFFF, r >> 48) == (20, 0, 2)
+    assert lib.nlf_attr_next(buf, 20, len(body)) == 0
+    assert lib.nlf_attr_next(buf, 8, 11) == 2**64 - 1  # a header cut short
+
+
+def attrs_bytes(items: list[tuple[int, bytes]]) -> bytes:
+    out = b""
+    for typ, payload in items:
+        a = struct.pack("=HH", 4 + len(payload), typ) + payload
+        out += a + b"\0" * (-len(a) % 4)
+    return out
+
+
+def _table(data: bytes) -> Any:
+    t = ffi.new("struct nlf_table *")
+    assert lib.nlf_table_init(t, len(data) // 16 + 1) == 0
+    assert lib.nlf_parse(heap_copy(data), len(data), 0, 0, t) >= 0
+    return ffi.gc(t, lib.nlf_table_fini)
+
+
+def test_attr_gaps_saturates_instead_of_going_negative() -> None:
+    vals = [0, 2**63, 2**64 - 1]
+    data = b"".join(Message(0x20, attrs=[attrs.u64(1, v)]).encode(seq=i)
+                    for i, v in enumerate(vals))
+    t = _table(data)
+    expect = ffi.new("uint64_t *", 0)
+    absent = ffi.new("uint32_t *", 0)
+    arena = heap_copy(data)
+    gaps = lib.nlf_table_attr_gaps(arena, t, 0, 3, 0, 1, expect, absent)
+    assert gaps == 2**63 - 1  # 2**64 - 3 values skipped: saturated, not -1
+    assert absent[0] == 0
+    # one row at a time: the first gap alone is exact, then it saturates
+    expect[0] = 0
+    assert lib.nlf_table_attr_gaps(arena, t, 0, 2, 0, 1, expect, absent) == 2**63 - 1
+    expect[0] = 5
+    assert lib.nlf_table_attr_gaps(arena, t, 1, 1, 0, 1, expect, absent) == 2**63 - 5
+    assert expect[0] == 2**63 + 1
+
+
+def _error_msg(inner_len: int, seq: int, portid: bytes, flags: int) -> bytes:
+    inner = struct.pack("=IHHI", inner_len, 0x20, 0, 7) + portid
+    body = struct.pack("=i", -22) + inner
+    return struct.pack("=IHHII", 16 + len(body), lib.NLMSG_ERROR, flags, seq, 0) + body
+
+
+@pytest.mark.parametrize("inner_len", [2**32 - 12, 2**32 - 1, 1000, 21, 8, 0])
+def test_extack_bounds_the_echoed_length_by_the_outer(inner_len: int) -> None:
+    # inner length 2**32 - 12 once wrapped the TLV offset back to 8, so the
+    # outer header's seq and portid were read as a NLMSGERR_ATTR_MSG "bad"
+    seq = lib.NLMSGERR_ATTR_MSG << 16 | 8
+    data = _error_msg(inner_len, seq, b"bad\0", lib.NLM_F_ACK_TLVS)
+    ea = ffi.new("struct nlf_extack *")
+    assert lib.nlf_extack_parse(heap_copy(data), len(data), ea) == 0
+    assert ea.error == 22 and ea.req_type == 0x20 and ea.req_seq == 7
+    assert ea.has == 0 and ea.msg_len == 0
+
+
+def test_extack_with_the_echoed_request_whole() -> None:
+    req = Message(0x20, attrs=[attrs.u32(1, 1)]).encode(seq=7)
+    tlv = attrs_bytes([(lib.NLMSGERR_ATTR_MISS_TYPE, struct.pack("=I", 5)),
+                       (lib.NLMSGERR_ATTR_MISS_NEST, struct.pack("=I", 44))])
+    body = struct.pack("=i", -22) + req + tlv
+    data = struct.pack("=IHHII", 16 + len(body), lib.NLMSG_ERROR, lib.NLM_F_ACK_TLVS, 7,
+                       0) + body
+    ea = ffi.new("struct nlf_extack *")
+    assert lib.nlf_extack_parse(heap_copy(data), len(data), ea) == 0
+    assert ea.has == lib.NLF_EXTACK_MISS_TYPE | lib.NLF_EXTACK_MISS_NEST
+    assert (ea.miss_type, ea.miss_nest, ea.req_seq) == (5, 44, 7)
