@@ -10,12 +10,13 @@ KVER    = $(shell for d in $$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null |
 KDIR    = /usr/src/linux-headers-$(KVER)
 KO     := $(CURDIR)/kernel/nlfast_family.ko
 APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-static \
-	linux-image-amd64 linux-headers-amd64 linux-source-6.1 dkms libasan8 time
+	linux-image-amd64 linux-headers-amd64 linux-source-6.1 dkms libasan8 time \
+	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user
 
 SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py nlfast/cli/*.py) kernel/uapi/nlfast_family.h \
 	setup.py pyproject.toml
 
-.PHONY: all deps venv test test-host test-guest lint module bench clean
+.PHONY: all deps venv test test-host test-guest test-s390x lint module bench clean
 
 all: venv
 
@@ -54,7 +55,20 @@ test-guest: deps venv module
 	  --env NLFAST_KO=$(KO) --env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 -- \
 	  $(CURDIR)/$(VENV)/bin/pytest -q -p no:cacheprovider tests_guest
 
-test: lint test-host test-guest
+# The C unit test of framing and parsing (tests/c/), no Python in between:
+# natively under ASan and UBSan, then built for big-endian s390x with
+# Debian's cross compiler and run under qemu-user.
+SHIM_C    := tests/c/test_shim.c csrc/nlf_tx.c csrc/nlf_parse.c
+SHIM_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icsrc -g -O1
+test-s390x: deps
+	mkdir -p build/c
+	gcc $(SHIM_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
+	  -o build/c/test_shim $(SHIM_C)
+	build/c/test_shim
+	s390x-linux-gnu-gcc $(SHIM_CFLAGS) -static -o build/c/test_shim-s390x $(SHIM_C)
+	qemu-s390x build/c/test_shim-s390x
+
+test: lint test-host test-s390x test-guest
 
 # The main job: nlfast beside the stdlib, pyroute2 and the C ceiling, on this
 # kernel; tables and a plot go to results/ (bench.*).  Then the family
