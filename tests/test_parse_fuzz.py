@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nlfast import Message, attrs
+from nlfast import Message, MessageView, attrs
 from nlfast._shim import ffi, lib
+from nlfast.errors import DecodeError
 
 from .conftest import heap_copy
 
@@ -139,7 +140,8 @@ def _walk_next(data: bytes) -> tuple[list[tuple[int, bytes]], bool]:
     """(raw type, payload) of every attribute by nlf_attr_next, and whether
     the stream ended cleanly."""
     buf = heap_copy(data)
-    out, pos = [], 0
+    out: list[tuple[int, bytes]] = []
+    pos = 0
     while True:
         r = lib.nlf_attr_next(buf, pos, len(data))
         if r == 0:
@@ -241,3 +243,143 @@ def test_extack_with_the_echoed_request_whole() -> None:
     assert lib.nlf_extack_parse(heap_copy(data), len(data), ea) == 0
     assert ea.has == lib.NLF_EXTACK_MISS_TYPE | lib.NLF_EXTACK_MISS_NEST
     assert (ea.miss_type, ea.miss_nest, ea.req_seq) == (5, 44, 7)
+
+
+# Well-formed attribute trees, encoded here independently of nlfast, in host
+# order: (type, kind, value), kind one of the widths, "bin", "str" or "nest".
+_WIDTH = {"u8": "=B", "u16": "=H", "u32": "=I", "u64": "=Q", "s16": "=h"}
+_leaf = st.one_of(
+    *[st.tuples(st.integers(1, 40), st.just(k),
+                st.integers(-(2 ** (8 * struct.calcsize(f) - 1)), 2 ** (8 * struct.calcsize(f) - 1) - 1)
+                if f.islower() or f == "=h" else
+                st.integers(0, 2 ** (8 * struct.calcsize(f)) - 1))
+      for k, f in _WIDTH.items()],
+    st.tuples(st.integers(1, 40), st.just("bin"), st.binary(max_size=23)),
+    st.tuples(st.integers(1, 40), st.just("str"),
+              st.text(st.characters(min_codepoint=1, max_codepoint=0x7F), max_size=13)),
+)
+_tree = st.recursive(st.lists(_leaf, max_size=6),
+                     lambda kids: st.lists(st.one_of(_leaf, st.tuples(
+                         st.integers(1, 40), st.just("nest"), kids)), max_size=5),
+                     max_leaves=20)
+
+
+def _payload(kind: str, value: Any) -> bytes:
+    if kind in _WIDTH:
+        return struct.pack(_WIDTH[kind], value)
+    if kind == "bin":
+        return bytes(value)
+    if kind == "str":
+        return bytes(value.encode()) + b"\0"
+    return _encode(value)
+
+
+def _encode(items: list[tuple[int, str, Any]]) -> bytes:
+    return attrs_bytes([(t | (lib.NLA_F_NESTED if k == "nest" else 0), _payload(k, v))
+                        for t, k, v in items])
+
+
+def _attr(t: int, kind: str, value: Any) -> attrs.Attr:
+    if kind == "nest":
+        return attrs.nested(t, [_attr(*c) for c in value])
+    maker: Any = {"bin": attrs.binary, "str": attrs.string}.get(kind) or getattr(attrs, kind)
+    a: attrs.Attr = maker(t, value)
+    return a
+
+
+def _check_stream(data: bytes, items: list[tuple[int, str, Any]]) -> None:
+    got, clean = _walk_next(data)
+    assert clean
+    assert got == [(t | (lib.NLA_F_NESTED if k == "nest" else 0), _payload(k, v))
+                   for t, k, v in items]
+    buf = heap_copy(data)
+    assert lib.nlf_attr_ok(buf, len(data)) == 1
+    off = ffi.new("uint32_t[]", 41)
+    ln = ffi.new("uint32_t[]", 41)
+    assert lib.nlf_attr_parse(buf, len(data), 40, off, ln) == len(items)
+    last = {t: _payload(k, v) for t, k, v in items}
+    first: dict[int, bytes] = {}
+    for t, k, v in items:
+        first.setdefault(t, _payload(k, v))
+    for t in range(41):
+        idx = data[off[t] : off[t] + ln[t]] if off[t] else None
+        assert idx == last.get(t)
+        found = lib.nlf_attr_find(buf, 0, len(data), t)
+        fnd = data[found & 0xFFFFFFFF : (found & 0xFFFFFFFF) + (found >> 32)] if found else None
+        assert fnd == first.get(t)
+    for _t, k, v in items:
+        if k == "nest":
+            _check_stream(_payload(k, v), v)
+
+
+@SETTINGS
+@given(_tree)
+def test_well_formed_streams_round_trip(items: list[tuple[int, str, Any]]) -> None:
+    data = _encode(items)
+    raw = Message(0x20, attrs=[_attr(*i) for i in items]).encode()
+    assert raw[16:] == data  # the shim frames what the independent encoder does
+    _check_stream(data, items)
+
+
+def test_s16_is_two_bytes_on_the_wire() -> None:
+    raw = Message(0x20, attrs=[attrs.s16(3, -300), attrs.u8(4, 1)]).encode()
+    assert raw[16:24] == struct.pack("=HHh", 6, 3, -300) + b"\0\0"
+    assert MessageView.from_bytes(raw).attrs().s16(3) == -300
+
+
+@pytest.mark.parametrize("tail", range(1, 4))
+def test_unaligned_nlmsg_len_stays_inside(tail: int) -> None:
+    # the last message ends 1-3 bytes past a 4-byte boundary, exactly where
+    # the (exact-size, under ASan) buffer ends; its last attribute is unpadded
+    first = Message(0x20, attrs=[attrs.u32(1, 7)]).encode(seq=1)
+    body = struct.pack("=HH", 4 + tail, 2) + b"\xab" * tail
+    last = struct.pack("=IHHII", 16 + len(body), 0x21, 0, 2, 0) + body
+    data = first + last
+    assert len(data) % 4 == tail
+    t = _table(data)
+    arena = heap_copy(data)
+    assert t.count == 2 and t.n_bad == 0
+    assert (t.off[1], t.len[1]) == (len(first), len(last))
+    out = ffi.new("uint64_t[]", 2)
+    assert lib.nlf_table_attr_uint(arena, t, 0, 2, 0, 2, 99, out) == (tail in (1, 2))
+    assert out[1] == {1: 0xAB, 2: 0xABAB, 3: 99}[tail] and out[0] == 99
+    offs = ffi.new("uint32_t[]", 2)
+    lens = ffi.new("uint32_t[]", 2)
+    assert lib.nlf_table_attr_column(arena, t, 0, 2, 0, 2, offs, lens) == 1
+    assert (offs[1], lens[1]) == (len(first) + 20, tail)
+    strs = ffi.new("unsigned char[]", len(data))
+    present = ffi.new("uint8_t[]", 2)
+    assert lib.nlf_table_attr_strs(arena, t, 0, 2, 0, 2, strs, len(data), present) == tail + 2
+    assert bytes(strs[0 : tail + 2]) == b"\0" + b"\xab" * tail + b"\0"
+    assert list(present) == [0, 1]
+    row = heap_copy(last)
+    assert lib.nlf_attr_ok(row + 16, len(body)) == 1
+    assert lib.nlf_attr_next(row, 16, len(last)) >> 32 == (2 << 16) | tail
+
+
+@pytest.mark.parametrize(("inner", "why"), [
+    (struct.pack("=HH", 8, 1) + b"\1\0\0\0" + b"\x05\x00", "short tail"),
+    (struct.pack("=HH", 8, 1) + b"\1\0\0\0" + struct.pack("=HH", 12, 2) + b"xxxx", "too long"),
+    (struct.pack("=HH", 3, 1) + b"\0\0\0\0", "shorter than a header"),
+    (struct.pack("=HH", 8, 1) + b"\1\0\0\0" + struct.pack("=HH", 0, 2), "zero length"),
+])
+def test_malformed_nested_payload(inner: bytes, why: str) -> None:
+    nest = struct.pack("=HH", 4 + len(inner), 5 | lib.NLA_F_NESTED) + inner
+    data = nest + b"\0" * (-len(nest) % 4) + struct.pack("=HHI", 8, 6, 42)
+    buf = heap_copy(data)
+    # the outer stream is clean: the fault is inside the nest
+    assert lib.nlf_attr_ok(buf, len(data)) == 1, why
+    found = lib.nlf_attr_find(buf, 0, len(data), 5)
+    start, plen = found & 0xFFFFFFFF, found >> 32
+    assert (start, plen) == (4, len(inner))
+    assert lib.nlf_attr_ok(buf + start, plen) == 0
+    off = ffi.new("uint32_t[]", 8)
+    ln = ffi.new("uint32_t[]", 8)
+    assert lib.nlf_attr_parse(buf + start, plen, 7, off, ln) == -1
+    assert ffi.errno == errno.EINVAL
+    assert lib.nlf_attr_find(buf, start, plen, 2) == 0  # past or at the fault
+    assert _walk_next(data[start : start + plen])[1] is False
+    a = MessageView.from_bytes(struct.pack("=IHHII", 16 + len(data), 0x20, 0, 0, 0) + data).attrs()
+    assert a.u32(6) == 42
+    with pytest.raises(DecodeError, match="malformed"):
+        a.nested(5)
