@@ -5,6 +5,7 @@ build (tests/test_asan.py runs this file there) one byte past it faults."""
 from __future__ import annotations
 
 import errno
+import os
 import struct
 from typing import Any
 
@@ -18,7 +19,9 @@ from nlfast.errors import DecodeError
 
 from .conftest import heap_copy
 
-SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
+# fewer examples when make mutation runs these tests once per mutant
+EXAMPLES = 60 if os.environ.get("NLFAST_MUTATION") == "1" else 400
+SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 
 
 def hdr(length: int, type: int = 0x20, flags: int = 0, seq: int = 0) -> bytes:
