@@ -16,7 +16,7 @@ APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-sta
 SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py nlfast/cli/*.py) kernel/uapi/nlfast_family.h \
 	setup.py pyproject.toml
 
-.PHONY: all deps venv test test-host test-guest test-s390x lint module bench clean
+.PHONY: all deps venv test test-host test-guest test-s390x mutation lint module bench clean
 
 all: venv
 
@@ -69,6 +69,19 @@ test-s390x: deps
 	qemu-s390x build/c/test_shim-s390x
 
 test: lint test-host test-s390x test-guest
+
+# Mutation testing (not part of make test: it takes long on 2 cores).
+# csrc/: universalmutator mutants of nlf_parse.c and nlf_tx.c, judged by the C
+# unit test (ASan/UBSan) and then the shim's host tests against an ASan
+# extension; MUTANTS valid, distinct mutants per file (0: all).  nlfast/:
+# mutmut in a private copy (MUTMUT_ONLY="nlfast.attrs*" narrows it).
+# Reports: build/mutation/report.json, and the survivors on stdout.
+MUTANTS ?= 100
+MUTMUT_ONLY ?=
+mutation: deps venv
+	$(PY) -m pip install -q -e '.[mutation]'
+	$(PY) tests/mutation/mutate_c.py --sample $(MUTANTS)
+	$(PY) tests/mutation/mutate_py.py $(if $(MUTMUT_ONLY),--only '$(MUTMUT_ONLY)')
 
 # The main job: nlfast beside the stdlib, pyroute2 and the C ceiling, on this
 # kernel; tables and a plot go to results/ (bench.*).  Then the family
