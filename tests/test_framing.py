@@ -226,3 +226,31 @@ def test_nesting_to_the_limit_frames() -> None:
     for i in range(lib.NLF_NEST_MAX):
         a = a.nested(i + 1)
     assert a.u32(1) == 7
+
+
+def test_attrset_reads_widths_strings_and_iterates() -> None:
+    m = Message(0x20, attrs=[attrs.u64(1, 2**64 - 1), attrs.binary(2, b"ab\0cd\0"),
+                             attrs.string(3, ""), attrs.u16(4, 7), attrs.binary(5, b"xyz")])
+    a = MessageView.from_bytes(m.encode()).attrs()
+    assert a.u64(1) == 2**64 - 1 and a.s64(1) == -1
+    assert a.str(2) == "ab" and a.str(3) == "" and a.str(5) == "xyz"
+    with pytest.raises(DecodeError, match="attribute 4 has 2 bytes, needs 4"):
+        a.u32(4)
+    with pytest.raises(KeyError):
+        a.u32(9)
+    assert [(t, bytes(v)) for t, v in a] == [
+        (1, b"\xff" * 8), (2, b"ab\0cd\0"), (3, b"\0"), (4, struct.pack("=H", 7)), (5, b"xyz")]
+    assert a.to_dict()[5] == b"xyz"
+
+
+def test_attrset_iteration_stops_at_a_malformed_attribute() -> None:
+    good = struct.pack("=HHI", 8, 1, 5)
+    bad = struct.pack("=HH", 12, 2) + b"\0\0"  # claims 12, has 6
+    raw = Message(0x20).encode()[:16] + good + bad
+    v = MessageView.from_bytes(struct.pack("=I", len(raw)) + raw[4:])
+    it = iter(v.attrs())
+    assert next(it)[0] == 1
+    with pytest.raises(DecodeError, match="malformed attribute at offset 8"):
+        next(it)
+    with pytest.raises(DecodeError, match=r"^malformed attribute stream$"):
+        v.attrs().check()
