@@ -59,7 +59,8 @@ test-guest: deps venv module
 # natively under ASan and UBSan, then built for big-endian s390x with
 # Debian's cross compiler and run under qemu-user.
 SHIM_C    := tests/c/test_shim.c csrc/nlf_tx.c csrc/nlf_parse.c
-SHIM_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icsrc -g -O1
+SHIM_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Wall -Wextra -Werror -Icsrc -g -O1 \
+	-Wl,--wrap=malloc,--wrap=calloc
 test-s390x: deps
 	mkdir -p build/c
 	gcc $(SHIM_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \

@@ -18,6 +18,34 @@
 static int failures;
 static int checks;
 
+/*
+ * The test links with -Wl,--wrap=malloc,--wrap=calloc: the shim's
+ * allocations come here, and the one numbered fail_at (0: the next) fails.
+ */
+static int fail_at = -1;
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+
+static int fail_now(void)
+{
+	if (fail_at < 0)
+		return 0;
+	return fail_at-- == 0;
+}
+
+void *__wrap_malloc(size_t n)
+{
+	return fail_now() ? NULL : __real_malloc(n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	return fail_now() ? NULL : __real_calloc(n, size);
+}
+
 #define CHECK(cond) do {						\
 	checks++;							\
 	if (!(cond)) {							\
@@ -631,6 +659,38 @@ static void test_parse_edges(void)
 	CHECK(nlf_extack_parse(b, 48, &ea) == 0 && ea.has == 0);
 }
 
+/*
+ * Every allocation of nlf_table_init and nlf_tx_new fails in turn: each
+ * answers ENOMEM and frees what it had (LeakSanitizer checks at exit).
+ */
+static void test_out_of_memory(void)
+{
+	struct nlf_table t;
+	struct nlf_tx *tx;
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		fail_at = i;
+		errno = 0;
+		CHECK(nlf_table_init(&t, 64) == -1 && errno == ENOMEM);
+		CHECK(!t.off && !t.len && !t.type && !t.flags && !t.seq &&
+		      !t.portid && !t.error && !t.dgram);
+	}
+	fail_at = 8;
+	CHECK(nlf_table_init(&t, 64) == 0);
+	nlf_table_fini(&t);
+	for (i = 0; i < 6; i++) {
+		fail_at = i;
+		errno = 0;
+		CHECK(!nlf_tx_new(4096, 4096) && errno == ENOMEM);
+	}
+	fail_at = 6;
+	tx = nlf_tx_new(4096, 4096);
+	CHECK(tx);
+	nlf_tx_free(tx);
+	fail_at = -1;
+}
+
 int main(void)
 {
 	test_frame_and_parse();
@@ -639,6 +699,7 @@ int main(void)
 	test_tx_edges();
 	test_cuts();
 	test_parse_edges();
+	test_out_of_memory();
 #if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
 	printf("big-endian: ");
 #else

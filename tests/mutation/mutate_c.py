@@ -112,7 +112,8 @@ class Judge:
     def unit(self, name: str, mobj: Path) -> bool:
         """True when the C unit test kills the mutant."""
         exe = OUT / "work" / "test_shim"
-        r = sh(["gcc", *SAN, "-o", str(exe), str(self.obj / "test_shim.unit.o"),
+        r = sh(["gcc", *SAN, "-Wl,--wrap=malloc,--wrap=calloc", "-o", str(exe),
+                str(self.obj / "test_shim.unit.o"),
                 *self.objects("unit", name, mobj)])
         if r.returncode:
             return True  # does not link: killed at build time
