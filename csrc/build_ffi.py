@@ -25,6 +25,9 @@ TOP = HERE.parent
 FAMILY_H = TOP / "kernel" / "uapi" / "nlfast_family.h"
 SOURCES = ["nlf_parse.c", "nlf_tx.c", "nlf_sock.c", "nlf_batch.c"]
 CDEFS = ["nlf_cdef.h", "rtnl_cdef.h"]
+# test-only code, compiled into the NLFAST_ASAN=1 build and nowhere else
+ASAN_SOURCES = ["test/nlf_asan_probe.c"]
+ASAN_CDEF = "int nlf_test_peek(const unsigned char *buf, size_t idx);\n"
 # (system header, name prefixes, single names): their integer constants go
 # into the cdef, values left to the compiler
 SYSTEM_NAMES = [
@@ -153,9 +156,12 @@ def make_ffi(absolute: bool = False) -> FFI:
     ffi.cdef(system_cdef(declared))
     extra_compile = ["-O2", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wno-unused-parameter"]
     extra_link: list[str] = []
+    sources = list(SOURCES)
     if os.environ.get("NLFAST_ASAN") == "1":
         extra_compile += ["-fsanitize=address", "-fno-omit-frame-pointer", "-O1", "-g"]
         extra_link += ["-fsanitize=address"]
+        sources += ASAN_SOURCES
+        ffi.cdef(ASAN_CDEF)
     version = package_version()
 
     def rel(p: Path) -> str:
@@ -176,7 +182,7 @@ def make_ffi(absolute: bool = False) -> FFI:
 #include "nlfast_family.h"
 const char *nlf_version(void) {{ return "{version}"; }}
 """,
-        sources=[rel(HERE / s) for s in SOURCES],
+        sources=[rel(HERE / s) for s in sources],
         include_dirs=[rel(HERE), rel(FAMILY_H.parent)],
         extra_compile_args=extra_compile,
         extra_link_args=extra_link,

@@ -155,6 +155,7 @@ int nlf_attr_parse(const unsigned char *buf, uint32_t len, uint32_t maxtype,
 uint64_t nlf_attr_find(const unsigned char *base, uint32_t start, uint32_t len,
 		       uint16_t type);
 int nlf_attr_ok(const unsigned char *buf, uint32_t len);
+uint64_t nlf_attr_next(const unsigned char *base, uint32_t pos, uint32_t end);
 int nlf_extack_parse(const unsigned char *msg, uint32_t len,
 		     struct nlf_extack *ea);
 int nlf_table_attr_column(const unsigned char *arena,
@@ -176,7 +177,6 @@ int64_t nlf_table_attr_gaps(const unsigned char *arena,
 			    uint64_t *expect, uint32_t *absent);
 uint32_t nlf_table_seq_gaps(const struct nlf_table *t, uint16_t type,
 			    uint32_t *expect);
-int nlf_debug_peek(const unsigned char *buf, size_t idx);
 uint64_t nlf_batch_size(uint32_t arena_len, uint32_t rows, uint32_t dgrams);
 struct nlf_batch *nlf_batch_init(void *mem, uint64_t size, uint32_t arena_len,
 				 uint32_t rows, uint32_t dgrams);

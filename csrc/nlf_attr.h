@@ -20,9 +20,19 @@
 #ifndef NLF_ATTR_H
 #define NLF_ATTR_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 #include <linux/netlink.h>
+
+/* Where the fields of a struct nlmsghdr / struct nlattr sit on the wire. */
+#define NLF_NLMSG_LEN_OFF	offsetof(struct nlmsghdr, nlmsg_len)
+#define NLF_NLMSG_TYPE_OFF	offsetof(struct nlmsghdr, nlmsg_type)
+#define NLF_NLMSG_FLAGS_OFF	offsetof(struct nlmsghdr, nlmsg_flags)
+#define NLF_NLMSG_SEQ_OFF	offsetof(struct nlmsghdr, nlmsg_seq)
+#define NLF_NLMSG_PID_OFF	offsetof(struct nlmsghdr, nlmsg_pid)
+#define NLF_NLA_LEN_OFF		offsetof(struct nlattr, nla_len)
+#define NLF_NLA_TYPE_OFF	offsetof(struct nlattr, nla_type)
 
 static inline uint16_t nlf_rd16(const unsigned char *p)
 {
@@ -43,26 +53,27 @@ static inline uint32_t nlf_rd32(const unsigned char *p)
 /* Bool: a whole attribute starts at a and fits in rem bytes. */
 static inline int nlf_attr_fits(const unsigned char *a, int64_t rem)
 {
-	return rem >= NLA_HDRLEN && nlf_rd16(a) >= NLA_HDRLEN &&
-	       (int64_t)nlf_rd16(a) <= rem;
+	return rem >= NLA_HDRLEN &&
+	       nlf_rd16(a + NLF_NLA_LEN_OFF) >= NLA_HDRLEN &&
+	       (int64_t)nlf_rd16(a + NLF_NLA_LEN_OFF) <= rem;
 }
 
 /* nla_len: header and payload, without padding. */
 static inline uint16_t nlf_attr_len(const unsigned char *a)
 {
-	return nlf_rd16(a);
+	return nlf_rd16(a + NLF_NLA_LEN_OFF);
 }
 
 /* The type with NLA_F_NESTED and NLA_F_NET_BYTEORDER masked off. */
 static inline uint16_t nlf_attr_type(const unsigned char *a)
 {
-	return nlf_rd16(a + 2) & NLA_TYPE_MASK;
+	return nlf_rd16(a + NLF_NLA_TYPE_OFF) & NLA_TYPE_MASK;
 }
 
 /* The raw nla_type, flag bits included. */
 static inline uint16_t nlf_attr_type_raw(const unsigned char *a)
 {
-	return nlf_rd16(a + 2);
+	return nlf_rd16(a + NLF_NLA_TYPE_OFF);
 }
 
 static inline const unsigned char *nlf_attr_data(const unsigned char *a)
@@ -72,13 +83,13 @@ static inline const unsigned char *nlf_attr_data(const unsigned char *a)
 
 static inline uint32_t nlf_attr_plen(const unsigned char *a)
 {
-	return (uint32_t)nlf_rd16(a) - NLA_HDRLEN;
+	return (uint32_t)nlf_attr_len(a) - NLA_HDRLEN;
 }
 
 /* Bytes from this attribute to the next (its length, aligned). */
 static inline uint32_t nlf_attr_step(const unsigned char *a)
 {
-	return NLA_ALIGN(nlf_rd16(a));
+	return NLA_ALIGN(nlf_attr_len(a));
 }
 
 #define nlf_attr_for_each(a, rem, buf, len)				\

@@ -67,6 +67,3 @@
 
 /* The shim's own structs, constants and prototypes come from csrc/nlf.h
  * (between its cdef markers): one source for both the C and the cdef. */
-/* For tests that hand the parser exact-size heap copies (ASan sees overreads). */
-void *malloc(size_t size);
-void free(void *ptr);

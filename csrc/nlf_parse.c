@@ -15,6 +15,11 @@
 #define rd32 nlf_rd32
 #define rd16 nlf_rd16
 
+/* The largest errno (the kernel's MAX_ERRNO). */
+#define NLF_ERRNO_MAX 4095
+/* nlf_attr_next's answer for a malformed attribute. */
+#define NLF_ATTR_BAD UINT64_MAX
+
 static uint32_t attr_find(const unsigned char *buf, uint32_t len,
 			  uint16_t type, uint32_t *alen);
 
@@ -79,8 +84,8 @@ static int32_t msg_errno(const unsigned char *p, uint32_t len)
 	if (len < NLMSG_HDRLEN + sizeof(int32_t))
 		return 0;
 	memcpy(&e, p + NLMSG_HDRLEN, sizeof(e));
-	/* errno is at most 4095: anything else is not an error code. */
-	return e < 0 && e > -4096 ? -e : 0;
+	/* anything past the largest errno is not an error code */
+	return e < 0 && e >= -NLF_ERRNO_MAX ? -e : 0;
 }
 
 static void row_count(struct nlf_table *t, uint16_t type, uint16_t flags,
@@ -199,6 +204,32 @@ int nlf_attr_ok(const unsigned char *buf, uint32_t len)
 	return rem <= 0;
 }
 
+/*
+ * One step of the walker, for callers that iterate themselves (Python's
+ * AttrSet): the attribute at offset pos of base, in a stream that ends at
+ * offset end.  Returns its payload offset from base in bits 0-31, its
+ * payload length in bits 32-47 and its raw nla_type (flag bits included) in
+ * bits 48-63; the next attribute is at payload offset + NLA_ALIGN(length).
+ * 0 at the clean end of the stream (pos at or past end, which the last
+ * attribute's padding may pass); UINT64_MAX, errno EINVAL, when the bytes at
+ * pos are not a whole attribute.
+ */
+uint64_t nlf_attr_next(const unsigned char *base, uint32_t pos, uint32_t end)
+{
+	const unsigned char *a = base + pos;
+	int64_t rem = (int64_t)end - pos;
+
+	if (rem <= 0)
+		return 0;
+	if (!nlf_attr_fits(a, rem)) {
+		errno = EINVAL;
+		return NLF_ATTR_BAD;
+	}
+	return (uint64_t)nlf_attr_type_raw(a) << 48 |
+	       (uint64_t)nlf_attr_plen(a) << 32 |
+	       (pos + NLA_HDRLEN);
+}
+
 static uint32_t attr_find(const unsigned char *buf, uint32_t len,
 			  uint16_t type, uint32_t *alen)
 {
@@ -245,13 +276,16 @@ static void ack_tlvs(const unsigned char *buf, int64_t len, uint32_t base,
 /*
  * Decodes the error code and extended-ack TLVs of one NLMSG_ERROR or
  * NLMSG_DONE message msg[0..len).  Offsets in ea are relative to msg.
- * -1/EINVAL when the message is too short to hold an error code.
+ * -1/EINVAL when the message is too short to hold an error code (and, for
+ * NLMSG_ERROR, the echoed request header).  An echoed request whose own
+ * nlmsg_len does not fit in what is left of the message leaves no room for
+ * TLVs: the error code is decoded, the TLVs are not looked for.
  */
 int nlf_extack_parse(const unsigned char *msg, uint32_t len,
 		     struct nlf_extack *ea)
 {
 	uint16_t type, flags;
-	uint32_t tlv;
+	uint32_t tlv, inner;
 
 	memset(ea, 0, sizeof(*ea));
 	if (!nlf_nlmsg_ok(msg, len) ||
@@ -260,22 +294,25 @@ int nlf_extack_parse(const unsigned char *msg, uint32_t len,
 		return -1;
 	}
 	len = rd32(msg);
-	type = rd16(msg + 4);
-	flags = rd16(msg + 6);
+	type = rd16(msg + NLF_NLMSG_TYPE_OFF);
+	flags = rd16(msg + NLF_NLMSG_FLAGS_OFF);
 	ea->error = msg_errno(msg, len);
 	tlv = NLMSG_HDRLEN + sizeof(int32_t);
 	if (type == NLMSG_ERROR) {
 		/* struct nlmsgerr: the request's header, then maybe its body */
-		if (len < tlv + NLMSG_HDRLEN) {
+		if (len - tlv < NLMSG_HDRLEN) {
 			errno = EINVAL;
 			return -1;
 		}
-		ea->req_type = rd16(msg + tlv + 4);
-		ea->req_seq = rd32(msg + tlv + 8);
+		ea->req_type = rd16(msg + tlv + NLF_NLMSG_TYPE_OFF);
+		ea->req_seq = rd32(msg + tlv + NLF_NLMSG_SEQ_OFF);
+		inner = rd32(msg + tlv + NLF_NLMSG_LEN_OFF);
 		if (flags & NLM_F_CAPPED)
-			tlv += NLMSG_HDRLEN;
-		else
-			tlv += NLMSG_ALIGN(rd32(msg + tlv));
+			inner = NLMSG_HDRLEN;
+		if (inner < NLMSG_HDRLEN || inner > len - tlv)
+			return 0;
+		/* inner <= len - tlv < 2^32 - 3: the alignment cannot wrap */
+		tlv += NLMSG_ALIGN(inner);
 	}
 	if ((flags & NLM_F_ACK_TLVS) && tlv < len)
 		ack_tlvs(msg + tlv, (int64_t)len - tlv, tlv, ea);
@@ -450,7 +487,8 @@ int64_t nlf_table_attr_strs(const unsigned char *arena,
  * Like nlf_table_seq_gaps, for an unsigned attribute (1, 2, 4 or 8 bytes)
  * after hdrlen bytes of family header, over rows [first, first+n): counts
  * the values skipped, *expect being the next value due.  Rows without the
- * attribute count in *absent.  Returns the gaps, or -1/ERANGE.
+ * attribute count in *absent.  Returns the gaps (saturated at INT64_MAX),
+ * or -1/ERANGE.
  */
 int64_t nlf_table_attr_gaps(const unsigned char *arena,
 			    const struct nlf_table *t, uint32_t first,
@@ -471,15 +509,10 @@ int64_t nlf_table_attr_gaps(const unsigned char *arena,
 		}
 		v = rd_uint(arena + o, l, 0);
 		if (v > e)
-			gaps += (int64_t)(v - e);
+			gaps = v - e > (uint64_t)(INT64_MAX - gaps) ?
+			       INT64_MAX : gaps + (int64_t)(v - e);
 		e = v + 1;
 	}
 	*expect = e;
 	return gaps;
-}
-
-/* Reads buf[idx]: lets the test suite prove that ASan sees an overread. */
-int nlf_debug_peek(const unsigned char *buf, size_t idx)
-{
-	return buf[idx];
 }

@@ -11,15 +11,20 @@
 #include <string.h>
 
 #include "nlf.h"
+#include "nlf_attr.h"
 
 #define NO_MSG UINT32_MAX
+/* The largest arena nlf_tx_new accepts (offsets stay far from wrapping). */
+#define NLF_TX_CAP_MAX (1u << 30)
+/* nla_len is 16 bits: an attribute, header included, is at most this long. */
+#define NLF_ATTR_LEN_MAX UINT16_MAX
 
 /* A new arena of cap bytes, cut into datagrams of at most dgram_max. */
 struct nlf_tx *nlf_tx_new(uint32_t cap, uint32_t dgram_max)
 {
 	struct nlf_tx *tx;
 
-	if (cap < NLMSG_HDRLEN || cap > (1u << 30) || dgram_max < NLMSG_HDRLEN) {
+	if (cap < NLMSG_HDRLEN || cap > NLF_TX_CAP_MAX || dgram_max < NLMSG_HDRLEN) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -158,36 +163,48 @@ void nlf_tx_msg_cancel(struct nlf_tx *tx)
 }
 
 /*
- * Appends one attribute to the open message, padding zeroed.  -1 with
- * EINVAL (no open message), EMSGSIZE (longer than an attribute can be) or
- * ENOSPC (no room).
+ * Reserves one attribute of len payload bytes in the open message, its
+ * padding zeroed, and returns where the payload goes; NULL with EINVAL (no
+ * open message), EMSGSIZE (longer than an attribute can be) or ENOSPC (no
+ * room).
  */
-int nlf_tx_attr_put(struct nlf_tx *tx, uint16_t type, const void *data,
-		    uint32_t len)
+static unsigned char *attr_reserve(struct nlf_tx *tx, uint16_t type,
+				   uint32_t len)
 {
-	uint16_t hdr[2];
+	struct nlattr h;
 	unsigned char *p;
 
 	if (tx->msg_start == NO_MSG) {
 		errno = EINVAL;
-		return -1;
+		return NULL;
 	}
-	if (len > 0xffff - NLA_HDRLEN) {
+	if (len > NLF_ATTR_LEN_MAX - NLA_HDRLEN) {
 		errno = EMSGSIZE;
-		return -1;
+		return NULL;
 	}
 	if (!room(tx, NLA_HDRLEN + NLA_ALIGN(len))) {
 		errno = ENOSPC;
-		return -1;
+		return NULL;
 	}
 	p = tx->arena + tx->pos;
-	hdr[0] = (uint16_t)(NLA_HDRLEN + len);
-	hdr[1] = type;
-	memcpy(p, hdr, sizeof(hdr));
-	if (len)
-		memcpy(p + NLA_HDRLEN, data, len);
+	h.nla_len = (uint16_t)(NLA_HDRLEN + len);
+	h.nla_type = type;
+	memcpy(p, &h, sizeof(h));
 	memset(p + NLA_HDRLEN + len, 0, NLA_ALIGN(len) - len);
 	tx->pos += NLA_HDRLEN + NLA_ALIGN(len);
+	return p + NLA_HDRLEN;
+}
+
+/* Appends one attribute to the open message: -1 and errno as attr_reserve. */
+int nlf_tx_attr_put(struct nlf_tx *tx, uint16_t type, const void *data,
+		    uint32_t len)
+{
+	unsigned char *p = attr_reserve(tx, type, len);
+
+	if (!p)
+		return -1;
+	if (len)
+		memcpy(p, data, len);
 	return 0;
 }
 
@@ -211,27 +228,33 @@ int nlf_tx_attr_put_u64(struct nlf_tx *tx, uint16_t type, uint64_t v)
 	return nlf_tx_attr_put(tx, type, &v, sizeof(v));
 }
 
-/* A string attribute: len bytes of s and a terminating NUL. */
+/* A string attribute: the len bytes of s, then a NUL (s needs none). */
 int nlf_tx_attr_put_str(struct nlf_tx *tx, uint16_t type, const char *s,
 			uint32_t len)
 {
 	unsigned char *p;
 
-	if (len > 0xffff - NLA_HDRLEN - 1) {
+	if (len > NLF_ATTR_LEN_MAX - NLA_HDRLEN - 1) {
 		errno = EMSGSIZE;
 		return -1;
 	}
-	if (nlf_tx_attr_put(tx, type, s, len + 1) < 0)
+	p = attr_reserve(tx, type, len + 1);
+	if (!p)
 		return -1;
-	p = tx->arena + tx->pos - NLA_ALIGN(len + 1);
+	if (len)
+		memcpy(p, s, len);
 	p[len] = 0;
 	return 0;
 }
 
-/* Opens a nested attribute (NLA_F_NESTED set). -1/E2BIG past NLF_NEST_MAX. */
+/*
+ * Opens a nested attribute (NLA_F_NESTED set).  Past NLF_NEST_MAX open
+ * nests: -1/E2BIG, and the open message is cancelled (nothing stays open).
+ */
 int nlf_tx_nest_start(struct nlf_tx *tx, uint16_t type)
 {
-	if (tx->depth == NLF_NEST_MAX) {
+	if (tx->msg_start != NO_MSG && tx->depth >= NLF_NEST_MAX) {
+		nlf_tx_msg_cancel(tx);
 		errno = E2BIG;
 		return -1;
 	}
@@ -253,7 +276,7 @@ int nlf_tx_nest_end(struct nlf_tx *tx)
 	}
 	start = tx->nest[tx->depth - 1];
 	len = tx->pos - start;
-	if (len > 0xffff) {
+	if (len > NLF_ATTR_LEN_MAX) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -297,7 +320,7 @@ int64_t nlf_tx_put_repeat(struct nlf_tx *tx, const void *tmpl, uint32_t len,
 
 		memcpy(p, tmpl, len);
 		memset(p + len, 0, step - len);
-		memcpy(p + 8, &seq, sizeof(seq));
+		memcpy(p + NLF_NLMSG_SEQ_OFF, &seq, sizeof(seq));
 		cut_before(tx, (uint32_t)(p - tx->arena),
 			   (uint32_t)(p - tx->arena) + step);
 	}

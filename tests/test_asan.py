@@ -61,9 +61,9 @@ def test_harness_catches_a_one_byte_overread(asan_env: dict[str, str]) -> None:
         "assert 'asan' in nlfast._shim.__file__, nlfast._shim.__file__\n"
         "from tests.conftest import heap_copy\n"
         "p = heap_copy(b'0123456789abcdef')\n"
-        "lib.nlf_debug_peek(p, 15)\n"
+        "lib.nlf_test_peek(p, 15)\n"
         "print('in bounds ok', flush=True)\n"
-        "lib.nlf_debug_peek(p, 16)\n"
+        "lib.nlf_test_peek(p, 16)\n"
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=BUILD, env=asan_env,
                        capture_output=True, text=True)

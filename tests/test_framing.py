@@ -3,15 +3,18 @@ datagram cuts, and the repeat path."""
 
 from __future__ import annotations
 
+import errno
 import struct
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from nlfast import Message, MessageView, attrs
+from nlfast import AttrSet, Message, MessageView, attrs
 from nlfast._shim import ffi, lib
 from nlfast.errors import DecodeError, MessageTooLargeError
+
+from .conftest import heap_copy
 
 KINDS = [
     (attrs.u8, "u8", 0xAB),
@@ -179,3 +182,79 @@ def test_with_flags_patches_the_cached_bytes() -> None:
     v = MessageView.from_bytes(bytes(ffi.buffer(tx.arena, tx.pos))[24:])
     assert (v.flags, v.seq, v.attrs().u32(1)) == (5, 2, 5)
     assert m.flags == 1  # the original is untouched
+
+
+def test_put_str_reads_only_len_bytes() -> None:
+    # an exact-size copy with no NUL: under ASan (tests/test_asan.py runs this
+    # file there) reading one byte past it faults
+    s = heap_copy(b"eth0")
+    tx = _tx(4096, 4096)
+    assert lib.nlf_tx_msg_begin(tx, 0x20, 0, 0, ffi.NULL, 0) >= 0
+    assert lib.nlf_tx_attr_put_str(tx, 3, ffi.cast("char *", s), 4) == 0
+    assert lib.nlf_tx_msg_end(tx) == 0
+    raw = bytes(ffi.buffer(tx.arena, tx.pos))
+    assert raw[16:] == struct.pack("=HH", 9, 3) + b"eth0\0" + b"\0\0\0"
+    assert MessageView.from_bytes(raw).attrs().str(3) == "eth0"
+
+
+def test_nesting_too_deep_leaves_nothing_open() -> None:
+    tx = _tx(4096, 4096)
+    assert Message(0x20).frame(tx) == 1
+    before = tx.pos
+    assert lib.nlf_tx_msg_begin(tx, 0x21, 0, 0, ffi.NULL, 0) == 2
+    for i in range(lib.NLF_NEST_MAX):
+        assert lib.nlf_tx_nest_start(tx, i + 1) == 0
+    assert tx.depth == lib.NLF_NEST_MAX
+    assert lib.nlf_tx_nest_start(tx, 99) == -1
+    assert ffi.errno == errno.E2BIG
+    # the open message is gone, nests and all; what was framed before stays
+    assert tx.depth == 0 and tx.pos == before and tx.nmsgs == 1
+    assert lib.nlf_tx_msg_end(tx) == -1 and ffi.errno == errno.EINVAL
+    assert lib.nlf_tx_nest_end(tx) == -1 and ffi.errno == errno.EINVAL
+    assert Message(0x22).frame(tx) == 2  # the next message frames as usual
+
+
+def test_nesting_to_the_limit_frames() -> None:
+    tx = _tx(4096, 4096)
+    assert lib.nlf_tx_msg_begin(tx, 0x21, 0, 0, ffi.NULL, 0) >= 0
+    for i in range(lib.NLF_NEST_MAX):
+        assert lib.nlf_tx_nest_start(tx, i + 1) == 0
+    assert lib.nlf_tx_attr_put_u32(tx, 1, 7) == 0
+    for _ in range(lib.NLF_NEST_MAX):
+        assert lib.nlf_tx_nest_end(tx) == 0
+    assert lib.nlf_tx_msg_end(tx) == 0
+    a = MessageView.from_bytes(bytes(ffi.buffer(tx.arena, tx.pos))).attrs()
+    for i in range(lib.NLF_NEST_MAX):
+        a = a.nested(i + 1)
+    assert a.u32(1) == 7
+
+
+def test_attrset_reads_widths_strings_and_iterates() -> None:
+    m = Message(0x20, attrs=[attrs.u64(1, 2**64 - 1), attrs.binary(2, b"ab\0cd\0"),
+                             attrs.string(3, ""), attrs.u16(4, 7), attrs.binary(5, b"xyz")])
+    a = MessageView.from_bytes(m.encode()).attrs()
+    assert a.u64(1) == 2**64 - 1 and a.s64(1) == -1
+    assert a.str(2) == "ab" and a.str(3) == "" and a.str(5) == "xyz"
+    with pytest.raises(DecodeError, match="attribute 4 has 2 bytes, needs 4"):
+        a.u32(4)
+    with pytest.raises(KeyError):
+        a.u32(9)
+    assert [(t, bytes(v)) for t, v in a] == [
+        (1, b"\xff" * 8), (2, b"ab\0cd\0"), (3, b"\0"), (4, struct.pack("=H", 7)), (5, b"xyz")]
+    assert a.to_dict()[5] == b"xyz"
+
+
+def test_attrset_iteration_stops_at_a_malformed_attribute() -> None:
+    good = struct.pack("=HHI", 8, 1, 5)
+    bad = struct.pack("=HH", 12, 2) + b"\0\0"  # claims 12, has 6
+    raw = Message(0x20).encode()[:16] + good + bad
+    v = MessageView.from_bytes(struct.pack("=I", len(raw)) + raw[4:])
+    with pytest.raises(DecodeError, match="malformed"):
+        v.attrs()  # a message's attributes are checked when taken
+    a = AttrSet(memoryview(good + bad))  # a bare AttrSet is checked as it is read
+    it = iter(a)
+    assert next(it)[0] == 1
+    with pytest.raises(DecodeError, match="malformed attribute at offset 8"):
+        next(it)
+    with pytest.raises(DecodeError, match=r"^malformed attribute stream$"):
+        a.check()

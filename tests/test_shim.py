@@ -64,3 +64,14 @@ def test_import_stays_light() -> None:
                           text=True).stdout.split()
     for heavy in ("asyncio", "json", "multiprocessing", "pyroute2", "ctypes"):
         assert heavy not in mods
+
+
+def test_no_debugging_aids_in_the_production_extension() -> None:
+    # the deliberate overread lives in csrc/test/, built only into the ASan
+    # tier's extension; malloc/free are the tests' business (ctypes)
+    for name in ("nlf_test_peek", "nlf_debug_peek", "malloc", "free"):
+        assert not hasattr(lib, name), name
+    import nlfast._nlfast_cffi as ext
+
+    so = Path(ext.__file__ or "").read_bytes()
+    assert b"nlf_test_peek" not in so and b"nlf_debug_peek" not in so

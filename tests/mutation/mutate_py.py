@@ -1,0 +1,75 @@
+"""Mutation testing of nlfast/ (``make mutation``): mutmut, run in a private
+copy of the tree (build/mutation/py) so the worktree stays clean, each mutant
+judged by the fast host test files that exercise the Python package.
+
+Prints mutmut's verdicts, the score (killed / (killed + survived)) and the
+surviving mutants' names; ``mutmut show NAME`` in build/mutation/py shows one.
+``--only GLOB`` restricts the run (e.g. "nlfast.attrs*").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+TOP = Path(__file__).resolve().parents[2]
+WORK = TOP / "build" / "mutation" / "py"
+TESTS = ["tests/test_framing.py", "tests/test_parse_fuzz.py", "tests/test_shim_kernel.py",
+         "tests/test_errors.py", "tests/test_captured.py", "tests/test_rtnl.py"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--only", default="", help="mutant name glob for mutmut run")
+    ap.add_argument("--jobs", type=int, default=1)
+    a = ap.parse_args()
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    WORK.mkdir(parents=True)
+    for d in ("nlfast", "tests", "kernel/uapi", "csrc"):
+        shutil.copytree(TOP / d, WORK / d, ignore=shutil.ignore_patterns(
+            "__pycache__", "mutation"))
+    shutil.copy(TOP / "pyproject.toml", WORK / "pyproject.toml")
+    so = sorted((TOP / "nlfast").glob("_nlfast_cffi*.so"))
+    if not so:
+        raise SystemExit("build the extension first (make venv)")
+    tests = "\n    ".join(TESTS)
+    (WORK / "setup.cfg").write_text(
+        "[mutmut]\n"
+        "source_paths = nlfast/\n"
+        f"also_copy =\n    {so[0].relative_to(TOP)}\n    nlfast/py.typed\n"
+        "    kernel/\n    csrc/\n"
+        f"pytest_add_cli_args_test_selection =\n    {tests}\n"
+        "pytest_add_cli_args = -p no:cacheprovider\n"
+        "mutate_only_covered_lines = true\n"
+        "do_not_mutate =\n    nlfast/_version.py\n    nlfast/cli/*\n    nlfast/__main__.py\n"
+    )
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    env = dict(os.environ, NLFAST_MUTATION="1")
+    cmd = [mutmut, "run", "--max-children", str(a.jobs)]
+    if a.only:
+        cmd.append(a.only)
+    r = subprocess.run(cmd, cwd=WORK, env=env, check=False)
+    res = subprocess.run([mutmut, "results", "--all", "true"], cwd=WORK, env=env,
+                         capture_output=True, text=True, check=False).stdout
+    counts: dict[str, int] = {}
+    survivors = []
+    for name, status in re.findall(r"^\s*(\S+): (.+)$", res, re.M):
+        counts[status] = counts.get(status, 0) + 1
+        if status == "survived":
+            survivors.append(name)
+    killed, surv = counts.get("killed", 0), counts.get("survived", 0)
+    print(f"mutmut: {counts}")
+    print(f"score {killed / max(1, killed + surv):.1%} ({killed} killed, {surv} survived)")
+    for s in survivors:
+        print("SURVIVED", s)
+    sys.exit(r.returncode if r.returncode not in (0, 1) else 0)
+
+
+if __name__ == "__main__":
+    main()
