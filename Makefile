@@ -15,7 +15,7 @@ APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-sta
 SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py nlfast/cli/*.py) kernel/uapi/nlfast_family.h \
 	setup.py pyproject.toml
 
-.PHONY: all deps venv test test-host test-guest lint module bench clean
+.PHONY: all deps venv test test-host test-pythons test-guest lint module bench clean
 
 all: venv
 
@@ -32,17 +32,22 @@ deps:
 $(VENV)/.stamp: $(SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[test,bench,ci,docs]'
 	touch $@
 
 venv: $(VENV)/.stamp
 
 lint: venv
-	$(VENV)/bin/ruff check nlfast tests tests_guest examples $(wildcard benchmarks)
+	$(VENV)/bin/ruff check nlfast tests tests_guest examples noxfile.py $(wildcard benchmarks)
 	$(VENV)/bin/mypy
 
 test-host: deps venv
 	$(VENV)/bin/pytest -q tests
+
+# The host tier on every supported CPython (3.9 to 3.13, pyenv's builds), each in
+# a fresh venv built by nox (noxfile.py); a missing interpreter fails the run.
+test-pythons: deps venv
+	$(VENV)/bin/nox --no-color -s tests
 
 module: deps
 	$(MAKE) -C kernel KDIR=$(KDIR) W=1
@@ -54,7 +59,7 @@ test-guest: deps venv module
 	  --env NLFAST_KO=$(KO) --env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 -- \
 	  $(CURDIR)/$(VENV)/bin/pytest -q -p no:cacheprovider tests_guest
 
-test: lint test-host test-guest
+test: lint test-host test-pythons test-guest
 
 # The main job: nlfast beside the stdlib, pyroute2 and the C ceiling, on this
 # kernel (a progress line per workload; a table, JSON and a plot in results/
@@ -75,5 +80,5 @@ bench: deps venv module
 	@echo "plots: $(CURDIR)/docs/bench.png $(CURDIR)/docs/bench-guest.png"
 
 clean:
-	rm -rf build dist *.egg-info nlfast/_nlfast_cffi* .pytest_cache
+	rm -rf build dist *.egg-info nlfast/_nlfast_cffi* .pytest_cache .nox
 	-$(MAKE) -C kernel clean KDIR=$(KDIR)
