@@ -15,7 +15,7 @@ APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-sta
 SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py nlfast/cli/*.py) kernel/uapi/nlfast_family.h \
 	setup.py pyproject.toml
 
-.PHONY: all deps venv test test-host test-pythons test-guest lint module bench clean
+.PHONY: all deps venv test test-host test-pythons test-guest lint module bench clean dist wheel docs
 
 all: venv
 
@@ -38,7 +38,7 @@ $(VENV)/.stamp: $(SOURCES)
 venv: $(VENV)/.stamp
 
 lint: venv
-	$(VENV)/bin/ruff check nlfast tests tests_guest examples noxfile.py $(wildcard benchmarks)
+	$(VENV)/bin/ruff check nlfast tests tests_guest examples noxfile.py docs $(wildcard benchmarks)
 	$(VENV)/bin/mypy
 
 test-host: deps venv
@@ -48,6 +48,23 @@ test-host: deps venv
 # a fresh venv built by nox (noxfile.py); a missing interpreter fails the run.
 test-pythons: deps venv
 	$(VENV)/bin/nox --no-color -s tests
+
+# dist/: the sdist, and the wheel python -m build makes from it; the wheel
+# repaired by auditwheel to its manylinux tag in dist/wheelhouse/ (one abi3
+# wheel for every supported CPython).  tests/test_wheel.py does the same in a
+# temporary directory and installs the result without a compiler.
+dist: venv
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m auditwheel repair -w dist/wheelhouse dist/nlfast-*.whl
+	@ls dist/*.tar.gz dist/wheelhouse/*.whl
+
+wheel: dist
+
+# The API reference (Sphinx autodoc) in build/docs/; any warning fails.
+docs: venv
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs build/docs
+	@echo "build/docs/index.html"
 
 module: deps
 	$(MAKE) -C kernel KDIR=$(KDIR) W=1
@@ -59,7 +76,7 @@ test-guest: deps venv module
 	  --env NLFAST_KO=$(KO) --env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 -- \
 	  $(CURDIR)/$(VENV)/bin/pytest -q -p no:cacheprovider tests_guest
 
-test: lint test-host test-pythons test-guest
+test: lint test-host test-pythons docs test-guest
 
 # The main job: nlfast beside the stdlib, pyroute2 and the C ceiling, on this
 # kernel (a progress line per workload; a table, JSON and a plot in results/

@@ -9,7 +9,7 @@ DeprecationWarning into an error, in pytest and in the processes it starts.
 Left out of the per-Python runs: the tests that do not exercise the
 interpreter at all (the kernel module's build and checkpatch, the QEMU
 guest harness) and the wheel test (it installs the one abi3 wheel on the
-oldest, the running and the newest Python itself); ``make test-host`` runs
+oldest and the newest Python itself); ``make test-host`` runs
 them once.  The two slow builders
 (``pip install`` into a fresh venv, the AddressSanitizer build) run on the
 oldest and the newest Python only.
@@ -33,7 +33,7 @@ OLDEST, NEWEST = PYTHONS[0], PYTHONS[-1]
 
 # Host-tier files run once, by make test-host: those that do not depend on the
 # interpreter, and the wheel test, which installs its one abi3 wheel on the
-# oldest, the running and the newest Python by itself.
+# oldest and the newest Python by itself.
 RUN_ONCE = ["tests/test_kernel_build.py", "tests/test_guest_harness.py", "tests/test_wheel.py"]
 # The slow builders (a fresh venv with pip install, an ASan build of the shim):
 # run on the oldest and the newest Python only, to keep CI's time in check.
@@ -41,6 +41,7 @@ EDGES_ONLY = ["tests/test_install.py", "tests/test_asan.py"]
 
 nox.options.sessions = ["tests"]
 nox.options.error_on_missing_interpreters = True
+nox.options.download_python = "never"  # pyenv's builds, never a downloaded one
 nox.options.default_venv_backend = "venv"
 
 
