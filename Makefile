@@ -16,7 +16,7 @@ APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-sta
 SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py nlfast/cli/*.py) kernel/uapi/nlfast_family.h \
 	setup.py pyproject.toml
 
-.PHONY: all deps venv test test-host test-guest test-s390x mutation lint module bench clean
+.PHONY: all deps venv test test-host test-pythons test-guest test-s390x mutation lint module bench clean dist wheel docs
 
 all: venv
 
@@ -33,17 +33,39 @@ deps:
 $(VENV)/.stamp: $(SOURCES)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[test,bench]'
+	$(PY) -m pip install -q -e '.[test,bench,ci,docs]'
 	touch $@
 
 venv: $(VENV)/.stamp
 
 lint: venv
-	$(VENV)/bin/ruff check nlfast tests tests_guest examples $(wildcard benchmarks)
+	$(VENV)/bin/ruff check nlfast tests tests_guest examples noxfile.py docs $(wildcard benchmarks)
 	$(VENV)/bin/mypy
 
 test-host: deps venv
 	$(VENV)/bin/pytest -q tests
+
+# The host tier on every supported CPython (3.9 to 3.13, pyenv's builds), each in
+# a fresh venv built by nox (noxfile.py); a missing interpreter fails the run.
+test-pythons: deps venv
+	$(VENV)/bin/nox --no-color -s tests
+
+# dist/: the sdist, and the wheel python -m build makes from it; the wheel
+# repaired by auditwheel to its manylinux tag in dist/wheelhouse/ (one abi3
+# wheel for every supported CPython).  tests/test_wheel.py does the same in a
+# temporary directory and installs the result without a compiler.
+dist: venv
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH $(PY) -m auditwheel repair -w dist/wheelhouse dist/nlfast-*.whl
+	@ls dist/*.tar.gz dist/wheelhouse/*.whl
+
+wheel: dist
+
+# The API reference (Sphinx autodoc) in build/docs/; any warning fails.
+docs: venv
+	$(VENV)/bin/sphinx-build -W --keep-going -q -b html docs build/docs
+	@echo "build/docs/index.html"
 
 module: deps
 	$(MAKE) -C kernel KDIR=$(KDIR) W=1
@@ -69,7 +91,7 @@ test-s390x: deps
 	s390x-linux-gnu-gcc $(SHIM_CFLAGS) -static -o build/c/test_shim-s390x $(SHIM_C)
 	qemu-s390x build/c/test_shim-s390x
 
-test: lint test-host test-s390x test-guest
+test: lint test-host test-pythons test-s390x docs test-guest
 
 # Mutation testing (not part of make test: it takes long on 2 cores).
 # csrc/: universalmutator mutants of nlf_parse.c and nlf_tx.c, judged by the C
@@ -103,5 +125,5 @@ bench: deps venv module
 	@echo "plots: $(CURDIR)/docs/bench.png $(CURDIR)/docs/bench-guest.png"
 
 clean:
-	rm -rf build dist *.egg-info nlfast/_nlfast_cffi* .pytest_cache
+	rm -rf build dist *.egg-info nlfast/_nlfast_cffi* .pytest_cache .nox
 	-$(MAKE) -C kernel clean KDIR=$(KDIR)

@@ -5,6 +5,21 @@ datagrams per ``sendmmsg``, drains the socket with ``recvmmsg`` and parses
 headers, attributes, errors and extended acks in C; Python sees columns and
 views.
 
+A :class:`~nlfast.socket.Socket` sends :class:`~nlfast.message.Message`
+objects and receives :class:`~nlfast.batch.Batch` objects: columns decoded
+in C (``types``, ``seqs``, ``attr_uint()``...) and
+:class:`~nlfast.message.MessageView` objects.  Every error is an
+:class:`~nlfast.errors.NlfastError`; see :mod:`nlfast.errors`.
+
+**How long a view stays valid:** as long as you hold it.  Every receive
+fills a block of memory that a Python object owns; a ``Batch``, its
+``MessageView`` and ``AttrSet`` objects and every memoryview they hand out
+keep that block alive and keep showing the bytes they showed first, after
+the next receive and after ``close()``.  The socket reuses a block only
+when nothing points into it, so holding views costs memory, never
+correctness; ``copy()`` keeps a small owning copy.  ``request()`` and
+``request_many()`` return copies.
+
     >>> import nlfast
     >>> from nlfast import rtnl
     >>> with nlfast.Socket(nlfast.NETLINK_ROUTE) as s:

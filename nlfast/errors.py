@@ -14,23 +14,44 @@ from typing import Any
 
 
 class NlfastError(Exception):
-    """Base of every nlfast exception."""
+    """Base of every nlfast exception: ``except NlfastError`` catches them all.
+
+    Misuse of the API (bad arguments, a closed socket) also derives from
+    ``ValueError`` or ``TypeError`` where Python's own would; OS failures
+    (``socket()``, ``bind()``, ``sendmmsg()``) stay ``OSError``.
+    """
 
 
 class ClosedError(NlfastError, ValueError):
-    """The socket is closed."""
+    """The socket is closed: raised by every :class:`~nlfast.socket.Socket`
+    method that would touch it after ``close()`` (or the ``with`` block)."""
 
 
 class DecodeError(NlfastError, ValueError):
-    """Bytes from the wire (or handed in) are not well-formed netlink."""
+    """Bytes from the wire (or handed in) are not well-formed netlink.
+
+    Raised by :meth:`~nlfast.message.MessageView.from_bytes`, attribute
+    accessors of :class:`~nlfast.attrs.AttrSet` (an attribute of the wrong
+    size, a malformed stream) and error decoding; the message says which
+    bytes and why.
+    """
 
 
 class MessageTooLargeError(NlfastError, ValueError):
-    """One message does not fit the send buffer or an attribute's 64 KiB."""
+    """One message does not fit: an attribute over 64 KiB, a message over
+    16 MiB, or a message larger than the socket's send arena (``tx_size``).
+
+    Raised when the message is framed or sent, before anything is sent.
+    """
 
 
 class NetlinkError(NlfastError):
     """The kernel (or a peer) answered a request with NLMSG_ERROR.
+
+    Raised by ``Socket.request()``, ``dump()`` and ``dump_messages()``;
+    ``request_many()`` returns it in place of the reply (in request order)
+    rather than raising.  ``str()`` gives the errno's text and the extended
+    ack: ``[Errno 19] No such device``.
 
     :ivar code: the positive errno.
     :ivar msg: the extended-ack message text, or ``""``.
@@ -97,6 +118,10 @@ def _rebuild_netlink_error(code: int, msg: str, kw: dict[str, Any]) -> NetlinkEr
 class OverrunError(NlfastError):
     """The receive queue overflowed (ENOBUFS): messages were lost.
 
+    Raised by ``Socket.recv()`` (and what receives through it) on a socket
+    opened with ``overrun="raise"``, the default; with ``overrun="count"``
+    the socket counts overruns and carries on.  The socket stays usable.
+
     :ivar drops: messages the kernel dropped on this socket so far
         (``SO_MEMINFO``), where it counts them.
     :ivar overruns: ENOBUFS events this socket has seen so far.
@@ -117,6 +142,10 @@ class OverrunError(NlfastError):
 class TruncatedError(NlfastError):
     """A datagram was larger than the receive buffer and was cut short.
 
+    Raised by ``Socket.recv()``; open the socket with a larger
+    ``rx_bufsize``.  The batch attached, like any batch, stays valid for as
+    long as it is held.
+
     :ivar batch: the batch received, the cut datagram's whole messages in it.
     """
 
@@ -134,7 +163,12 @@ class TruncatedError(NlfastError):
 
 
 class DumpInterruptedError(NlfastError):
-    """The dumped state changed during the dump (NLM_F_DUMP_INTR): retry it."""
+    """The dumped state changed during the dump (NLM_F_DUMP_INTR): retry it.
+
+    Raised by ``Socket.dump()`` and ``dump_messages()`` once the dump has
+    been read to its end, so the socket is ready for the retry (unless
+    ``allow_interrupted=True`` asks to take the dump as it came).
+    """
 
 
 class EventOverflowError(OverrunError):

@@ -2,7 +2,10 @@
 
 The header is the one place they live: the shim's build turns every
 ``#define NLFAM_*`` and enum member into a constant, and this module hands
-them out by name (``family.NLFAM_MSG_ECHO``), strings as ``str``.
+them out by name (``family.NLFAM_MSG_ECHO``), strings as ``str``:
+message types ``NLFAM_MSG_*``, attributes ``NLFAM_A_*``, multicast groups
+and the reply texts.  :func:`names` lists them; an ``NLFAM_`` name the
+header does not define raises ``AttributeError`` naming it.
 """
 
 from __future__ import annotations
@@ -25,10 +28,14 @@ def __getattr__(name: str) -> Any:
 
 
 def names() -> list[str]:
-    """Every NLFAM_* name the header defines."""
+    """Every ``NLFAM_*`` name the header defines, sorted.
+
+    :returns: the names, each readable as ``getattr(nlfast.family, name)``.
+    """
     return sorted(n for n in dir(lib) if n.startswith("NLFAM_"))
 
 
+#: The netlink protocol number the module registers unless loaded with ``proto=N``.
 PROTO_DEFAULT: int = lib.NLFAM_PROTO_DEFAULT
 
 # Plain module globals, so a loop that reads them pays no __getattr__ call.
