@@ -28,8 +28,13 @@ CDEFS = ["nlf_cdef.h", "rtnl_cdef.h"]
 # (system header, name prefixes, single names): their integer constants go
 # into the cdef, values left to the compiler
 SYSTEM_NAMES = [
-    ("linux/rtnetlink.h", ("RTM_", "RTNLGRP_"), ()),
-    ("linux/genetlink.h", ("CTRL_CMD_", "CTRL_ATTR_"), ("GENL_ID_CTRL", "GENL_HDRLEN")),
+    ("linux/rtnetlink.h", ("RTM_", "RTNLGRP_", "RTA_", "RTN_", "RTPROT_", "RT_SCOPE_",
+                           "RT_TABLE_"), ()),
+    ("linux/if_link.h", ("IFLA_INFO_",), ()),
+    ("linux/neighbour.h", ("NDA_", "NUD_"), ()),
+    ("linux/genetlink.h", ("CTRL_CMD_", "CTRL_ATTR_"),
+     ("GENL_ID_CTRL", "GENL_HDRLEN", "GENL_NAMSIZ", "GENL_ADMIN_PERM", "GENL_CMD_CAP_DO",
+      "GENL_CMD_CAP_DUMP", "GENL_CMD_CAP_HASPOL", "GENL_UNS_ADMIN_PERM")),
 ]
 
 
