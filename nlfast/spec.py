@@ -593,19 +593,28 @@ def _end(out: bytearray, start: int, where: str) -> None:
 
 
 def _encode_set(out: bytearray, aset: AttrSet, values: Mapping[str, Any], where: str) -> None:
+    later: list[tuple[Attr, Any]] = []
     for name, v in values.items():
         a = aset.by_name.get(name)
         if a is None:
             raise EncodeError(f"{where}: attribute set {aset.name!r} has no attribute "
                               f"{name!r}")
-        at = f"{where}.{name}"
-        if a.multi:
-            if not isinstance(v, (list, tuple)):
-                raise EncodeError(f"{at} is multi-attr: give a list, not {v!r}")
-            for item in v:
-                _encode_one(out, a, item, at, values)
+        if a.kind == K_SUBMSG:
+            later.append((a, v))  # after its selector, whatever the dict's order
         else:
-            _encode_one(out, a, v, at, values)
+            _encode_attr(out, a, v, f"{where}.{name}", values)
+    for a, v in later:
+        _encode_attr(out, a, v, f"{where}.{a.name}", values)
+
+
+def _encode_attr(out: bytearray, a: Attr, v: Any, at: str, here: Mapping[str, Any]) -> None:
+    if a.multi:
+        if not isinstance(v, (list, tuple)):
+            raise EncodeError(f"{at} is multi-attr: give a list, not {v!r}")
+        for item in v:
+            _encode_one(out, a, item, at, here)
+    else:
+        _encode_one(out, a, v, at, here)
 
 
 def _int_payload(a: Attr, v: Any, where: str) -> bytes:
