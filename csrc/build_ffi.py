@@ -23,7 +23,8 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 TOP = HERE.parent
 FAMILY_H = TOP / "kernel" / "uapi" / "nlfast_family.h"
-SOURCES = ["nlf_parse.c", "nlf_tx.c", "nlf_sock.c"]
+SOURCES = ["nlf_parse.c", "nlf_tx.c", "nlf_sock.c", "nlf_spec.c"]
+PROTO_HEADERS = ["nlf.h", "nlf_spec.h"]  # prototypes between cdef markers
 CDEFS = ["nlf_cdef.h", "rtnl_cdef.h"]
 # (system header, name prefixes, single names): their integer constants go
 # into the cdef, values left to the compiler
@@ -153,7 +154,8 @@ def make_ffi(absolute: bool = False) -> FFI:
         text = (HERE / name).read_text()
         ffi.cdef(text)
         declared |= declared_names(text)
-    ffi.cdef(shim_prototypes(HERE / "nlf.h"))
+    for name in PROTO_HEADERS:
+        ffi.cdef(shim_prototypes(HERE / name))
     ffi.cdef(family_cdef(FAMILY_H))
     ffi.cdef(system_cdef(declared))
     extra_compile = ["-O2", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wno-unused-parameter"]
@@ -178,6 +180,7 @@ def make_ffi(absolute: bool = False) -> FFI:
 #include <linux/sock_diag.h>
 #include <net/if.h>
 #include "nlf.h"
+#include "nlf_spec.h"
 #include "nlfast_family.h"
 const char *nlf_version(void) {{ return "{version}"; }}
 """,

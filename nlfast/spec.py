@@ -21,6 +21,7 @@ nlfast[spec]``); ``import nlfast`` does not import it.
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
 import re
@@ -31,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
+from nlfast._shim import ffi, lib
 from nlfast.constants import (
     NETLINK_GENERIC,
     NLA_F_NESTED,
@@ -336,6 +338,7 @@ class Spec:
     mcast_groups: dict[str, int | None]
     fixed_header: Struct | None
     origin: str = ""
+    _cplan: _CPlan | None = field(default=None, repr=False, compare=False)
 
     @property
     def genl(self) -> bool:
@@ -429,6 +432,25 @@ class Spec:
             out.update(fh.decode(payload, off))
             off += (fh.size + 3) & ~3
         if o.attrs is not None:
+            plan = self._cplan
+            if plan is None:
+                plan = self._cplan = _CPlan(self)
+            plan.decode(payload, off, o.attrs, out)
+        return out
+
+    def decode_py(self, msg_type: int, payload: bytes | memoryview) -> dict[str, Any]:
+        """:meth:`decode` attribute by attribute in Python, without the C
+        plan (a reference for tests)."""
+        out: dict[str, Any] = {}
+        off = 4 if self.genl else 0
+        cmd = payload[0] if self.genl and len(payload) else None
+        o = self.reply_op(msg_type, cmd)
+        if o is None:
+            raise DecodeError(f"spec {self.name!r} has no message with id {msg_type}")
+        if o.fixed_header is not None:
+            out.update(o.fixed_header.decode(payload, off))
+            off += (o.fixed_header.size + 3) & ~3
+        if o.attrs is not None:
             _decode_set(payload, off, len(payload), o.attrs, out)
         return out
 
@@ -437,6 +459,144 @@ class Spec:
         if not isinstance(msg, MessageView):
             msg = MessageView.from_bytes(bytes(msg))
         return self.decode(msg.type, msg.payload)
+
+
+# -- the C plan -------------------------------------------------------------
+
+_REC = struct.Struct("<IHHIIQ")
+SR_UINT: int = lib.NLF_SR_UINT
+SR_SINT: int = lib.NLF_SR_SINT
+SR_STRING: int = lib.NLF_SR_STRING
+SR_BINARY: int = lib.NLF_SR_BINARY
+SR_FLAG: int = lib.NLF_SR_FLAG
+SR_BEGIN: int = lib.NLF_SR_BEGIN
+SR_ARRAY: int = lib.NLF_SR_ARRAY
+SR_END: int = lib.NLF_SR_END
+SR_RAW: int = lib.NLF_SR_RAW
+SR_UNKNOWN: int = lib.NLF_SR_UNKNOWN
+_OPENS = frozenset((SR_BEGIN, SR_ARRAY))
+
+
+class _CPlan:
+    """A spec's attribute sets as the C shim's tables (csrc/nlf_spec.h): C
+    walks a message into records, one loop here turns them into dicts."""
+
+    def __init__(self, spec: Spec) -> None:
+        sets = list(spec.attr_sets.values())
+        self.index = {id(s): i for i, s in enumerate(sets)}
+        self.keys: list[Attr] = []
+        self.plain: list[bool] = []
+        self._keep: list[Any] = []
+        self.sets = ffi.new("struct nlf_spec_set[]", max(len(sets), 1))
+        self.nsets = len(sets)
+        for i, s in enumerate(sets):
+            n = max(s.by_value, default=-1) + 1
+            arr = ffi.new("struct nlf_spec_attr[]", max(n, 1))
+            for v, a in s.by_value.items():
+                self._fill(arr[v], a)
+            self.sets[i].n = n
+            self.sets[i].attrs = arr
+            self._keep.append(arr)
+        self.cap = 256
+        self.recs = ffi.new("struct nlf_spec_rec[]", self.cap)
+
+    def _scalar_kind(self, kind: int, sc: Scalar) -> tuple[int, int, int]:
+        """(C kind, size, flags) of a value of Python kind ``kind``."""
+        if kind == K_INT:
+            assert sc.fmt is not None
+            fmt = sc.fmt.format
+            signed = fmt[-1] in "bhiq"
+            return ((lib.NLF_SK_SINT if signed else lib.NLF_SK_UINT), sc.fmt.size,
+                    lib.NLF_SF_BE if fmt[0] == ">" else 0)
+        if kind == K_UINT:
+            return lib.NLF_SK_UINT, 0, 0
+        if kind == K_SINT:
+            return lib.NLF_SK_SINT, 0, 0
+        if kind == K_STRING:
+            return lib.NLF_SK_STRING, 0, 0
+        if kind == K_FLAG:
+            return lib.NLF_SK_FLAG, 0, 0
+        if kind == K_BINARY and sc.struct is None:
+            return lib.NLF_SK_BINARY, 0, 0
+        if kind in (K_PAD, K_UNUSED):
+            return lib.NLF_SK_SKIP, 0, 0
+        return lib.NLF_SK_RAW, 0, 0
+
+    def _fill(self, ca: Any, a: Attr) -> None:
+        ca.key = len(self.keys)
+        self.keys.append(a)
+        self.plain.append(a.scalar.enum is None and a.scalar.hint is None)
+        ca.nest = self.index[id(a.nest)] if a.nest is not None else -1
+        if a.kind == K_NEST:
+            ca.kind = lib.NLF_SK_NEST
+        elif a.kind == K_INDEXED:
+            ca.kind = lib.NLF_SK_ARRAY
+            if a.sub_kind == K_NEST:
+                ca.sub_kind = lib.NLF_SK_NEST
+            else:
+                ca.sub_kind, ca.size, ca.flags = self._scalar_kind(a.sub_kind, a.scalar)
+        else:
+            ca.kind, ca.size, ca.flags = self._scalar_kind(a.kind, a.scalar)
+
+    def decode(self, buf: bytes | memoryview, off: int, aset: AttrSet,
+               out: dict[str, Any]) -> None:
+        base = ffi.from_buffer(buf)
+        si = self.index[id(aset)]
+        while True:
+            n = lib.nlf_spec_decode(self.sets, self.nsets, si, base, off, len(buf) - off,
+                                    self.recs, self.cap)
+            if n != -errno.ENOSPC or self.cap >= 1 << 22:
+                break
+            self.cap *= 4
+            self.recs = ffi.new("struct nlf_spec_rec[]", self.cap)
+        if n < 0:
+            if n == -errno.EBADMSG:
+                raise DecodeError(f"malformed attribute at offset {self.recs[0].off}")
+            if n == -errno.ELOOP:
+                raise DecodeError(f"attributes nested deeper than {lib.NLF_SPEC_MAX_DEPTH}")
+            raise DecodeError(f"spec decode failed: {errno.errorcode.get(-n, -n)}")
+        keys, plain = self.keys, self.plain
+        cur: Any = out
+        stack: list[Any] = []
+        v: Any
+        for key, kind, typ, p, ln, val in _REC.iter_unpack(ffi.buffer(self.recs, n * 24)):
+            if kind == SR_END:
+                cur = stack.pop()
+                continue
+            a = keys[key]
+            if kind == SR_UINT:
+                v = val if plain[key] else a.scalar.decode_int(val)
+            elif kind == SR_STRING:
+                v = bytes(buf[p : p + ln]).split(b"\0", 1)[0].decode(errors="replace")
+            elif kind == SR_SINT:
+                v = val - (1 << 64) if val >> 63 else val
+                if not plain[key]:
+                    v = a.scalar.decode_int(v)
+            elif kind == SR_BINARY:
+                v = bytes(buf[p : p + ln])
+                if not plain[key]:
+                    v = _hint_decode(a.scalar.hint, v)
+            elif kind == SR_BEGIN:
+                v = {}
+            elif kind == SR_ARRAY:
+                v = []
+            elif kind == SR_FLAG:
+                v = True
+            elif kind == SR_RAW:
+                v = (_decode_elem(buf, p, ln, a) if cur.__class__ is list
+                     else _decode_one(buf, p, ln, a, cur))
+            else:  # SR_UNKNOWN: kept under its number
+                cur[typ] = bytes(buf[p : p + ln])
+                continue
+            if cur.__class__ is list:
+                cur.append(v)
+            elif a.multi:
+                cur.setdefault(a.name, []).append(v)
+            else:
+                cur[a.name] = v
+            if kind in _OPENS:
+                stack.append(cur)
+                cur = v
 
 
 # -- the codecs -------------------------------------------------------------
@@ -457,8 +617,6 @@ def _nla_walk(buf: bytes | memoryview, off: int, end: int) -> Iterator[tuple[int
             raise DecodeError(f"malformed attribute at offset {off}: length {alen}")
         yield atype & NLA_TYPE_MASK, off + 4, alen - 4
         off += (alen + 3) & ~3
-    if off < end and end - off < 4 and any(bytes(buf[off:end])):
-        raise DecodeError(f"trailing {end - off} bytes after the attributes")
 
 
 def _decode_set(buf: bytes | memoryview, off: int, end: int, aset: AttrSet,

@@ -228,3 +228,23 @@ def test_column_by_name(netns: Netns) -> None:
         for batch in fam.batches("getlink"):
             got.update(zip(fam.column(batch, "ifname"), fam.column(batch, "mtu")))
     assert got == ref
+
+
+def test_c_plan_decodes_real_dumps_as_python_does(netns: Netns) -> None:
+    veths(netns)
+    netns.batch(["addr add 10.9.0.1/24 dev va0", "route add 10.77.0.0/16 via 10.9.0.2"])
+    for name, op, values in (("rt-link", "getlink", None), ("rt-addr", "getaddr", None),
+                             ("rt-route", "getroute", None), ("rt-neigh", "getneigh", None)):
+        with spec.open(name, netns=netns.path) as fam:
+            n = 0
+            for batch in fam.batches(op, values):
+                for m in batch:
+                    assert fam.spec.decode(m.type, m.payload) == fam.spec.decode_py(
+                        m.type, m.payload)
+                    n += 1
+            assert n
+    with spec.open("nlctrl") as fam:
+        for batch in fam.batches("getfamily"):
+            for m in batch:
+                assert fam.spec.decode(m.type, m.payload) == fam.spec.decode_py(
+                    m.type, m.payload)

@@ -246,3 +246,49 @@ def test_corrupted_messages_only_raise_decode_error(values: dict[str, Any],
                 st.integers(0, 255))
     with contextlib.suppress(DecodeError):
         SPEC.decode(16, bytes(payload))
+
+
+@settings(max_examples=200, deadline=None)
+@given(top)
+def test_c_plan_decodes_as_python_does(values: dict[str, Any]) -> None:
+    payload = SPEC.encode("plain", values)
+    assert SPEC.decode(16, payload) == SPEC.decode_py(16, payload) == values
+
+
+def outcome(f: Any, *args: Any) -> Any:
+    try:
+        return f(*args)
+    except DecodeError:
+        return DecodeError
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=300))
+def test_c_plan_and_python_agree_on_any_bytes(data: bytes) -> None:
+    assert outcome(SPEC.decode, 16, data) == outcome(SPEC.decode_py, 16, data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(top, st.data())
+def test_c_plan_and_python_agree_on_corrupted(values: dict[str, Any],
+                                              data: st.DataObject) -> None:
+    payload = bytearray(SPEC.encode("plain", values))
+    if payload:
+        i = data.draw(st.integers(0, len(payload) - 1))
+        payload[i] = data.draw(st.integers(0, 255))
+    assert outcome(SPEC.decode, 16, bytes(payload)) == outcome(SPEC.decode_py, 16,
+                                                               bytes(payload))
+
+
+def test_c_plan_depth_is_bounded() -> None:
+    """33 nests deep: the C walker stops (it never recurses without bound)."""
+    inner_doc = {"x": 1}
+    for _ in range(40):
+        inner_doc = {"deeper": inner_doc}
+    payload = SPEC.encode("plain", {"nest": inner_doc})
+    try:
+        SPEC.decode(16, payload)
+    except DecodeError as e:
+        assert "deeper than 32" in str(e)
+    else:
+        raise AssertionError("a 41-deep nest decoded")
