@@ -83,22 +83,32 @@ _HINTS = ("hex", "mac", "fddi", "ipv4", "ipv6", "uuid")
 
 @dataclass
 class Enum:
-    """An ``enum`` or ``flags`` definition: names and values both ways."""
+    """An ``enum`` or ``flags`` definition: names and values both ways.
+
+    A ``flags`` entry's number is its mask (the spec gives bit positions);
+    an ``enum`` read as flags (``enum-as-flags``) takes its values as bit
+    positions, as the kernel's specs mean it.
+    """
 
     name: str
     is_flags: bool
     by_name: dict[str, int]
     by_value: dict[int, str]
+    bits: dict[int, str] = field(default_factory=dict)  # mask -> name, as flags
+
+    def __post_init__(self) -> None:
+        self.bits = dict(self.by_value) if self.is_flags else {
+            1 << v: k for v, k in self.by_value.items() if 0 <= v < 64}
+        self._bit_of = {k: m for m, k in self.bits.items()}
 
     def decode(self, v: int, as_flags: bool = False) -> Any:
         if self.is_flags or as_flags:
+            bits = self.bits
             names: list[Any] = []
-            for bit, name in self.by_value.items():
-                if v & bit:
-                    names.append(name)
-                    v &= ~bit
-            if v:
-                names.append(v)
+            while v > 0:
+                low = v & -v
+                names.append(bits.get(low, low))
+                v ^= low
             return names
         return self.by_value.get(v, v)
 
@@ -108,7 +118,15 @@ class Enum:
                 return v
             out = 0
             for item in v if isinstance(v, (list, tuple, set, frozenset)) else (v,):
-                out |= self._one(item, where)
+                if isinstance(item, int) and not isinstance(item, bool):
+                    out |= item
+                    continue
+                try:
+                    out |= self._bit_of[item]
+                except (KeyError, TypeError):
+                    raise EncodeError(
+                        f"{where}: {item!r} is not a name of {self.name} "
+                        f"({', '.join(self._bit_of)})") from None
             return out
         return self._one(v, where)
 
@@ -165,7 +183,7 @@ def _hint_decode(hint: str | None, b: bytes) -> Any:
     if hint is None or hint == "hex":
         return b
     if hint in ("mac", "fddi"):
-        return ":".join(f"{x:02x}" for x in b)
+        return b.hex(":")
     if hint in ("ipv4", "ipv6") and len(b) in (4, 16):
         # an address attribute holds either family: shown by its length
         return str(ipaddress.ip_address(b))
@@ -181,7 +199,7 @@ def _hint_encode(hint: str | None, v: Any, where: str) -> bytes:
         raise EncodeError(f"{where} needs bytes, not {v!r}")
     try:
         if hint in ("mac", "fddi"):
-            return bytes(int(x, 16) for x in v.split(":"))
+            return bytes.fromhex(v.replace(":", ""))
         if hint in ("ipv4", "ipv6"):
             return ipaddress.ip_address(v).packed
         if hint == "uuid":
@@ -207,23 +225,43 @@ class Struct:
     members: list[Member]
     size: int
 
-    def decode(self, buf: bytes | memoryview, off: int = 0) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _compile(self) -> tuple[struct.Struct, list[tuple[str, Any]]]:
+        """One struct.Struct for all members, and (name, convert or None)."""
+        fmt = ["<"]
+        post: list[tuple[str, Any]] = []
         for m in self.members:
             sc = m.scalar
+            if m.kind == "pad":
+                fmt.append(f"{m.size}x")
+                continue
             if m.kind == "int":
                 assert sc.fmt is not None
-                out[m.name] = sc.decode_int(sc.fmt.unpack_from(buf, off)[0])
-            elif m.kind == "string":
-                b = bytes(buf[off : off + m.size])
-                out[m.name] = b.split(b"\0", 1)[0].decode(errors="replace")
-            elif m.kind == "binary":
-                if sc.struct is not None:
-                    out[m.name] = sc.struct.decode(buf, off)
+                f = sc.fmt.format
+                plain = sc.enum is None and sc.hint is None
+                if f[0] == ">":
+                    fmt.append(f"{m.size}s")
+                    signed = f[-1] in "bhiq"
+                    post.append((m.name, (lambda b, sc=sc, s=signed: sc.decode_int(
+                        int.from_bytes(b, "big", signed=s)))))
                 else:
-                    out[m.name] = _hint_decode(sc.hint, bytes(buf[off : off + m.size]))
-            off += m.size
-        return out
+                    fmt.append(f[-1])
+                    post.append((m.name, None if plain else sc.decode_int))
+                continue
+            fmt.append(f"{m.size}s")
+            if m.kind == "string":
+                post.append((m.name, lambda b: b.split(b"\0", 1)[0].decode(errors="replace")))
+            elif sc.struct is not None:
+                post.append((m.name, lambda b, s=sc.struct: s.decode(b, 0)))
+            else:
+                post.append((m.name, lambda b, h=sc.hint: _hint_decode(h, b)))
+        return struct.Struct("".join(fmt)), post
+
+    def decode(self, buf: bytes | memoryview, off: int = 0) -> dict[str, Any]:
+        c = self.__dict__.get("_c")
+        if c is None:
+            c = self.__dict__["_c"] = self._compile()
+        vals = c[0].unpack_from(buf, off)
+        return {name: v if f is None else f(v) for (name, f), v in zip(c[1], vals)}
 
     def encode(self, values: Mapping[str, Any], where: str, strict: bool = True) -> bytes:
         """The struct's bytes from ``values`` (missing members are 0).
@@ -991,12 +1029,7 @@ class _Compiler:
             for j, e in enumerate(d.get("entries") or ()):
                 ename = e if isinstance(e, str) else self.need(e, "name", f"{path}/entries/{j}")
                 if isinstance(e, Mapping) and "value" in e:
-                    # an explicit value is the value itself (for flags, the mask);
-                    # the next entry follows it
-                    v = int(e["value"])
-                    by_name[ename] = v
-                    start = v.bit_length() if t == "flags" else v + 1
-                    continue
+                    start = int(e["value"])  # for flags, a bit position
                 by_name[ename] = (1 << start) if t == "flags" else start
                 start += 1
             self.enums[name] = Enum(name, t == "flags", by_name,

@@ -148,7 +148,7 @@ top_fields: dict[str, Any] = {
     "bf": st.fixed_dictionaries({"value": u32, "selector": u32}),
     "colour": st.sampled_from(["red", "green", "blue"]),
     "perms": flags_of(["read", "write", "exec"]),
-    "colour-bits": flags_of(["green", "blue"]),  # as flags: bits 1 and 2
+    "colour-bits": flags_of(["red", "green", "blue"]),  # as flags: bits 0, 1 and 2
     "sparse": st.sampled_from(["low", "high"]),
     "nest": inner(),
     "multi": st.lists(u32, min_size=1, max_size=5),
@@ -220,6 +220,13 @@ def test_big_endian_on_the_wire() -> None:
     assert payload.endswith(b"\x01\x02\x03\x04")
     payload = SPEC.encode("plain", {"i-u32": 0x01020304})
     assert payload.endswith(b"\x04\x03\x02\x01")
+
+
+def test_enum_as_flags_takes_values_as_bit_positions() -> None:
+    payload = SPEC.encode("plain", {"colour-bits": ["red", "blue"]})
+    assert payload.endswith((1 | 4).to_bytes(4, "little"))
+    payload = SPEC.encode("plain", {"perms": ["exec"]})
+    assert payload.endswith((4).to_bytes(4, "little"))
 
 
 def test_uint_is_4_or_8_bytes() -> None:
