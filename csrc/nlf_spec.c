@@ -222,3 +222,49 @@ int64_t nlf_spec_decode(const struct nlf_spec_set *sets, uint32_t nsets,
 	}
 	return w.n;
 }
+
+/*
+ * One attribute of every message of a batch: message i is base[offs[i],
+ * offs[i] + lens[i]), its attributes start skip bytes in (the netlink
+ * header and the family's headers, aligned).  Writes the first such
+ * attribute's payload offset and length (plen NLF_SPEC_ABSENT where there is
+ * none) and, for integer kinds, its value decoded as sa says (a payload too
+ * short for it counts as absent).  Returns how many rows have it.
+ */
+int64_t nlf_spec_column(const unsigned char *base, const uint32_t *offs,
+			const uint32_t *lens, uint32_t n, uint32_t skip,
+			uint16_t type, const struct nlf_spec_attr *sa,
+			uint64_t *vals, uint32_t *poff, uint32_t *plen)
+{
+	struct nlf_spec_rec rec;
+	struct spec_walk w = { .base = base, .out = &rec, .cap = 1 };
+	const unsigned char *a;
+	int64_t rem, found = 0;
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		poff[i] = 0;
+		plen[i] = NLF_SPEC_ABSENT;
+		vals[i] = 0;
+		if (lens[i] < skip)
+			continue;
+		nlf_attr_for_each(a, rem, base + offs[i] + skip, lens[i] - skip) {
+			if (nlf_attr_type(a) != type)
+				continue;
+			if (sa->kind == NLF_SK_UINT || sa->kind == NLF_SK_SINT) {
+				w.n = 0;
+				w.err = 0;
+				if (spec_int(&w, sa, sa->kind, 0, type,
+					     nlf_attr_data(a),
+					     nlf_attr_plen(a)) < 0)
+					break;
+				vals[i] = rec.val;
+			}
+			poff[i] = (uint32_t)(nlf_attr_data(a) - base);
+			plen[i] = nlf_attr_plen(a);
+			found++;
+			break;
+		}
+	}
+	return found;
+}

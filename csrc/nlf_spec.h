@@ -74,6 +74,11 @@ int64_t nlf_spec_decode(const struct nlf_spec_set *sets, uint32_t nsets,
 			uint32_t set, const unsigned char *base,
 			uint32_t off, uint32_t len,
 			struct nlf_spec_rec *out, uint32_t cap);
+#define NLF_SPEC_ABSENT	0xffffffff	/* plen of a row without the attribute */
+int64_t nlf_spec_column(const unsigned char *base, const uint32_t *offs,
+			const uint32_t *lens, uint32_t n, uint32_t skip,
+			uint16_t type, const struct nlf_spec_attr *sa,
+			uint64_t *vals, uint32_t *poff, uint32_t *plen);
 /* cffi cdef end */
 
 #endif /* NLF_SPEC_H */

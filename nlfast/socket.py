@@ -112,6 +112,11 @@ class Batch:
     def lengths(self) -> memoryview:
         return self._col("_col_len")
 
+    @property
+    def buffer(self) -> memoryview:
+        """The receive memory that ``offsets`` index into."""
+        return self._sock._arena
+
     def attr_uint(self, attrtype: int, hdrlen: int = 0, default: int = 0) -> memoryview:
         """One unsigned attribute (1, 2, 4 or 8 bytes) of every message, as a
         memoryview of uint64 (``default`` where absent), decoded in C."""

@@ -248,3 +248,18 @@ def test_c_plan_decodes_real_dumps_as_python_does(netns: Netns) -> None:
             for m in batch:
                 assert fam.spec.decode(m.type, m.payload) == fam.spec.decode_py(
                     m.type, m.payload)
+
+
+def test_columns_match_to_dict(netns: Netns) -> None:
+    """Every kind of column (ints, enums, strings, hinted binary, structs, nests,
+    fixed-header fields) equals the same value of the message's dict."""
+    veths(netns)
+    with spec.open("rt-link", netns=netns.path) as fam:
+        for batch in fam.batches("getlink"):
+            dicts = [fam.to_dict(m) for m in batch]
+            for name in ("ifname", "mtu", "operstate", "address", "stats64", "linkinfo",
+                         "prop-list", "ifi-index", "ifi-flags", "link-netnsid"):
+                assert fam.column(batch, name) == [d.get(name) for d in dicts], name
+        with pytest.raises(KeyError, match="no attribute or field 'nosuch'"):
+            for batch in fam.batches("getlink"):
+                fam.column(batch, "nosuch")
