@@ -607,7 +607,7 @@ class _CPlan:
             if kind == SR_UINT:
                 v = val if plain[key] else a.scalar.decode_int(val)
             elif kind == SR_STRING:
-                v = bytes(buf[p : p + ln]).split(b"\0", 1)[0].decode(errors="replace")
+                v = str(buf[p : p + ln], "utf-8", "replace").split("\0", 1)[0]
             elif kind == SR_SINT:
                 v = val - (1 << 64) if val >> 63 else val
                 if not plain[key]:
@@ -1344,6 +1344,7 @@ class Family:
         self.sock = sock
         self.genl: GenlFamily | None = None
         self._hdr = 0
+        self._msgs: dict[Any, Message] = {}
         if spec.genl:
             from nlfast import genl
 
@@ -1355,7 +1356,19 @@ class Family:
         return self.genl.id if self.genl is not None else None
 
     def message(self, op: str, values: Values = None, flags: int = NLM_F_REQUEST) -> Message:
-        return self.spec.message(op, values, flags=flags, family_id=self.id)
+        """The request message of ``op`` (the same values give the same
+        Message object again: its framed bytes are built once)."""
+        try:
+            key: Any = (op, flags, frozenset(values.items()) if values else None)
+            hit = self._msgs.get(key)
+        except TypeError:  # unhashable values (lists, dicts): not cached
+            return self.spec.message(op, values, flags=flags, family_id=self.id)
+        if hit is None:
+            if len(self._msgs) >= 256:
+                self._msgs.clear()
+            hit = self._msgs[key] = self.spec.message(op, values, flags=flags,
+                                                      family_id=self.id)
+        return hit
 
     def _decode(self, m: MessageView, o: Op) -> dict[str, Any]:
         spec = self.spec
@@ -1461,7 +1474,7 @@ class Family:
             return [dec(v) if ln != absent else None for v, ln in zip(vv, lv)]
         ov = memoryview(ffi.buffer(poff, 4 * n)).cast("I").tolist()
         if kind == lib.NLF_SK_STRING:
-            return [bytes(buf[p : p + ln]).split(b"\0", 1)[0].decode(errors="replace")
+            return [str(buf[p : p + ln], "utf-8", "replace").split("\0", 1)[0]
                     if ln != absent else None for p, ln in zip(ov, lv)]
         if a.kind == K_SUBMSG:
             raise KeyError(f"{name!r} is a sub-message: read it with to_dict()")
