@@ -239,8 +239,10 @@ def test_c_plan_decodes_real_dumps_as_python_does(netns: Netns) -> None:
             n = 0
             for batch in fam.batches(op, values):
                 for m in batch:
-                    assert fam.spec.decode(m.type, m.payload) == fam.spec.decode_py(
+                    raw = bytes(m.data())
+                    c, py = fam.spec.decode(m.type, m.payload), fam.spec.decode_py(
                         m.type, m.payload)
+                    assert c == py, (name, raw.hex(), c, py)
                     n += 1
             assert n
     with spec.open("nlctrl") as fam:
