@@ -78,7 +78,7 @@ _KIND = {
 }
 _INT_FMT = {"u8": "B", "u16": "H", "u32": "I", "u64": "Q",
             "s8": "b", "s16": "h", "s32": "i", "s64": "q"}
-_HINTS = ("hex", "mac", "fddi", "ipv4", "ipv6", "uuid")
+_HINTS = ("hex", "mac", "fddi", "ipv4", "ipv6", "ipv4-or-v6", "uuid")
 
 
 @dataclass
@@ -184,7 +184,7 @@ def _hint_decode(hint: str | None, b: bytes) -> Any:
         return b
     if hint in ("mac", "fddi"):
         return b.hex(":")
-    if hint in ("ipv4", "ipv6") and len(b) in (4, 16):
+    if hint in ("ipv4", "ipv6", "ipv4-or-v6") and len(b) in (4, 16):
         # an address attribute holds either family: shown by its length
         return str(ipaddress.ip_address(b))
     if hint == "uuid" and len(b) == 16:
@@ -200,7 +200,7 @@ def _hint_encode(hint: str | None, v: Any, where: str) -> bytes:
     try:
         if hint in ("mac", "fddi"):
             return bytes.fromhex(v.replace(":", ""))
-        if hint in ("ipv4", "ipv6"):
+        if hint in ("ipv4", "ipv6", "ipv4-or-v6"):
             return ipaddress.ip_address(v).packed
         if hint == "uuid":
             return uuid.UUID(v).bytes
