@@ -750,12 +750,11 @@ def _decode_submsg(buf: bytes | memoryview, p: int, n: int, a: Attr,
                    here: dict[str, Any]) -> Any:
     assert a.submsg is not None and a.selector is not None
     key = here.get(a.selector)
-    if key is None:
-        raise DecodeError(f"attribute {a.name}: its selector {a.selector!r} was not "
-                          "decoded before it")
-    fmt = a.submsg.formats.get(str(key))
+    fmt = a.submsg.formats.get(str(key)) if key is not None else None
     if fmt is None:
-        return bytes(buf[p : p + n])  # a format the spec does not describe
+        # no selector before it in this nest, or a format the spec does not
+        # describe: the payload as it is
+        return bytes(buf[p : p + n])
     out: dict[str, Any] = {}
     off = p
     if fmt.fixed_header is not None:
