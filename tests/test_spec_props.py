@@ -175,7 +175,7 @@ header = st.fixed_dictionaries({
     "h-u64": st.integers(0, 2**64 - 1)})
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(top)
 def test_round_trip_every_type(values: dict[str, Any]) -> None:
     payload = SPEC.encode("plain", values)
@@ -237,14 +237,14 @@ def test_uint_is_4_or_8_bytes() -> None:
     assert len(SPEC.encode("plain", {"i-sint": -(2**40)})) == 12
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=200), st.sampled_from([16, 17]))
 def test_random_bytes_only_raise_decode_error(data: bytes, msg_type: int) -> None:
     with contextlib.suppress(DecodeError):
         SPEC.decode(msg_type, data)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(top, st.data())
 def test_corrupted_messages_only_raise_decode_error(values: dict[str, Any],
                                                     data: st.DataObject) -> None:
@@ -271,13 +271,13 @@ def outcome(f: Any, *args: Any) -> Any:
         return DecodeError
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(st.binary(max_size=300))
 def test_c_plan_and_python_agree_on_any_bytes(data: bytes) -> None:
     assert outcome(SPEC.decode, 16, data) == outcome(SPEC.decode_py, 16, data)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(top, st.data())
 def test_c_plan_and_python_agree_on_corrupted(values: dict[str, Any],
                                               data: st.DataObject) -> None:
