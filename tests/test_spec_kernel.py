@@ -232,7 +232,9 @@ def test_column_by_name(netns: Netns) -> None:
 
 def test_c_plan_decodes_real_dumps_as_python_does(netns: Netns) -> None:
     veths(netns)
-    netns.batch(["addr add 10.9.0.1/24 dev va0", "route add 10.77.0.0/16 via 10.9.0.2"])
+    # a static neighbour: the table is otherwise empty or not, by timing
+    netns.batch(["addr add 10.9.0.1/24 dev va0", "route add 10.77.0.0/16 via 10.9.0.2",
+                 "neigh add 10.9.0.7 lladdr 02:00:00:00:00:07 dev va0 nud permanent"])
     for name, op, values in (("rt-link", "getlink", None), ("rt-addr", "getaddr", None),
                              ("rt-route", "getroute", None), ("rt-neigh", "getneigh", None)):
         with spec.open(name, netns=netns.path) as fam:
