@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .conftest import Netns
 from .test_genl import genl_ctrl
+from .test_spec_kernel import settle
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # lines of the pyroute2 programs the issue (#11) measured: a route listing 4,
@@ -31,6 +32,7 @@ def setup(ns: Netns) -> None:
               "link set lo up", "addr add 10.9.0.1/24 dev va0 label va0:e",
               "addr add 10.9.2.1/32 dev vb0", "route add 10.77.0.0/16 via 10.9.0.2",
               "route add default via 10.9.0.254"])
+    settle(ns)
 
 
 def test_list_links(netns: Netns) -> None:

@@ -5,6 +5,7 @@ change what `ip` then shows."""
 from __future__ import annotations
 
 import ipaddress
+import time
 
 import pytest
 
@@ -19,6 +20,20 @@ def veths(ns: Netns, n: int = 2) -> None:
              + ["link set va0 up", "link set vb0 up", "link set lo up",
                 "link set va0 mtu 1400", "link property add dev va0 altname nlfast-alt-a0",
                 "link property add dev va0 altname nlfast-alt-a1"])
+    settle(ns)
+
+
+def settle(ns: Netns) -> None:
+    """Operstate and IPv6 link-local addresses follow the carrier
+    asynchronously: waits for them on va0/vb0, so two readers see one state."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        up = {d["ifname"]: d["operstate"] for d in ns.ip_json("link", "show")}
+        ll = [a for d in ns.ip_json("-6", "addr", "show", "scope", "link")
+              for a in d["addr_info"]]
+        if up.get("va0") == up.get("vb0") == "UP" and len(ll) >= 2:
+            return
+        time.sleep(0.05)
 
 
 def test_getlink_dump_matches_ip(netns: Netns) -> None:
@@ -156,7 +171,7 @@ def test_getneigh_matches_ip(netns: Netns) -> None:
     netns.batch(["addr add 10.9.0.1/24 dev va0",
                  "neigh add 10.9.0.7 lladdr 02:00:00:00:00:07 dev va0 nud permanent",
                  "neigh add 10.9.0.8 lladdr 02:00:00:00:00:08 dev va0 nud stale"])
-    ref = {n["dst"]: n for n in netns.ip_json("neigh", "show", "dev", "va0")}
+    ref = {n["dst"]: n for n in netns.ip_json("-4", "neigh", "show", "dev", "va0")}
     (va0,) = netns.ip_json("link", "show", "va0")
     with spec.open("rt-neigh", netns=netns.path) as fam:
         got = {n["dst"]: n for n in fam.dump("getneigh", {"ndm-family": 2})
