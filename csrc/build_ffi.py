@@ -23,7 +23,8 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 TOP = HERE.parent
 FAMILY_H = TOP / "kernel" / "uapi" / "nlfast_family.h"
-SOURCES = ["nlf_parse.c", "nlf_tx.c", "nlf_sock.c", "nlf_batch.c"]
+SOURCES = ["nlf_parse.c", "nlf_tx.c", "nlf_sock.c", "nlf_batch.c", "nlf_spec.c"]
+PROTO_HEADERS = ["nlf.h", "nlf_spec.h"]  # prototypes between cdef markers
 CDEFS = ["nlf_cdef.h", "rtnl_cdef.h"]
 # test-only code, compiled into the NLFAST_ASAN=1 build and nowhere else
 ASAN_SOURCES = ["test/nlf_asan_probe.c"]
@@ -31,8 +32,13 @@ ASAN_CDEF = "int nlf_test_peek(const unsigned char *buf, size_t idx);\n"
 # (system header, name prefixes, single names): their integer constants go
 # into the cdef, values left to the compiler
 SYSTEM_NAMES = [
-    ("linux/rtnetlink.h", ("RTM_", "RTNLGRP_"), ()),
-    ("linux/genetlink.h", ("CTRL_CMD_", "CTRL_ATTR_"), ("GENL_ID_CTRL", "GENL_HDRLEN")),
+    ("linux/rtnetlink.h", ("RTM_", "RTNLGRP_", "RTA_", "RTN_", "RTPROT_", "RT_SCOPE_",
+                           "RT_TABLE_"), ()),
+    ("linux/if_link.h", ("IFLA_INFO_",), ()),
+    ("linux/neighbour.h", ("NDA_", "NUD_"), ()),
+    ("linux/genetlink.h", ("CTRL_CMD_", "CTRL_ATTR_"),
+     ("GENL_ID_CTRL", "GENL_HDRLEN", "GENL_NAMSIZ", "GENL_ADMIN_PERM", "GENL_CMD_CAP_DO",
+      "GENL_CMD_CAP_DUMP", "GENL_CMD_CAP_HASPOL", "GENL_UNS_ADMIN_PERM")),
 ]
 
 
@@ -151,7 +157,8 @@ def make_ffi(absolute: bool = False) -> FFI:
         text = (HERE / name).read_text()
         ffi.cdef(text)
         declared |= declared_names(text)
-    ffi.cdef(shim_prototypes(HERE / "nlf.h"))
+    for name in PROTO_HEADERS:
+        ffi.cdef(shim_prototypes(HERE / name))
     ffi.cdef(family_cdef(FAMILY_H))
     ffi.cdef(system_cdef(declared))
     extra_compile = ["-O2", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Wno-unused-parameter"]
@@ -176,9 +183,12 @@ def make_ffi(absolute: bool = False) -> FFI:
 #include <linux/genetlink.h>
 #include <linux/if_link.h>
 #include <linux/if_addr.h>
+#include <linux/neighbour.h>
+#include <linux/fib_rules.h>
 #include <linux/sock_diag.h>
 #include <net/if.h>
 #include "nlf.h"
+#include "nlf_spec.h"
 #include "nlfast_family.h"
 const char *nlf_version(void) {{ return "{version}"; }}
 """,

@@ -49,3 +49,27 @@ struct ifaddrmsg {
 	unsigned int ifa_index;
 	...;
 };
+
+/* The other family headers, laid out by the C compiler. */
+struct rtmsg {
+	unsigned char rtm_family;
+	unsigned char rtm_dst_len;
+	unsigned char rtm_src_len;
+	unsigned char rtm_tos;
+	unsigned char rtm_table;
+	unsigned char rtm_protocol;
+	unsigned char rtm_scope;
+	unsigned char rtm_type;
+	unsigned int rtm_flags;
+	...;
+};
+struct ndmsg {
+	unsigned char ndm_family;
+	int ndm_ifindex;
+	unsigned short ndm_state;
+	unsigned char ndm_flags;
+	unsigned char ndm_type;
+	...;
+};
+struct fib_rule_hdr { ...; };
+struct tcmsg { ...; };

@@ -120,7 +120,11 @@ class Attr:
     :raises MessageTooLargeError: a payload larger than an attribute holds.
     """
 
-    __slots__ = ("kind", "type", "value")
+    __slots__ = {
+        "kind": "The kind: u8..s64, be16..be64, str, bytes, flag or nested.",
+        "type": "The attribute type number (0..65535, flag bits included).",
+        "value": "The value: an int, str, bytes, None (flag) or a tuple of Attr (nested).",
+    }
     kind: builtins.str
     type: int
     value: Value

@@ -131,7 +131,12 @@ class Batch:
     :mod:`nlfast.batch`).
     """
 
-    __slots__ = ("_mv", "_slab", "start", "stop")
+    __slots__ = {
+        "_mv": "A memoryview over the whole receive memory (it keeps it alive).",
+        "_slab": "The receive memory and its table.",
+        "start": "The first row of the receive in this batch.",
+        "stop": "One past the last row of the receive in this batch.",
+    }
 
     def __init__(self, slab: Slab, start: int, stop: int, mv: memoryview) -> None:
         self._slab = slab

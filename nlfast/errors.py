@@ -122,8 +122,8 @@ class OverrunError(NlfastError):
     opened with ``overrun="raise"``, the default; with ``overrun="count"``
     the socket counts overruns and carries on.  The socket stays usable.
 
-    :ivar drops: messages the kernel dropped on this socket so far
-        (``SO_MEMINFO``), where it counts them.
+    :ivar drops: datagrams the kernel dropped on this socket so far
+        (``SO_MEMINFO``: it counts datagrams, not the messages in them).
     :ivar overruns: ENOBUFS events this socket has seen so far.
     """
 
@@ -181,6 +181,7 @@ class EventOverflowError(OverrunError):
 
     def __init__(self, dropped: int, total: int) -> None:
         self.dropped = dropped
+        self.total = total
         self.drops = total
         self.overruns = 0
         NlfastError.__init__(
@@ -188,6 +189,9 @@ class EventOverflowError(OverrunError):
             f"event queue overflow: {dropped} events dropped while requests were "
             f"receiving ({total} in all); read events() more often or raise events_max",
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.dropped, self.total))
 
 
 class ConcurrentUseError(NlfastError, RuntimeError):

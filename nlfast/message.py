@@ -63,7 +63,15 @@ class Message:
         32 bits.
     """
 
-    __slots__ = ("_tmpl", "_tmpl_as", "attrs", "flags", "header", "portid", "type")
+    __slots__ = {
+        "_tmpl": "The framed bytes, built once.",
+        "_tmpl_as": "The framed bytes with other flags (the last such variant).",
+        "attrs": "The attributes, a tuple of Attr.",
+        "flags": "nlmsg_flags (NLM_F_*).",
+        "header": "The family header's bytes (ifinfomsg, genlmsghdr, ...).",
+        "portid": "nlmsg_pid as sent (0: the kernel fills in the sender's).",
+        "type": "nlmsg_type.",
+    }
     _tmpl: tuple[Any, int, bytes] | None
     _tmpl_as: tuple[int, tuple[Any, int, Any]] | None
     type: int
@@ -275,7 +283,7 @@ class Origin:
     """Where a view over its own bytes came from (its protocol): what a
     copied MessageView keeps, so ``attrs()`` knows the header length."""
 
-    __slots__ = ("protocol",)
+    __slots__ = {"protocol": "The netlink protocol number (NETLINK_ROUTE, ...)."}
 
     def __init__(self, protocol: int) -> None:
         self.protocol = protocol
@@ -348,14 +356,17 @@ class MessageView:
 
     @property
     def type(self) -> int:
+        """nlmsg_type."""
         return int(_U16.unpack_from(self._buf, self._off + _OFF_TYPE)[0])
 
     @property
     def flags(self) -> int:
+        """nlmsg_flags."""
         return int(_U16.unpack_from(self._buf, self._off + _OFF_FLAGS)[0])
 
     @property
     def seq(self) -> int:
+        """nlmsg_seq."""
         return int(_U32.unpack_from(self._buf, self._off + _OFF_SEQ)[0])
 
     @property

@@ -1,0 +1,1 @@
+"""Netlink specs written by the project (YAML, package data)."""
