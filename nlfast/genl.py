@@ -70,7 +70,7 @@ CTRL_ATTR_MCAST_GRP_UNSPEC: int = lib.CTRL_ATTR_MCAST_GRP_UNSPEC
 CTRL_ATTR_MCAST_GRP_NAME: int = lib.CTRL_ATTR_MCAST_GRP_NAME
 CTRL_ATTR_MCAST_GRP_ID: int = lib.CTRL_ATTR_MCAST_GRP_ID
 
-_GENLHDR = struct.Struct("<BBH")
+_GENLHDR = struct.Struct("=BBH")
 
 
 class FamilyNotFoundError(NlfastError, LookupError):

@@ -51,8 +51,8 @@ if TYPE_CHECKING:
 
 SPEC_DIR = Path(__file__).resolve().parent / "specs"
 PROTOCOLS = ("genetlink", "genetlink-c", "genetlink-legacy", "netlink-raw")
-_GENL_HDR = struct.Struct("<BBH")
-_NLA = struct.Struct("<HH")
+_GENL_HDR = struct.Struct("=BBH")
+_NLA = struct.Struct("=HH")
 
 
 class SpecError(NlfastError, ValueError):
@@ -227,7 +227,7 @@ class Struct:
 
     def _compile(self) -> tuple[struct.Struct, list[tuple[str, Any]]]:
         """One struct.Struct for all members, and (name, convert or None)."""
-        fmt = ["<"]
+        fmt = ["="]
         post: list[tuple[str, Any]] = []
         for m in self.members:
             sc = m.scalar
@@ -501,7 +501,7 @@ class Spec:
 
 # -- the C plan -------------------------------------------------------------
 
-_REC = struct.Struct("<IHHIIQ")
+_REC = struct.Struct("=IHHIIQ")
 SR_UINT: int = lib.NLF_SR_UINT
 SR_SINT: int = lib.NLF_SR_SINT
 SR_STRING: int = lib.NLF_SR_STRING
@@ -641,11 +641,11 @@ class _CPlan:
 
 # -- the codecs -------------------------------------------------------------
 
-_u16 = struct.Struct("<H")
-_u32 = struct.Struct("<I")
-_u64 = struct.Struct("<Q")
-_s32 = struct.Struct("<i")
-_s64 = struct.Struct("<q")
+_u16 = struct.Struct("=H")
+_u32 = struct.Struct("=I")
+_u64 = struct.Struct("=Q")
+_s32 = struct.Struct("=i")
+_s64 = struct.Struct("=q")
 
 
 def _nla_walk(buf: bytes | memoryview, off: int, end: int) -> Iterator[tuple[int, int, int]]:
@@ -711,7 +711,7 @@ def _decode_one(buf: bytes | memoryview, p: int, n: int, a: Attr,
     if k == K_BITFIELD32:
         if n < 8:
             raise DecodeError(f"attribute {a.name}: {n} bytes, bitfield32 needs 8")
-        v, sel = struct.unpack_from("<II", buf, p)
+        v, sel = struct.unpack_from("=II", buf, p)
         return {"value": sc.decode_int(v), "selector": sc.decode_int(sel)}
     if k == K_INDEXED:
         items: list[Any] = []
@@ -858,7 +858,7 @@ def _encode_one(out: bytearray, a: Attr, v: Any, where: str, here: Mapping[str, 
             raise EncodeError(f"{where} is a bitfield32: give {{'value': .., 'selector': ..}}")
         sc = a.scalar
         try:
-            payload = struct.pack("<II", sc.encode_int(v["value"], where),
+            payload = struct.pack("=II", sc.encode_int(v["value"], where),
                                   sc.encode_int(v["selector"], where))
         except struct.error as e:
             raise EncodeError(f"{where}: {v!r} does not fit ({e})") from None
@@ -1052,7 +1052,7 @@ class _Compiler:
             mname = self.need(m, "name", mp)
             mt = self.need(m, "type", mp)
             if mt in _INT_FMT:
-                fmt = struct.Struct((">" if m.get("byte-order") == "big-endian" else "<")
+                fmt = struct.Struct((">" if m.get("byte-order") == "big-endian" else "=")
                                     + _INT_FMT[mt])
                 members.append(Member(mname, "int", fmt.size, self.scalar(m, mp, fmt)))
             elif mt in ("pad", "string"):
@@ -1137,7 +1137,7 @@ class _Compiler:
             raise self.err(f"{path}/value", f"attribute value {val} is out of range")
         fmt = None
         if t in _INT_FMT:
-            fmt = struct.Struct((">" if a.get("byte-order") == "big-endian" else "<")
+            fmt = struct.Struct((">" if a.get("byte-order") == "big-endian" else "=")
                                 + _INT_FMT[t])
         attr = Attr(name, val, t, kind, self.scalar(a, path, fmt),
                     multi=bool(a.get("multi-attr", False)))
@@ -1157,7 +1157,7 @@ class _Compiler:
             attr.sub_type, attr.sub_kind = st, sk
             if st in _INT_FMT:
                 attr.scalar.fmt = struct.Struct(
-                    (">" if a.get("byte-order") == "big-endian" else "<") + _INT_FMT[st])
+                    (">" if a.get("byte-order") == "big-endian" else "=") + _INT_FMT[st])
         if kind == K_NTV:
             tv = a.get("type-value") or ()
             if not tv:
