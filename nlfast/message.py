@@ -260,7 +260,8 @@ class Message:
             return m
         raw = bytearray(t[2])
         _U16.pack_into(raw, _OFF_FLAGS, flags)
-        _set(m, "_tmpl", (ffi.from_buffer(raw), t[1], bytes(raw)))
+        framed = bytes(raw)
+        _set(m, "_tmpl", (ffi.from_buffer(framed), t[1], framed))
         return m
 
 
