@@ -250,10 +250,11 @@ int nlf_tx_attr_put_str(struct nlf_tx *tx, uint16_t type, const char *s,
 /*
  * Opens a nested attribute (NLA_F_NESTED set).  Past NLF_NEST_MAX open
  * nests: -1/E2BIG, and the open message is cancelled (nothing stays open).
+ * Nests are open only inside an open message (depth is 0 otherwise).
  */
 int nlf_tx_nest_start(struct nlf_tx *tx, uint16_t type)
 {
-	if (tx->msg_start != NO_MSG && tx->depth >= NLF_NEST_MAX) {
+	if (tx->depth >= NLF_NEST_MAX) {
 		nlf_tx_msg_cancel(tx);
 		errno = E2BIG;
 		return -1;

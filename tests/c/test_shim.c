@@ -350,7 +350,7 @@ static void test_tx_edges(void)
 	nlf_tx_free(tx);
 	nlf_tx_free(NULL);
 
-	tx = nlf_tx_new(1 << 17, 1 << 17);
+	tx = nlf_tx_new(1 << 18, 1 << 18);
 	CHECK(tx);
 	if (!tx)
 		return;
@@ -361,7 +361,7 @@ static void test_tx_edges(void)
 	CHECK(nlf_tx_nest_end(tx) == -1 && errno == EINVAL);
 	CHECK(nlf_tx_close(tx) == 0 && tx->ndgrams == 0);
 	/* a family header longer than the arena, and one that fits */
-	CHECK(nlf_tx_msg_begin(tx, 0x20, 0, 0, big, (1 << 17) + 1) == -1 &&
+	CHECK(nlf_tx_msg_begin(tx, 0x20, 0, 0, big, (1 << 18) + 1) == -1 &&
 	      errno == ENOSPC);
 	CHECK(nlf_tx_msg_begin(tx, 0x20, 0, 0, &hdr, 1) == 1);
 	CHECK(tx->pos == NLMSG_HDRLEN + 4);
@@ -378,6 +378,14 @@ static void test_tx_edges(void)
 	CHECK(nlf_tx_attr_put_str(tx, 1, (const char *)big,
 				  NLF_ATTR_PAYLOAD_MAX) == -1 &&
 	      errno == EMSGSIZE);
+	CHECK(nlf_tx_attr_put_str(tx, 1, "x", UINT32_MAX) == -1 &&
+	      errno == EMSGSIZE);
+	CHECK(nlf_tx_attr_put_str(tx, 1, (const char *)big,
+				  NLF_ATTR_PAYLOAD_MAX - 1) == 0);
+	/* an empty string needs no bytes at all */
+	CHECK(nlf_tx_attr_put_str(tx, 2, NULL, 0) == 0);
+	CHECK(nlf_attr_len(tx->arena + tx->pos - NLA_HDRLEN - 4) ==
+	      NLA_HDRLEN + 1 && tx->arena[tx->pos - 4] == 0);
 	nlf_tx_msg_cancel(tx);
 	CHECK(tx->pos == 0 && nlf_tx_msg_end(tx) == -1);
 	nlf_tx_msg_cancel(tx);	/* nothing open: nothing happens */

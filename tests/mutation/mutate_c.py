@@ -159,6 +159,44 @@ def changed_line(orig: list[str], mut: list[str]) -> tuple[int, str, str]:
     return n + 1, (orig[n].strip() if n < len(orig) else ""), (mut[n].strip() if n < len(mut) else "")
 
 
+def judge_one(judge: Judge, name: str, src: Path, entry: dict[str, object]) -> None:
+    """Sets entry["killed_by"] when a judge kills the mutant in src."""
+    work = src.parent
+    mobj_u = work / f"{name}.unit.o"
+    mobj_e = work / f"{name}.ext.o"
+    if not judge.cc(src, mobj_u, SAN) or judge.unit(name, mobj_u):
+        entry["killed_by"] = "tests/c/test_shim.c"
+    elif not judge.cc(src, mobj_e, ASAN):
+        entry["killed_by"] = "build"
+    else:
+        killed, why = judge.host(name, mobj_e)
+        if killed:
+            entry["killed_by"] = why
+
+
+def rejudge(judge: Judge, report: Path) -> None:
+    """Judges a report's survivors again (after new tests), in place."""
+    log = json.loads(report.read_text())
+    work = OUT / "work"
+    work.mkdir(parents=True, exist_ok=True)
+    for e in log:
+        if "mutant" not in e or "killed_by" in e:
+            continue
+        rel = str(e["file"])
+        name = Path(rel).stem
+        base = work / f"{name}.c"
+        base.write_text((OUT / "mutants" / name / str(e["mutant"])).read_text())
+        judge_one(judge, name, base, e)
+        verdict = f"killed by {e['killed_by']}" if "killed_by" in e else "SURVIVED"
+        print(f"{rel}:{e['line']}: {e['was']!r} -> {e['now']!r}: {verdict}", flush=True)
+        base.write_text((TOP / rel).read_text())
+    for rel in sorted({str(e["file"]) for e in log if "mutant" in e}):
+        k = sum(1 for e in log if e.get("file") == rel and "mutant" in e and "killed_by" in e)
+        n = sum(1 for e in log if e.get("file") == rel and "mutant" in e)
+        print(f"{rel}: {k} of {n} killed after re-judging ({k / max(1, n):.1%})")
+    report.write_text(json.dumps(log, indent=1))
+
+
 def run_file(judge: Judge, rel: str, sample: int, seed: int, log: list[dict[str, object]]) -> None:
     src = TOP / rel
     name = src.stem
@@ -196,16 +234,7 @@ def run_file(judge: Judge, rel: str, sample: int, seed: int, log: list[dict[str,
         line, was, now = changed_line(orig_lines, text.splitlines())
         entry: dict[str, object] = {"file": rel, "mutant": m.name, "line": line,
                                     "was": was, "now": now}
-        mobj_u = work / f"{name}.unit.o"
-        mobj_e = work / f"{name}.ext.o"
-        if not judge.cc(base, mobj_u, SAN) or judge.unit(name, mobj_u):
-            entry["killed_by"] = "tests/c/test_shim.c"
-        elif not judge.cc(base, mobj_e, ASAN):
-            entry["killed_by"] = "build"
-        else:
-            killed, why = judge.host(name, mobj_e)
-            if killed:
-                entry["killed_by"] = why
+        judge_one(judge, name, base, entry)
         if "killed_by" in entry:
             stats["killed"] += 1
         else:
@@ -225,6 +254,7 @@ def main() -> None:
     ap.add_argument("files", nargs="*", default=DEFAULT_FILES)
     ap.add_argument("--sample", type=int, default=int(os.environ.get("MUTANTS", "120")))
     ap.add_argument("--seed", type=int, default=9)
+    ap.add_argument("--rejudge", type=Path, help="judge this report's survivors again")
     a = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     judge = Judge(TESTS)
@@ -237,6 +267,9 @@ def main() -> None:
     if killed:
         raise SystemExit(f"the host tests fail on the unchanged code: {why}")
     print(f"baseline passes (host tests {time.monotonic() - t0:.0f} s)", flush=True)
+    if a.rejudge:
+        rejudge(judge, a.rejudge)
+        return
     log: list[dict[str, object]] = []
     try:
         for rel in a.files:
