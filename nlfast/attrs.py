@@ -281,10 +281,28 @@ _PUT_UINT = {8: "nlf_tx_attr_put_u8", 16: "nlf_tx_attr_put_u16",
              32: "nlf_tx_attr_put_u32", 64: "nlf_tx_attr_put_u64"}
 
 
+_TX_T = ffi.typeof("struct nlf_tx *")
+
+
+def check_tx(tx: Any, what: str) -> None:
+    """:raises TypeError: tx is not a live shim send arena (a ``struct
+    nlf_tx *`` from ``nlf_tx_new``): C must never be handed anything else."""
+    if not isinstance(tx, ffi.CData) or ffi.typeof(tx) is not _TX_T or tx == ffi.NULL:
+        raise TypeError(f"{what} takes a shim send arena (struct nlf_tx *), not {tx!r}")
+
+
 def put(tx: Any, a: Attr) -> int:
     """Frames one attribute into a shim tx; returns the shim's result (0 or
     -1 with errno: ENOSPC no room, EMSGSIZE over 65535 bytes, E2BIG nested deeper
-    than ``NEST_MAX``)."""
+    than ``NEST_MAX``).
+
+    :raises TypeError: tx is not a shim send arena, or a not an Attr.
+    """
+    check_tx(tx, "put")
+    return _put(tx, a)
+
+
+def _put(tx: Any, a: Attr) -> int:
     if not isinstance(a, Attr):
         raise TypeError(f"put frames an Attr, not {a!r}")
     k = a.kind
@@ -302,7 +320,7 @@ def put(tx: Any, a: Attr) -> int:
         if lib.nlf_tx_nest_start(tx, a.type) < 0:
             return -1
         for child in a.value:  # type: ignore[union-attr]
-            if put(tx, child) < 0:  # type: ignore[arg-type]
+            if _put(tx, child) < 0:  # type: ignore[arg-type]
                 return -1
         return int(lib.nlf_tx_nest_end(tx))
     bits, _, big = _INT_KINDS[k]

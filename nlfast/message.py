@@ -152,7 +152,9 @@ class Message:
         -1 (errno ENOSPC) when the tx is full.
 
         :raises MessageTooLargeError: an attribute is over 65535 bytes.
+        :raises TypeError: tx is not a shim send arena.
         """
+        _attrs.check_tx(tx, "frame")
         t = self._template()
         seq = tx.seq
         if lib.nlf_tx_put_repeat(tx, t[0], t[1], 1) != 1:
