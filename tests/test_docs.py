@@ -41,8 +41,14 @@ def _class_members(qual: str, cls: type) -> dict[str, str | None]:
     for name, member in vars(cls).items():
         if name.startswith("_"):
             continue
-        if isinstance(member, (types.FunctionType, property, staticmethod, classmethod,
-                               types.MemberDescriptorType, types.GetSetDescriptorType)):
+        if isinstance(member, types.MemberDescriptorType):
+            # a slot: its docstring is the value of a dict __slots__ (what
+            # help() and Sphinx show)
+            slots = vars(cls).get("__slots__")
+            doc = slots.get(name) if isinstance(slots, dict) else None
+            out[f"{qual}.{name}"] = doc.strip() if isinstance(doc, str) and doc.strip() else None
+        elif isinstance(member, (types.FunctionType, property, staticmethod, classmethod,
+                                 types.GetSetDescriptorType)):
             out[f"{qual}.{name}"] = _doc(member)
     return out
 

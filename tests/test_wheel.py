@@ -45,7 +45,7 @@ SMOKE = [
     "test_rtnl.py::test_request_many_mixes_errors_in_order",
 ]
 # What the wheel-installed venvs need besides nlfast (all pure-Python wheels).
-SMOKE_DEPS = ["pytest>=7", "hypothesis>=6"]
+SMOKE_DEPS = ["pytest>=7", "hypothesis>=6", "PyYAML>=5.4"]  # PyYAML: the spec extra
 COMPILERS = ["gcc", "cc", "c99", "clang", "x86_64-linux-gnu-gcc", "tcc"]
 
 
