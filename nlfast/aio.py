@@ -116,6 +116,7 @@ class Socket:
         self._tx_sched = False
         self._wfuts: list[asyncio.Future[Any]] = []
         self._writing = False
+        self.send_waits = 0  # tries that found the peer full and waited
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -237,12 +238,23 @@ class Socket:
             return
         except Exception as exc:  # ENOBUFS, truncation, an error of the socket
             self._fail_all(exc)
-        evf = self._evfut
-        if evf is not None and not evf.done() and (e.events or e.events_overflowed):
-            evf.set_result(None)
+            if self._reading:
+                # libuv (uvloop) stops polling a descriptor once it reported
+                # an error (ENOBUFS is one): poll it afresh
+                self._loop.remove_reader(self._fd)
+                self._loop.add_reader(self._fd, self._on_readable)
+        evf = self._wake_events()
         if not e.waiters and not e.stale and (evf is None or evf.done()) and self._reading:
             self._loop.remove_reader(self._fd)
             self._reading = False
+
+    def _wake_events(self) -> asyncio.Future[Any] | None:
+        """Wakes the events reader when events are queued (or overflowed)."""
+        evf = self._evfut
+        e = self._e
+        if evf is not None and not evf.done() and (e.events or e.events_overflowed):
+            evf.set_result(None)
+        return evf
 
     def _fail_all(self, exc: BaseException) -> None:
         """Every waiting call gets exc; when none waits, the next call."""
@@ -391,6 +403,7 @@ class Socket:
             if self._try_flush():
                 return
             # netlink has no "peer drained" signal: writability, then a pause
+            self.send_waits += 1
             f = self._loop.create_future()
             self._wfuts.append(f)
             self._want_write()
@@ -437,6 +450,7 @@ class Socket:
                 break
             err = ffi.errno
             if err == errno.EAGAIN:
+                self.send_waits += 1
                 f = self._loop.create_future()
                 self._wfuts.append(f)
                 self._want_write()
@@ -491,6 +505,8 @@ class Socket:
                 r = self._s._request_start(t, dest, ack, dump, 0)
             except BlockingIOError:
                 r = None  # the peer is full: nothing went
+            if e.events:
+                self._wake_events()  # events came with the replies
             if isinstance(r, list):
                 self._nfast += 1
                 if not self._nfast % FAIR_EVERY:
