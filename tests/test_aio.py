@@ -8,6 +8,7 @@ request as its payload says, LATE ones only before the next request).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket as pysocket
 import struct
 import time
@@ -21,8 +22,19 @@ import nlfast.aio
 from nlfast import Message, rtnl
 
 from .conftest import N_LINK_PAIRS, Netns
-from .test_receive_state import DUMP, ERR, EVENTS, ITEM, LATE, REQ, T_EVENT, T_REPLY, T_ROW
-from .test_receive_state import Server, request
+from .test_receive_state import (
+    DUMP,
+    ERR,
+    EVENTS,
+    ITEM,
+    LATE,
+    REQ,
+    T_EVENT,
+    T_REPLY,
+    T_ROW,
+    Server,
+    request,
+)
 
 USERSOCK = nlfast.NETLINK_USERSOCK
 GETLINK = Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg())
@@ -63,6 +75,11 @@ def server() -> Iterator[Server]:
         srv.running = False
         srv.join()
         srv.sock.close()
+
+
+def resolve(fut: asyncio.Future[Any]) -> None:
+    if not fut.done():
+        fut.set_result(None)
 
 
 def items(msgs: Any) -> list[tuple[int, int]]:
@@ -197,44 +214,73 @@ def test_thousand_concurrent_requests_get_their_own_replies(arun: Run, server: S
     arun(main())
 
 
-async def scenario(s: nlfast.aio.Socket, srv: Server) -> None:
+async def scenario(s: nlfast.aio.Socket, srv: Server, progress: list[int]) -> None:
     """Every kind of await: requests, a dump read part-way and whole,
-    request_many, events, a late request."""
+    request_many, events, a late request; ``progress`` counts the stages."""
     await s.request(request(REQ, 2, 1), dest=srv.port)
+    progress.append(1)
     async for b in s.dump(request(DUMP, 60, 2), dest=srv.port):
         assert len(b)
+    progress.append(2)
     await s.request_many([request(REQ, 1, 10 + t) for t in range(20)], dest=srv.port, window=4)
-    await s.request(request(EVENTS, 3, 3), dest=srv.port)
-    n = 0
-    async for _ in s.events(timeout=1):
-        n += 1
-        if n == 3:
-            break
+    progress.append(3)
+
+    async def three_events() -> None:
+        n = 0
+        async for _ in s.events(timeout=1):
+            n += 1
+            if n == 3:
+                break
+
+    # a request that waits (a LATE one is in flight), then events awaited
+    late = asyncio.ensure_future(s.request(request(LATE, 1, 30), dest=srv.port))
+    ev = asyncio.ensure_future(three_events())
+    try:
+        await asyncio.sleep(0)  # both sent or waiting
+        await s.request(request(EVENTS, 3, 3), dest=srv.port)
+        progress.append(4)
+        await ev
+        await late
+    finally:
+        late.cancel()
+        ev.cancel()
+    progress.append(5)
     async for _ in s.dump(request(DUMP, 60, 4), dest=srv.port):
         break
-    await s.request(request(LATE, 1, 5), dest=srv.port, timeout=0.05)
+    progress.append(6)
+    await asyncio.gather(s.request(request(REQ, 1, 6), dest=srv.port),
+                         s.request(request(LATE, 1, 5), dest=srv.port, timeout=0.05))
+    progress.append(7)
 
 
 def test_cancelling_at_every_await_point_leaves_the_socket_usable(arun: Run,
                                                                    server: Server) -> None:
     async def main() -> None:
         async with nlfast.aio.Socket(USERSOCK) as s:
-            for k in range(60):
-                task = asyncio.ensure_future(scenario(s, server))
-                for _ in range(k):
-                    await asyncio.sleep(0)
-                task.cancel()
-                try:
-                    await task
-                except (asyncio.CancelledError, TimeoutError):
-                    pass
-                await check_usable(s, server, 100 * (k + 1))
-                while True:  # events of a cancelled scenario: read, not left behind
-                    try:
-                        await s.recv(timeout=0)
-                    except TimeoutError:
-                        break
-            assert not s._e.waiters
+            stages: set[int] = set()
+            tag = 100
+            for stage in range(7):  # cancelled in each stage, at its first few awaits
+                for ticks in range(6):
+                    progress: list[int] = [0]
+                    task = asyncio.ensure_future(scenario(s, server, progress))
+                    while progress[-1] < stage and not task.done():
+                        await asyncio.sleep(0)
+                    for _ in range(ticks):
+                        await asyncio.sleep(0)
+                    if not task.done():
+                        stages.add(progress[-1])
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                        await task
+                    tag += 100
+                    await check_usable(s, server, tag)
+                    while True:  # events of a cancelled scenario: read, not left behind
+                        try:
+                            await s.recv(timeout=0)
+                        except TimeoutError:
+                            break
+            assert stages == set(range(7))
+            assert not s._e.waiters and s.stale_dropped > 0
 
     arun(main())
 
@@ -399,7 +445,7 @@ def test_send_waits_for_a_full_peer_without_spinning(arun: Run) -> None:
                         data = peer.recv(65536)
                     except BlockingIOError:
                         fut = loop.create_future()
-                        loop.add_reader(peer.fileno(), lambda: fut.done() or fut.set_result(0))
+                        loop.add_reader(peer.fileno(), resolve, fut)
                         await fut
                         loop.remove_reader(peer.fileno())
                         continue
