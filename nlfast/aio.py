@@ -173,6 +173,15 @@ class Socket:
     def events_queued(self) -> int:
         return self._e.events_queued
 
+    @property
+    def next_seq(self) -> int:
+        """The sequence number the next framed message gets."""
+        return self._s.next_seq
+
+    @next_seq.setter
+    def next_seq(self, value: int) -> None:
+        self._s.next_seq = value
+
     def close(self) -> None:
         """Closes the socket: every waiting call raises ClosedError.  Batches
         and views already received stay valid.  A second close does nothing."""
@@ -606,6 +615,11 @@ class Socket:
         if e.stale_dumps():
             await self._drain_dumps(timeout)
         w = await self._start(t, dest, False, True, loop.create_future())
+        if self._tx_sched and not self._writing:
+            # sent now, not after a trip through the loop: the kernel has
+            # built the first part already, read into the dump's own batch
+            self._dump_me = w
+            self._flush_soon()
         try:
             q = w.queue
             while True:
