@@ -48,6 +48,7 @@ from nlfast.socket import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, _need_message
 from nlfast.socket import Socket as _SyncSocket
 
 DRAIN_MAX = 8  # receives per reader callback at most (then the loop's turn)
+DUMP_AHEAD = 4  # batches a dump may have queued before reading pauses for it
 FAIR_EVERY = 32  # requests answered without waiting before one yield to the loop
 BACKOFF_MIN, BACKOFF_MAX = 0.0005, 0.02  # seconds between sends to a full peer
 
@@ -108,6 +109,7 @@ class Socket:
         self._exc: BaseException | None = None  # for the next call: nobody was waiting
         self._evfut: asyncio.Future[Any] | None = None
         self._dump_me: Waiter | None = None
+        self._dumps: set[Waiter] = set()  # dumps being iterated
         self._nfast = 0
         # frames waiting for one sendmmsg: (dest, groups), their waiters
         self._txn = 0
@@ -228,6 +230,12 @@ class Socket:
         e = self._e
         if e.abandoned:
             e.settle()
+        if self._dumps and self._dumps_ahead():
+            # every caller is a dump with batches queued: the kernel waits
+            # (memory stays bounded) until they are taken
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+            return
         try:
             for _ in range(DRAIN_MAX):
                 me = self._dump_me
@@ -241,6 +249,8 @@ class Socket:
                     e.events_queued += len(got)
                 if me is not None and me.queue:
                     break  # its consumer's turn: the batch points into the slab
+                if self._dumps and self._dumps_ahead():
+                    break  # paused at the next call
         except TimeoutError:
             pass  # all read
         except ClosedError:
@@ -256,6 +266,17 @@ class Socket:
         if not e.waiters and not e.stale and (evf is None or evf.done()) and self._reading:
             self._loop.remove_reader(self._fd)
             self._reading = False
+
+    def _dumps_ahead(self) -> bool:
+        """True when only dumps wait, each with DUMP_AHEAD batches queued."""
+        e = self._e
+        evf = self._evfut
+        if evf is not None and not evf.done():
+            return False
+        live = [w for w in self._dumps if not w.done]
+        if not live or len(e.waiters) != len(live):
+            return False
+        return all(len(w.queue) >= DUMP_AHEAD for w in live)
 
     def _wake_events(self) -> asyncio.Future[Any] | None:
         """Wakes the events reader when events are queued (or overflowed)."""
@@ -620,6 +641,7 @@ class Socket:
             # built the first part already, read into the dump's own batch
             self._dump_me = w
             self._flush_soon()
+        self._dumps.add(w)
         try:
             q = w.queue
             while True:
@@ -639,10 +661,14 @@ class Socket:
                         if h is not None:
                             h.cancel()
                 if q:
-                    yield q.popleft()
+                    b = q.popleft()
+                    if not self._reading and not w.done:
+                        self._want_read()  # paused for this dump: room again
+                    yield b
                 elif w.done:
                     break
         finally:
+            self._dumps.discard(w)
             if not w.done:
                 w.fut = None
                 e.abandon(w)  # may run in a finaliser: the engine takes it in later

@@ -133,6 +133,25 @@ def test_request_dump_and_errors_on_rtnetlink(arun: Run, big_netns: Netns) -> No
     arun(main())
 
 
+def test_a_slow_dump_consumer_keeps_memory_bounded(arun: Run, big_netns: Netns) -> None:
+    async def main() -> None:
+        async with nlfast.aio.Socket(nlfast.NETLINK_ROUTE, netns=big_netns.name,
+                                     rx_buffers=1, rx_bufsize=16384) as s:
+            names: list[str] = []
+            most = 0
+            async for b in s.dump(GETLINK):
+                names += b.attr_str(rtnl.IFLA_IFNAME, rtnl.IFINFOMSG_LEN)
+                await asyncio.sleep(0.002)  # the consumer awaits something else
+                if len(names) < 500:
+                    most = max(most, *(len(w.queue) for w in s._e.waiters.values()), 0)
+                else:  # a request meanwhile gets its answer (reading through to it)
+                    assert [ifindex(m) for m in await s.request(getlink(1))] == [1]
+            assert len(names) == 2 * N_LINK_PAIRS + 1 == len(set(names))
+            assert most <= nlfast.aio.DUMP_AHEAD + 1
+
+    arun(main())
+
+
 def test_thousand_coroutines_share_one_socket_on_rtnetlink(arun: Run, big_netns: Netns) -> None:
     indexes = [li["ifindex"] for li in big_netns.ip_json("link", "show")]
 
