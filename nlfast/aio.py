@@ -118,6 +118,8 @@ class Socket:
         self._tx_sched = False
         self._wfuts: list[asyncio.Future[Any]] = []
         self._writing = False
+        # send_repeat frames in C into the same arena: others wait meanwhile
+        self._repeating: asyncio.Future[Any] | None = None
         self.send_waits = 0  # tries that found the peer full and waited
 
     # -- plumbing -------------------------------------------------------------------
@@ -360,6 +362,8 @@ class Socket:
     async def _frame(self, tmpl: Any, dest: int, groups: int) -> int:
         """Frames one message for the next flush; its seq."""
         key = (dest, groups)
+        while self._repeating is not None:
+            await asyncio.shield(self._repeating)
         while self._txn and self._txkey != key:
             await self._flush()
         self._txkey = key
@@ -466,7 +470,17 @@ class Socket:
             raise ValueError(f"count must be an int >= 0, not {count!r}")
         tmpl = msg.framed()[2] if isinstance(msg, Message) else bytes(msg)
         self._check()
+        while self._repeating is not None:
+            await asyncio.shield(self._repeating)
         await self._flush()
+        self._repeating = self._loop.create_future()
+        try:
+            return await self._repeat(tmpl, count, dest, groups)
+        finally:
+            f, self._repeating = self._repeating, None
+            f.set_result(None)
+
+    async def _repeat(self, tmpl: bytes, count: int, dest: int, groups: int) -> int:
         t = self._t
         ptr = ffi.from_buffer(tmpl)
         done = 0
@@ -530,7 +544,7 @@ class Socket:
         self._check()
         e = self._e
         loop = self._loop
-        if not e.waiters and not e.stale and not self._txn:
+        if not e.waiters and not e.stale and not self._txn and self._repeating is None:
             try:
                 r = self._s._request_start(t, dest, ack, dump, 0)
             except BlockingIOError:

@@ -428,7 +428,7 @@ def test_enobufs_reaches_a_waiting_request_and_the_events_reader(arun: Run,
 # -- sending with back-pressure -----------------------------------------------------
 
 
-def test_send_waits_for_a_full_peer_without_spinning(arun: Run) -> None:
+def test_send_waits_for_a_full_peer_without_spinning(arun: Run, server: Server) -> None:
     peer = pysocket.socket(pysocket.AF_NETLINK, pysocket.SOCK_RAW, USERSOCK)
     peer.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_RCVBUF, 4096)
     peer.bind((0, 0))
@@ -451,7 +451,14 @@ def test_send_waits_for_a_full_peer_without_spinning(arun: Run) -> None:
             async def sender() -> None:
                 msg = Message(0x60, header=b"y" * 40)
                 half = n // 2
-                assert await s.send_repeat(msg, half, dest=port) == half
+
+                async def asks() -> list[Any]:  # while send_repeat waits for the peer
+                    await asyncio.sleep(0.05)
+                    return await s.request(request(REQ, 2, 77), dest=server.port)
+
+                sent, got_replies = await asyncio.gather(s.send_repeat(msg, half, dest=port),
+                                                         asks())
+                assert sent == half and items(got_replies) == [(77, 0), (77, 1)]
                 seqs = await s.send_batch([msg] * (n - half), dest=port)
                 assert len(seqs) == n - half and seqs == sorted(seqs)
 
