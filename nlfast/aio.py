@@ -516,9 +516,26 @@ class Socket:
 
     # -- requests ------------------------------------------------------------------------
 
+    def _start_now(self, tmpl: Any, dest: int, ack: bool, dump: bool, fut: Any) -> Waiter | None:
+        """_start without waiting: None when the arena is full, another
+        destination's frames are pending or send_repeat runs."""
+        if self._repeating is not None or (self._txn and self._txkey != (dest, 0)):
+            return None
+        self._txkey = (dest, 0)
+        seq = self._put(tmpl)
+        if seq < 0:
+            return None
+        return self._started(seq, dest, ack, dump, fut)
+
     async def _start(self, tmpl: Any, dest: int, ack: bool, dump: bool, fut: Any) -> Waiter:
         """Frames a request for the next flush, its waiter added."""
+        w = self._start_now(tmpl, dest, ack, dump, fut)
+        if w is not None:
+            return w
         seq = await self._frame(tmpl, dest, 0)
+        return self._started(seq, dest, ack, dump, fut)
+
+    def _started(self, seq: int, dest: int, ack: bool, dump: bool, fut: Any) -> Waiter:
         w = Waiter(seq, dest, ack=ack, dump=dump)
         w.fut = fut
         self._e.add(w)
@@ -558,7 +575,8 @@ class Socket:
                 return r
             if r is None:
                 fut = loop.create_future()
-                w = await self._start(t, dest, ack, dump, fut)
+                w = (self._start_now(t, dest, ack, dump, fut)
+                     or await self._start(t, dest, ack, dump, fut))
             else:
                 w = r
                 fut = w.fut = loop.create_future()
@@ -567,7 +585,8 @@ class Socket:
                     fut.set_result(w)
         else:
             fut = loop.create_future()
-            w = await self._start(t, dest, ack, dump, fut)
+            w = (self._start_now(t, dest, ack, dump, fut)
+                 or await self._start(t, dest, ack, dump, fut))
         h = None if timeout is None else loop.call_later(timeout, _expire, fut)
         try:
             await fut
@@ -610,8 +629,10 @@ class Socket:
             while i < n or index:
                 while i < n and len(index) < window:
                     flags = plain[i].flags | NLM_F_ACK if ack else plain[i].flags
-                    w = await self._start(templates[i], dest, bool(flags & NLM_F_ACK),
-                                          (flags & NLM_F_DUMP) == NLM_F_DUMP, g)
+                    a, d = bool(flags & NLM_F_ACK), (flags & NLM_F_DUMP) == NLM_F_DUMP
+                    w = self._start_now(templates[i], dest, a, d, g)
+                    if w is None:
+                        w = await self._start(templates[i], dest, a, d, g)
                     index[w] = i
                     i += 1
                 if not g.fin and g.exc is None:
