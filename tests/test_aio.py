@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import nlfast
 import nlfast.aio
@@ -521,3 +523,93 @@ def test_misuse_is_named(arun: Run) -> None:
             assert time.monotonic() - start < 5
 
     arun(main())
+
+
+# -- many kinds of call at once, some cancelled: hypothesis picks the mix --------------
+
+OPS = st.one_of(
+    st.tuples(st.just("req"), st.integers(0, 6)),
+    st.tuples(st.just("dump"), st.integers(0, 40)),
+    st.tuples(st.just("err"), st.just(0)),
+    st.tuples(st.just("events"), st.integers(1, 8)),
+    st.tuples(st.just("many"), st.integers(1, 12)),
+)
+PLANS = st.lists(st.tuples(OPS, st.integers(0, 4), st.one_of(st.none(), st.integers(0, 6))),
+                 min_size=1, max_size=12)
+
+
+@settings(max_examples=30, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(plan=PLANS, kind=st.sampled_from(["asyncio", "uvloop"]))
+def test_mixed_concurrent_calls_match_the_model(server: Server, plan: Any, kind: str) -> None:
+    """Each op starts after some ticks, and may be cancelled after some more;
+    whatever is not cancelled gets exactly its own answer, and the socket
+    stays right for the next calls."""
+    if kind == "uvloop":
+        import uvloop
+
+        loop: asyncio.AbstractEventLoop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
+
+    async def op(s: nlfast.aio.Socket, what: str, n: int, tag: int) -> None:
+        port = server.port
+        if what == "req":
+            assert items(await s.request(request(REQ, n, tag), dest=port)) == [
+                (tag, i) for i in range(n)]
+        elif what == "dump":
+            rows = [m async for m in s.dump_messages(request(DUMP, n, tag), dest=port)]
+            assert items(rows) == [(tag, i) for i in range(n)]
+        elif what == "err":
+            with pytest.raises(nlfast.NetlinkError) as ei:
+                await s.request(request(ERR, 0, tag), dest=port)
+            assert ei.value.code == 2
+        elif what == "events":
+            assert await s.request(request(EVENTS, n, tag), dest=port) == []
+        else:
+            res = await s.request_many([request(REQ, 1, tag + k) for k in range(n)],
+                                       dest=port, window=3)
+            assert [items(r) for r in res] == [[(tag + k, 0)] for k in range(n)]
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            tasks = []
+            for i, ((what, n), start, cancel) in enumerate(plan):
+                async def run(what: str = what, n: int = n, tag: int = 1000 * (i + 1),
+                              start: int = start) -> None:
+                    for _ in range(start):
+                        await asyncio.sleep(0)
+                    await op(s, what, n, tag)
+
+                tasks.append((asyncio.ensure_future(run()), cancel))
+            for tick in range(8):
+                for t, cancel in tasks:
+                    if cancel == tick:
+                        t.cancel()
+                await asyncio.sleep(0)
+            for t, cancel in tasks:
+                if cancel is None:
+                    await t  # an assertion inside fails the example
+                else:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await t
+            # events of the events ops not cancelled: all there, in order per tag
+            want = {1000 * (i + 1): n for i, ((what, n), _, cancel) in enumerate(plan)
+                    if what == "events" and cancel is None}
+            seen: dict[int, list[int]] = {}
+            while True:
+                try:
+                    b = await s.recv(timeout=0.05)
+                except TimeoutError:
+                    break
+                for m in b:
+                    tag, k = ITEM.unpack_from(m.payload)
+                    seen.setdefault(tag, []).append(k)
+            for tag, n in want.items():
+                assert seen.get(tag) == list(range(n))
+            await check_usable(s, server, 99000)
+
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 60))
+    finally:
+        loop.close()
