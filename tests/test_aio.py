@@ -23,7 +23,7 @@ import nlfast
 import nlfast.aio
 from nlfast import Message, rtnl
 
-from .conftest import N_LINK_PAIRS, Netns
+from .conftest import N_LINK_PAIRS, Netns, fd_count
 from .test_receive_state import (
     DUMP,
     ERR,
@@ -613,3 +613,29 @@ def test_mixed_concurrent_calls_match_the_model(server: Server, plan: Any, kind:
         loop.run_until_complete(asyncio.wait_for(main(), 60))
     finally:
         loop.close()
+
+
+def test_open_close_cycles_leak_no_descriptor(arun: Run) -> None:
+    silent = pysocket.socket(pysocket.AF_NETLINK, pysocket.SOCK_RAW, USERSOCK)
+    silent.bind((0, 0))
+    port = silent.getsockname()[0]
+
+    async def main() -> None:
+        for _ in range(5):  # warm up
+            async with nlfast.aio.Socket(USERSOCK) as s:
+                await s.send(Message(0x40), dest=s.portid)
+                assert len(await s.recv(timeout=1)) == 1
+        before = fd_count()
+        for _ in range(200):
+            s = nlfast.aio.Socket(USERSOCK)
+            w = asyncio.ensure_future(s.request(Message(0x40), dest=port))  # never answered
+            await asyncio.sleep(0)
+            s.close()
+            with pytest.raises(nlfast.ClosedError):
+                await w
+        assert fd_count() == before
+
+    try:
+        arun(main())
+    finally:
+        silent.close()
