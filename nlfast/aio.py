@@ -89,6 +89,7 @@ def _expire(fut: Any) -> None:
 class Socket:
     """An asyncio netlink socket.  Takes the same arguments as
     :class:`nlfast.Socket`; create it inside a running event loop.
+    ``send_waits`` counts the tries that found the peer's queue full.
 
     :raises RuntimeError: no running event loop.
     :raises ValueError, OSError: as nlfast.Socket.
@@ -566,7 +567,7 @@ class Socket:
                 r = self._s._request_start(t, dest, ack, dump, 0)
             except BlockingIOError:
                 r = None  # the peer is full: nothing went
-            if e.events:
+            if e.events or e.events_overflowed:
                 self._wake_events()  # events came with the replies
             if isinstance(r, list):
                 self._nfast += 1
