@@ -117,6 +117,7 @@ class Socket:
         self._txkey = (0, 0)
         self._txw: list[Waiter] = []
         self._tx_sched = False
+        self._tx_delay = 0.0
         self._wfuts: list[asyncio.Future[Any]] = []
         self._writing = False
         # send_repeat frames in C into the same arena: others wait meanwhile
@@ -386,10 +387,16 @@ class Socket:
             return
         try:
             if not self._try_flush():
-                self._want_write()
+                # the peer is full; netlink says nothing when it drains: try
+                # again after a pause that grows, never in a spin
+                self.send_waits += 1
+                self._tx_delay = min(max(self._tx_delay * 2, BACKOFF_MIN), BACKOFF_MAX)
+                self._tx_sched = True
+                self._loop.call_later(self._tx_delay, self._flush_soon)
                 return
         except OSError:
             return  # the waiters got it
+        self._tx_delay = 0.0
         self._on_readable()  # a kernel family has answered already
 
     def _try_flush(self) -> bool:
@@ -428,8 +435,6 @@ class Socket:
         for f in futs:
             if not f.done():
                 f.set_result(None)
-        if self._txn and not futs:
-            self._schedule_flush()
 
     async def _flush(self) -> None:
         """Sends everything framed, waiting while the peer is full."""

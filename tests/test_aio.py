@@ -501,6 +501,31 @@ def test_send_waits_for_a_full_peer_without_spinning(arun: Run, server: Server) 
         peer.close()
 
 
+def test_requests_to_a_full_peer_wait_without_spinning_and_close_ends_them(arun: Run) -> None:
+    silent = pysocket.socket(pysocket.AF_NETLINK, pysocket.SOCK_RAW, USERSOCK)
+    silent.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_RCVBUF, 4096)
+    silent.bind((0, 0))
+    port = silent.getsockname()[0]
+
+    async def main() -> None:
+        s = nlfast.aio.Socket(USERSOCK, dgram_size=512)
+        msg = Message(0x40, header=b"z" * 100)
+        waits = [asyncio.ensure_future(s.request(msg, dest=port, timeout=None))
+                 for _ in range(2000)]
+        await asyncio.sleep(0.5)  # the peer never reads: the sends wait
+        assert 0 < s.send_waits < 100  # pauses that grow, not a spin
+        assert not any(t.done() for t in waits)
+        s.close()
+        for t in waits:
+            with pytest.raises(nlfast.ClosedError):
+                await t
+
+    try:
+        arun(main())
+    finally:
+        silent.close()
+
+
 # -- misuse ------------------------------------------------------------------------------
 
 
