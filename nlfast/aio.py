@@ -108,7 +108,7 @@ class Socket:
         self.portid = self._s.portid
         self._reading = False
         self._exc: BaseException | None = None  # for the next call: nobody was waiting
-        self._evfut: asyncio.Future[Any] | None = None
+        self._evfuts: list[asyncio.Future[Any]] = []  # recv() callers waiting
         self._dump_me: Waiter | None = None
         self._dumps: set[Waiter] = set()  # dumps being iterated
         self._nfast = 0
@@ -205,10 +205,11 @@ class Socket:
         e = self._e
         for w in [*e.waiters.values(), *self._txw]:
             _fail(w, exc)
-        for f in [self._evfut, *self._wfuts]:
-            if f is not None and not f.done():
+        for f in [*self._evfuts, *self._wfuts]:
+            if not f.done():
                 f.set_exception(exc)
         self._wfuts.clear()
+        self._evfuts.clear()
         self._s.close()
 
     def _check(self) -> None:
@@ -245,8 +246,7 @@ class Socket:
                 me = self._dump_me
                 if me is not None and (me.queue or me.done):
                     me = None
-                evf = self._evfut
-                take = evf is not None and not evf.done() and not e.events
+                take = bool(self._evfuts) and not e.events
                 got = e.pump(0, me, take)
                 if got is not None:
                     e.events.appendleft(got)  # before the later runs queued by route
@@ -266,39 +266,40 @@ class Socket:
                 # an error (ENOBUFS is one): poll it afresh
                 self._loop.remove_reader(self._fd)
                 self._loop.add_reader(self._fd, self._on_readable)
-        evf = self._wake_events()
-        if not e.waiters and not e.stale and (evf is None or evf.done()) and self._reading:
+        self._wake_events()
+        if not e.waiters and not e.stale and not self._evfuts and self._reading:
             self._loop.remove_reader(self._fd)
             self._reading = False
 
     def _dumps_ahead(self) -> bool:
         """True when only dumps wait, each with DUMP_AHEAD batches queued."""
         e = self._e
-        evf = self._evfut
-        if evf is not None and not evf.done():
+        if self._evfuts:
             return False
         live = [w for w in self._dumps if not w.done]
         if not live or len(e.waiters) != len(live):
             return False
         return all(len(w.queue) >= DUMP_AHEAD for w in live)
 
-    def _wake_events(self) -> asyncio.Future[Any] | None:
-        """Wakes the events reader when events are queued (or overflowed)."""
-        evf = self._evfut
+    def _wake_events(self) -> None:
+        """Wakes the recv() callers when events are queued (or overflowed)."""
         e = self._e
-        if evf is not None and not evf.done() and (e.events or e.events_overflowed):
-            evf.set_result(None)
-        return evf
+        if self._evfuts and (e.events or e.events_overflowed):
+            futs, self._evfuts = self._evfuts, []
+            for f in futs:
+                if not f.done():
+                    f.set_result(None)
 
     def _fail_all(self, exc: BaseException) -> None:
         """Every waiting call gets exc; when none waits, the next call."""
         woke = False
         for w in list(self._e.waiters.values()):
             woke = _fail(w, exc) or woke
-        f = self._evfut
-        if f is not None and not f.done():
-            f.set_exception(exc)
-            woke = True
+        futs, self._evfuts = self._evfuts, []
+        for f in futs:
+            if not f.done():
+                f.set_exception(exc)
+                woke = True
         if not woke:
             self._exc = exc
 
@@ -322,9 +323,8 @@ class Socket:
                     pass
             if ms == 0:
                 raise TimeoutError(errno.ETIMEDOUT, "no netlink message in time")
-            f = self._evfut
-            if f is None or f.done():
-                f = self._evfut = self._loop.create_future()
+            f = self._loop.create_future()
+            self._evfuts.append(f)
             self._want_read()
             h = None if timeout is None else self._loop.call_later(timeout, _expire, f)
             try:
@@ -334,6 +334,8 @@ class Socket:
             finally:
                 if h is not None:
                     h.cancel()
+                if f in self._evfuts:
+                    self._evfuts.remove(f)
 
     async def events(self, timeout: float | None = None) -> AsyncIterator[MessageView]:
         """As nlfast.Socket.events: ``async for m in s.events()``."""

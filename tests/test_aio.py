@@ -384,6 +384,20 @@ def test_events_during_requests_come_in_order(arun: Run, server: Server) -> None
     arun(main())
 
 
+def test_each_receiver_has_its_own_timeout(arun: Run) -> None:
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s, nlfast.aio.Socket(USERSOCK) as peer:
+            short = asyncio.ensure_future(s.recv(timeout=0.05))
+            long = asyncio.ensure_future(s.recv(timeout=5))
+            with pytest.raises(TimeoutError):
+                await short
+            await peer.send(Message(0x45), dest=s.portid)
+            b = await long
+            assert [m.type for m in b] == [0x45]
+
+    arun(main())
+
+
 # -- overflow ------------------------------------------------------------------------
 
 
