@@ -13,9 +13,10 @@ nlfast._engine) and makes its calls awaitable:
   request with nothing else in flight is sent and, when the reply is
   already there (a kernel family answers inside ``sendmsg``), received in
   one C call without a trip through the loop.
-- A full peer (``EAGAIN`` on a non-blocking send) is waited for with the
-  loop's writer callback and, as netlink tells no sender when a peer's
-  queue drains, a short growing sleep between tries: never a spin.
+- A full peer (``EAGAIN`` on a non-blocking send) is tried again after a
+  pause that grows from 0.5 to 20 ms (``send_waits`` counts them): netlink
+  tells no sender when a peer's queue drains - the descriptor polls
+  writable all along - so the loop's writer callback alone would spin.
 - A cancelled or timed-out call leaves its sequence number to the engine's
   stale handling (late replies dropped, counted in ``stale_dropped``);
   ``close()`` wakes every waiter with ClosedError.
