@@ -139,9 +139,11 @@ class Socket:
 
     @property
     def closed(self) -> bool:
+        """True once ``close()`` was called."""
         return self._closed
 
     def fileno(self) -> int:
+        """The descriptor (the loop polls it).  :raises ClosedError: closed."""
         return self._s.fileno()
 
     def subscribe(self, *groups: int) -> None:
@@ -149,35 +151,44 @@ class Socket:
         self._s.subscribe(*groups)
 
     def unsubscribe(self, *groups: int) -> None:
+        """As nlfast.Socket.unsubscribe."""
         self._s.unsubscribe(*groups)
 
     def setsockopt(self, level: int, opt: int, value: int) -> None:
+        """As nlfast.Socket.setsockopt."""
         self._s.setsockopt(level, opt, value)
 
     def getsockopt(self, level: int, opt: int) -> int:
+        """As nlfast.Socket.getsockopt."""
         return self._s.getsockopt(level, opt)
 
     def drops(self) -> int:
+        """As nlfast.Socket.drops: datagrams the kernel dropped (SO_MEMINFO)."""
         return self._s.drops()
 
     @property
     def overruns(self) -> int:
+        """ENOBUFS overruns seen so far."""
         return self._t.overruns
 
     @property
     def truncated(self) -> int:
+        """Datagrams cut short so far (larger than rx_bufsize)."""
         return self._t.truncated
 
     @property
     def events_dropped(self) -> int:
+        """Events dropped because the event queue (events_max) was full."""
         return self._e.events_dropped
 
     @property
     def stale_dropped(self) -> int:
+        """Late replies of cancelled or timed-out calls, dropped."""
         return self._e.stale_dropped
 
     @property
     def events_queued(self) -> int:
+        """Events received while calls ran, waiting for recv()/events()."""
         return self._e.events_queued
 
     @property
