@@ -507,7 +507,7 @@ def test_send_waits_for_a_full_peer_without_spinning(arun: Run, server: Server) 
 
             await asyncio.gather(ticker(), sender(), reader())
             assert got == n
-            assert ticks >= 20  # the loop kept running while the sender waited
+            assert ticks >= 10  # the loop kept running while the sender waited
 
     try:
         arun(main())
