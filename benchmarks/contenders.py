@@ -429,6 +429,109 @@ def request_pyroute2(count: int, proto: int, req: int, reply: int, ifindex: int 
     return done(count, t0, t1)
 
 
+# -- asyncio (nlfast.aio), as README shows it ------------------------------------
+
+def aio_run(coro_fn: Callable[[], Any]) -> Any:
+    """Runs a coroutine function on the default event loop."""
+    import asyncio
+
+    return asyncio.run(coro_fn())
+
+
+def dump_nlfast_aio(count: int, proto: int, req: int, reply: int, hdrlen: int,
+                    attrs: list[int], text: bool = False, **_: Any) -> dict[str, Any]:
+    """``async for b in s.dump(msg)`` with the columns checks of dump_nlfast."""
+    import nlfast.aio
+    from nlfast import Message
+
+    one = attrs[0]
+
+    async def main() -> dict[str, Any]:
+        entries = bad = 0
+        async with nlfast.aio.Socket(proto, rx_buffers=64, rx_bufsize=BIG_BUF,
+                                     rcvbuf=RCVBUF) as s:
+            msg = Message(req, header=bytes(hdrlen))
+            t0 = perf()
+            for _ in range(count):
+                seq = s.next_seq
+                async for b in s.dump(msg):
+                    n = len(b)
+                    bad += n - min(b.count(reply), b.seqs.tolist().count(seq))
+                    if text:
+                        bad += b.attr_str(one, hdrlen).count(None)
+                    else:
+                        for t in attrs:
+                            bad += b.attr_uint(t, hdrlen, MISSING).tolist().count(MISSING)
+                    entries += n
+            t1 = perf()
+        if bad:
+            raise BenchError(f"{bad} entries of another type or seq or without the attribute")
+        return done(entries, t0, t1, count)
+
+    return aio_run(main)  # type: ignore[no-any-return]
+
+
+def dump_pyroute2_aio(count: int, proto: int, req: int, reply: int, p2get: str = "",
+                      p2attrs: tuple[str, ...] = (), **_: Any) -> dict[str, Any]:
+    """``async for m in await AsyncIPRoute().get_links()`` (pyroute2 >= 0.9)."""
+    try:
+        from pyroute2 import AsyncIPRoute
+    except ImportError as e:
+        raise NotApplicable(f"this pyroute2 has no AsyncIPRoute ({e})") from None
+
+    async def main() -> dict[str, Any]:
+        entries = 0
+        async with AsyncIPRoute() as ipr:
+            get = getattr(ipr, p2get)
+            t0 = perf()
+            for _ in range(count):
+                async for m in await get():
+                    if m["header"]["type"] != reply or None in [m.get_attr(a) for a in p2attrs]:
+                        raise BenchError("an entry of another type or without the attribute")
+                    entries += 1
+            t1 = perf()
+        return done(entries, t0, t1, count)
+
+    return aio_run(main)  # type: ignore[no-any-return]
+
+
+def request_nlfast_aio(count: int, proto: int, req: int, reply: int, hdrlen: int, attr: int,
+                       text: bool = False, ifindex: int = 0, size: int = 0,
+                       coroutines: int = 1, **_: Any) -> dict[str, Any]:
+    """``(m,) = await s.request(msg)``: one in flight, or ``coroutines``
+    coroutines sharing one socket and ``count`` requests."""
+    import asyncio
+
+    import nlfast.aio
+    from nlfast import Message, attrs, rtnl
+
+    if ifindex:
+        msg = Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg(index=ifindex))
+    else:
+        msg = Message(req, attrs=[attrs.binary(attr, pattern(size))])
+
+    async def main() -> dict[str, Any]:
+        async with nlfast.aio.Socket(proto, rx_buffers=64, rx_bufsize=BIG_BUF,
+                                     rcvbuf=RCVBUF) as s:
+
+            async def worker(n: int) -> None:
+                for _ in range(n):
+                    (m,) = await s.request(msg)
+                    check_reply(m, reply, hdrlen, attr, text, size)
+
+            k = max(1, min(coroutines, count))
+            shares = [count // k + (i < count % k) for i in range(k)]
+            t0 = perf()
+            if k == 1:
+                await worker(count)
+            else:
+                await asyncio.gather(*[worker(n) for n in shares])
+            t1 = perf()
+        return done(count, t0, t1)
+
+    return aio_run(main)  # type: ignore[no-any-return]
+
+
 # -- receivers: messages of `mtype` in order, by seq (from 1) or by the u32
 # attribute `index` (from 0); an `end_type` message ends the run.  `flood`: a
 # second socket asks the family for them, from a thread ------------------------
@@ -804,6 +907,10 @@ CONTENDERS: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
     ("request", "stdlib"): request_stdlib,
     ("request", "stdlib-simple"): _with(request_stdlib, window=1, simple=True),
     ("request", "pyroute2"): request_pyroute2,
+    ("request", "nlfast-aio-request"): request_nlfast_aio,
+    ("request", "nlfast-aio-coroutines"): _with(request_nlfast_aio, coroutines=1000),
+    ("dump", "nlfast-aio"): dump_nlfast_aio,
+    ("dump", "pyroute2-aio"): dump_pyroute2_aio,
     ("recv", "nlfast"): recv_nlfast,
     ("recv", "nlfast-simple"): _with(recv_nlfast, simple=True),
     ("recv", "stdlib"): recv_stdlib,

@@ -31,8 +31,12 @@ NAMES = {
     "stdlib-distinct": "stdlib distinct",
     "stdlib-simple": "stdlib simple",
     "pyroute2": "pyroute2",
+    "nlfast-aio": "nlfast.aio async for dump()",
+    "nlfast-aio-request": "nlfast.aio await request()",
+    "nlfast-aio-coroutines": "nlfast.aio 1000 coroutines, await request()",
+    "pyroute2-aio": "pyroute2 AsyncIPRoute",
 }
-PURE_PYTHON = ("stdlib", "stdlib-distinct", "stdlib-simple", "pyroute2")
+PURE_PYTHON = ("stdlib", "stdlib-distinct", "stdlib-simple", "pyroute2", "pyroute2-aio")
 REFS = {"c": "C", "c-ack": "C acked", "c-sync": "C 1/syscall pair", "stdlib": "stdlib batched",
         "stdlib-distinct": "stdlib distinct", "pyroute2": "pyroute2"}
 
@@ -98,6 +102,13 @@ HOST = [
                        "stdlib-simple": 150e3, "pyroute2": 1.7e3},
              targets={"nlfast": vs(0.95)},
              notes="kernel-bound: the kernel builds ~1.3 KB per link"),
+    Workload("linkdump-aio", "link dump under asyncio: `async for batch in s.dump(msg)` "
+             "(nlfast.aio) beside the sync dump and pyroute2's AsyncIPRoute.get_links()",
+             "dump", "links/s", ("nlfast", "nlfast-aio", "pyroute2-aio"), LINKS,
+             per_unit="links",
+             expected={"nlfast": 200e3, "nlfast-aio": 180e3, "pyroute2-aio": 1.5e3},
+             targets={"nlfast-aio": [("nlfast", 0.8), ("pyroute2-aio", 50.0)]},
+             notes="the same IFLA_IFNAME column checks as the sync nlfast row"),
     Workload("addrdump", "address dump: RTM_GETADDR, IFA_ADDRESS and IFA_LOCAL read as u32",
              "dump", "addrs/s", DUMP, ADDRS, per_unit="addresses", c={"c": ("addrdump", {})},
              expected={"c": 3.5e6, "nlfast": 3e6, "nlfast-messages": 400e3, "stdlib": 800e3,
@@ -123,6 +134,22 @@ HOST = [
                    "flight, the rest one; request(), request_many() and the acked C rows add "
                    "NLM_F_ACK (two replies per request); C one per syscall pair: sendto, "
                    "then recvmmsg until the ack"),
+    Workload("getlink-aio", "RTM_GETLINK request/response under asyncio, one in flight: "
+             "`await s.request(msg)` (nlfast.aio) beside the sync request() (both acked)",
+             "request", "round trips/s", ("nlfast-request", "nlfast-aio-request"),
+             dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LEN,
+                  attr=K.IFLA_IFNAME, text=True, ifindex=1),
+             expected={"nlfast-request": 60e3, "nlfast-aio-request": 50e3},
+             targets={"nlfast-aio-request": [("nlfast-request", 0.8)]}, min_units=64),
+    Workload("getlink-coroutines", "RTM_GETLINK requests from 1000 coroutines x 100 on one "
+             "nlfast.aio socket, beside request_many() of the same 100,000 (all acked)",
+             "request", "round trips/s", ("nlfast-request_many-ack", "nlfast-aio-coroutines"),
+             dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LEN,
+                  attr=K.IFLA_IFNAME, text=True, ifindex=1),
+             targets={"nlfast-aio-coroutines": [("nlfast-request_many-ack", 0.8)]},
+             fixed={"*": 100_000}, quick={"*": 20_000},
+             notes="100,000 requests per run (20,000 with --quick: 1000 coroutines x 20); "
+                   "request_many keeps 64 in flight"),
     Workload("usersock-recv", "NETLINK_USERSOCK unicast, receiver side: nlceil sends, the "
              "contender receives (type and seq checked in order)", "recv", "msgs/s", ALL,
              USERSOCK, c={"c": ("usersock-recv", {"timeout": 5})},

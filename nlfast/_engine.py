@@ -40,8 +40,8 @@ STALE_MAX = 4096  # abandoned sequence numbers remembered
 class Waiter:
     """One request (its replies, copied) or one dump (its batches, queued)."""
 
-    __slots__ = ("ack", "done", "dump", "error", "interrupted", "port", "queue", "replies",
-                 "seq", "tag")
+    __slots__ = ("ack", "done", "dump", "error", "fut", "interrupted", "port", "queue",
+                 "replies", "seq", "tag")
 
     def __init__(self, seq: int, port: int, *, ack: bool, dump: bool, tag: Any = None) -> None:
         self.seq = seq
@@ -54,6 +54,9 @@ class Waiter:
         self.replies: list[MessageView] = []  # copies: they own their bytes
         self.queue: collections.deque[Batch] = collections.deque()
         self.tag = tag  # what the caller keeps with it (request_many: the index)
+        # nlfast.aio: a future-like object (done(), set_result(w)) the engine
+        # resolves when w ends or a dump batch is queued for it.
+        self.fut: Any = None
 
 
 class Engine:
@@ -225,10 +228,11 @@ class Engine:
         if self.stale.get(w.seq) is w:
             del self.stale[w.seq]
             self._dirty = True
-            return
-        self.remove(w)
-        if w.tag is not None:
-            self.finished.append(w)
+        else:
+            self.remove(w)
+            if w.tag is not None:
+                self.finished.append(w)
+        _wake(w)
 
     def _deliver_request(self, w: Waiter, batch: Batch, start: int, stop: int) -> None:
         stale = self.stale.get(w.seq) is w
@@ -268,6 +272,8 @@ class Engine:
             self.stale_dropped += stop - start
         elif end > start:
             w.queue.append(batch.sub(start, end) if own else pack([(batch, start, end)]))
+            if s.term < 0:
+                _wake(w)
         if s.term >= 0:
             i = s.term
             if batch.table.error[i] and not stale:
@@ -292,6 +298,12 @@ class Engine:
                 for seq in [s for s, w in self.stale.items() if w.dump]:
                     del self.stale[seq]
                 self._dirty = True
+
+
+def _wake(w: Waiter) -> None:
+    f = w.fut
+    if f is not None and not f.done():
+        f.set_result(w)
 
 
 def _ms(timeout: float | None) -> int:

@@ -8,6 +8,7 @@ receive memory that Python owns).
 
 from __future__ import annotations
 
+import errno
 import os
 import threading
 import time
@@ -498,6 +499,13 @@ class Socket:
         """The one request in flight: sent, received and checked in one C
         call; only a receive with other messages in it, or replies spread
         over receives, goes through the engine."""
+        r = self._request_start(tmpl, dest, ack, dump, ms)
+        return r if isinstance(r, list) else self._finish_request(r, ms)
+
+    def _request_start(self, tmpl: Any, dest: int, ack: bool, dump: bool,
+                       ms: int) -> list[MessageView] | Waiter:
+        """The start of _request_alone: its replies, or the Waiter the engine
+        now routes them to (with ``ms`` 0, also when none came yet)."""
         mode = (REQ_ACK if ack else 0) | (REQ_DUMP if dump else 0)
         r = self._req
         t = self._t
@@ -520,6 +528,8 @@ class Socket:
         w = Waiter(int(r.seq), dest, ack=ack, dump=dump)
         e.add(w)
         if rc < 0:
+            if ms == 0 and err == errno.EAGAIN:
+                return w  # sent; nothing came yet
             try:
                 t.recv_failed(err)
             except BaseException:
@@ -532,7 +542,7 @@ class Socket:
                 t.truncated += int(slab.b.tab.n_trunc)
                 e.drop(w)
                 raise TruncatedError(batch, int(slab.b.tab.n_trunc))
-        return self._finish_request(w, ms)
+        return w
 
     def _finish_request(self, w: Waiter, ms: int) -> list[MessageView]:
         e = self._e

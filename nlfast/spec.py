@@ -380,6 +380,7 @@ class Spec:
 
     @property
     def genl(self) -> bool:
+        """True for a generic netlink family (genetlink*), False for netlink-raw."""
         return self.protocol != "netlink-raw"
 
     def op(self, name: str) -> Op:
@@ -440,6 +441,7 @@ class Spec:
     # -- decode -----------------------------------------------------------
 
     def reply_op(self, msg_type: int, cmd: int | None = None) -> Op | None:
+        """The operation a received message (its type, and genl command) answers, or None."""
         return self.replies.get(cmd if self.genl and cmd is not None else msg_type)
 
     def decode(self, msg_type: int, payload: bytes | memoryview, *,
@@ -1352,6 +1354,7 @@ class Family:
 
     @property
     def id(self) -> int | None:
+        """The generic netlink family id resolved on this socket (None: netlink-raw)."""
         return self.genl.id if self.genl is not None else None
 
     def message(self, op: str, values: Values = None, flags: int = NLM_F_REQUEST) -> Message:
@@ -1402,6 +1405,10 @@ class Family:
 
     def dump_iter(self, op: str, values: Values = None, *,
                   timeout: float | None = 5.0) -> Iterator[dict[str, Any]]:
+        """Like :meth:`dump`, one decoded dict at a time (memory stays bounded).
+
+        :raises KeyError: no such operation.  :raises NetlinkError: the kernel failed it.
+        """
         o = self.spec.op(op)
         if o.dump is None:
             raise ValueError(f"operation {op!r} of {self.spec.name!r} has no 'dump'")

@@ -20,7 +20,7 @@ from typing import Any
 import nlfast
 
 MODULES = ["nlfast", "nlfast.socket", "nlfast.batch", "nlfast.message", "nlfast.attrs",
-           "nlfast.errors", "nlfast.constants", "nlfast.rtnl", "nlfast.family"]
+           "nlfast.errors", "nlfast.constants", "nlfast.rtnl", "nlfast.family", "nlfast.aio", "nlfast.genl", "nlfast.spec"]
 
 # Public names without a docstring yet, in files this change does not own
 # (nlfast/batch.py, nlfast/message.py, nlfast/attrs.py): their owners fill them.
