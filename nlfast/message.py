@@ -142,9 +142,13 @@ class Message:
         -1 (errno ENOSPC) when the tx is full.
 
         :raises MessageTooLargeError: an attribute is over 65535 bytes.
+        :raises TypeError: ``tx`` is not a shim tx.
         """
+        try:
+            seq = tx.seq
+        except AttributeError:
+            raise TypeError(f"frame needs a shim tx (struct nlf_tx *), not {tx!r}") from None
         t = self._template()
-        seq = tx.seq
         if lib.nlf_tx_put_repeat(tx, t[0], t[1], 1) != 1:
             return -1
         return int(seq)
