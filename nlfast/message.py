@@ -155,8 +155,8 @@ class Message:
         :raises TypeError: tx is not a shim send arena.
         """
         _attrs.check_tx(tx, "frame")
-        t = self._template()
         seq = tx.seq
+        t = self._template()
         if lib.nlf_tx_put_repeat(tx, t[0], t[1], 1) != 1:
             return -1
         return int(seq)

@@ -243,3 +243,10 @@ def test_attribute_size_limit_is_exact() -> None:
     kids = [attrs.binary(i, b"x" * 30000) for i in range(3)]
     with pytest.raises(MessageTooLargeError, match=r"attribute 9 is too large .* over 65535"):
         Message(0x20, attrs=[attrs.nested(9, kids)]).encode()
+
+
+def test_frame_needs_a_tx() -> None:
+    """Found by the property test: frame(None) was an AttributeError."""
+    for tx in (None, 5, b"tx"):
+        with pytest.raises(TypeError, match="frame needs a shim tx"):
+            GETLINK.frame(tx)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import faulthandler
 import inspect
+import os
 import pickle
 import struct
 from collections.abc import Callable, Iterator
@@ -27,8 +28,10 @@ from nlfast.message import Message, MessageView
 MODULES = (message, attrs, rtnl, errors)
 ALLOWED: tuple[type[BaseException], ...] = (NlfastError, TypeError, ValueError)
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large]
-PER_CALLABLE = settings(max_examples=30, deadline=None, suppress_health_check=_SLOW_OK)
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=_SLOW_OK)
+# NLFAST_PROPERTY_EXAMPLES=300 hunts longer; the host tier runs the default
+_N = int(os.environ.get("NLFAST_PROPERTY_EXAMPLES", "30"))
+PER_CALLABLE = settings(max_examples=_N, deadline=None, suppress_health_check=_SLOW_OK)
+SETTINGS = settings(max_examples=7 * _N, deadline=None, suppress_health_check=_SLOW_OK)
 
 
 def _public(mod: ModuleType) -> list[tuple[str, Any]]:
