@@ -278,3 +278,17 @@ def test_int_attribute_ranges(make: Any, bits: int) -> None:
     for bad in (lo - 1, hi + 1):
         with pytest.raises(ValueError, match="out of range"):
             make(1, bad)
+
+
+def test_attribute_type_range_and_lookup_errors() -> None:
+    for t in (0, 0xFFFF):
+        assert attrs.u8(t, 1).type == t
+    for t in (-1, 0x10000):
+        with pytest.raises(ValueError, match=r"0\.\.65535"):
+            attrs.u8(t, 1)
+    a = MessageView.from_bytes(Message(0x20, attrs=[attrs.binary(1, b"a\xffb")]).encode()).attrs()
+    assert a.str(1) == "a\ufffdb"  # bad UTF-8 is replaced, not raised
+    for read in (a.u32, a.bytes, a.str, a.nested):
+        with pytest.raises(KeyError) as ei:
+            read(7)
+        assert ei.value.args == (7,)
