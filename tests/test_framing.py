@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import struct
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -258,3 +259,40 @@ def test_attrset_iteration_stops_at_a_malformed_attribute() -> None:
         next(it)
     with pytest.raises(DecodeError, match=r"^malformed attribute stream$"):
         a.check()
+
+
+@pytest.mark.parametrize("last", [attrs.flag(9), attrs.u32(9, 3), attrs.binary(9, b"y" * 40000)])
+def test_attrset_iterates_to_a_last_attribute_that_fills_the_stream(last: attrs.Attr) -> None:
+    # a 4-byte flag, an attribute with no padding, a length past 32767
+    m = Message(0x20, attrs=[attrs.u8(1, 1), last])
+    got = [(t, bytes(v)) for t, v in MessageView.from_bytes(m.encode()).attrs()]
+    assert [t for t, _ in got] == [1, 9]
+    assert got[1][1] == {"flag": b"", "u32": struct.pack("=I", 3)}.get(last.kind, b"y" * 40000)
+
+
+@pytest.mark.parametrize(("make", "bits"), [(attrs.s8, 8), (attrs.s16, 16), (attrs.s32, 32),
+                                            (attrs.s64, 64), (attrs.u8, 8), (attrs.u16, 16),
+                                            (attrs.u32, 32), (attrs.u64, 64)])
+def test_int_attribute_ranges(make: Any, bits: int) -> None:
+    signed = make.__name__.startswith("s")
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    for ok in (lo, hi):
+        v = MessageView.from_bytes(Message(0x20, attrs=[make(1, ok)]).encode()).attrs()
+        assert getattr(v, make.__name__)(1) == ok
+    for bad in (lo - 1, hi + 1):
+        with pytest.raises(ValueError, match="out of range"):
+            make(1, bad)
+
+
+def test_attribute_type_range_and_lookup_errors() -> None:
+    for t in (0, 0xFFFF):
+        assert attrs.u8(t, 1).type == t
+    for t in (-1, 0x10000):
+        with pytest.raises(ValueError, match=r"0\.\.65535"):
+            attrs.u8(t, 1)
+    a = MessageView.from_bytes(Message(0x20, attrs=[attrs.binary(1, b"a\xffb")]).encode()).attrs()
+    assert a.str(1) == "a\ufffdb"  # bad UTF-8 is replaced, not raised
+    for read in (a.u32, a.bytes, a.str, a.nested):
+        with pytest.raises(KeyError) as ei:
+            read(7)
+        assert ei.value.args == (7,)
