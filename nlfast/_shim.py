@@ -22,7 +22,7 @@ if _built != __version__:  # pragma: no cover - only with a stale build
         f"{__version__}: rebuild it (pip install .)"
     )
 
-__all__ = ["ffi", "lib", "oserror"]
+__all__ = ["address", "ffi", "lib", "oserror"]
 
 
 def oserror(what: str, err: int | None = None) -> OSError:
@@ -34,3 +34,15 @@ def oserror(what: str, err: int | None = None) -> OSError:
 def as_buffer(data: Any) -> Any:
     """A cdata view of a bytes-like object, without a copy."""
     return ffi.from_buffer(data)
+
+
+def address(data: Any) -> Any:
+    """A plain ``unsigned char *`` to the bytes of a bytes-like object, that
+    holds no buffer export: valid while ``data`` lives (the caller keeps it).
+
+    Never keep ``ffi.from_buffer(memoryview)`` in an object: a garbage
+    collection that finds it in a reference cycle with the memoryview clears
+    the memoryview while it is exported, and the interpreter crashes.
+    """
+    held = ffi.from_buffer(data)
+    return ffi.cast("unsigned char *", held)

@@ -26,7 +26,7 @@ import struct
 from collections.abc import Iterator, Sequence
 from typing import Any, NoReturn, Union
 
-from nlfast._shim import ffi, lib
+from nlfast._shim import address, ffi, lib
 from nlfast.errors import DecodeError, MessageTooLargeError
 
 Value = Union[int, bytes, str, Sequence["Attr"], None]
@@ -288,7 +288,7 @@ def check_tx(tx: Any, what: str) -> None:
     """:raises TypeError: tx is not a live shim send arena (a ``struct
     nlf_tx *`` from ``nlf_tx_new``): C must never be handed anything else."""
     if not isinstance(tx, ffi.CData) or ffi.typeof(tx) is not _TX_T or tx == ffi.NULL:
-        raise TypeError(f"{what} takes a shim send arena (struct nlf_tx *), not {tx!r}")
+        raise TypeError(f"{what} needs a shim tx (struct nlf_tx *), not {tx!r}")
 
 
 def put(tx: Any, a: Attr) -> int:
@@ -352,7 +352,7 @@ class AttrSet:
         self._buf = mv
         self._start = 0
         self._len = len(mv)
-        self._base = ffi.from_buffer(mv) if ptr is None else ptr
+        self._base = address(mv) if ptr is None else ptr
         self._keep = keep
 
     @classmethod

@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 
 from nlfast import attrs as _attrs
 from nlfast import rtnl as _rtnl
-from nlfast._shim import ffi, lib
+from nlfast._shim import address, ffi, lib
 from nlfast.attrs import Attr, AttrSet
 from nlfast.errors import DecodeError, MessageTooLargeError, NetlinkError
 
@@ -315,7 +315,7 @@ class MessageView:
     def _ptr(self) -> Any:
         b = self._base
         if b is None:
-            b = self._base = ffi.from_buffer(self._buf)
+            b = self._base = address(self._buf)
         return b
 
     @classmethod

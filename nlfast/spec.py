@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from nlfast._shim import ffi, lib
+from nlfast._shim import address, ffi, lib
 from nlfast.constants import (
     NETLINK_GENERIC,
     NLA_F_NESTED,
@@ -582,7 +582,7 @@ class _CPlan:
 
     def decode(self, buf: bytes | memoryview, off: int, aset: AttrSet,
                out: dict[str, Any]) -> None:
-        base = ffi.from_buffer(buf)
+        base = address(buf)
         si = self.index[id(aset)]
         while True:
             n = lib.nlf_spec_decode(self.sets, self.nsets, si, base, off, len(buf) - off,
@@ -1464,7 +1464,7 @@ class Family:
         vals = ffi.new("uint64_t[]", n)
         poff = ffi.new("uint32_t[]", n)
         plen = ffi.new("uint32_t[]", n)
-        lib.nlf_spec_column(ffi.from_buffer(buf), ffi.from_buffer("uint32_t[]", offs),
+        lib.nlf_spec_column(address(buf), ffi.from_buffer("uint32_t[]", offs),
                             ffi.from_buffer("uint32_t[]", lens),
                             n, skip, a.value, plan.cattr[id(a)], vals, poff, plen)
         absent = lib.NLF_SPEC_ABSENT

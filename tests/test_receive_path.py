@@ -316,3 +316,22 @@ def test_socket_misuse_is_named() -> None:
             s.request_many([getlink(1)], window=0)
         with pytest.raises(OSError, match="multicast group 999"):
             s.subscribe(999)
+
+
+def test_views_in_reference_cycles_are_collected_safely() -> None:
+    # a view's C pointer must hold no buffer export: the garbage collector
+    # clears a memoryview found in a cycle, and an exported one crashed it
+    class Box:
+        pass
+
+    raw = Message(0x40, attrs=[attrs.u32(1, 7)]).encode(seq=3)
+    for _ in range(200):
+        box = Box()
+        v = nlfast.MessageView.from_bytes(raw)
+        box.v, box.a, box.c = v, v.attrs(), v.copy()  # type: ignore[attr-defined]
+        box.c.attrs()  # type: ignore[attr-defined]
+        box.aset = nlfast.AttrSet(memoryview(bytes(v.payload)))  # type: ignore[attr-defined]
+        box.me = box  # type: ignore[attr-defined]
+        del box, v
+    gc.collect()
+    assert nlfast.MessageView.from_bytes(raw).attrs().u32(1) == 7
