@@ -12,6 +12,7 @@
 
 #include <linux/errno.h>
 #include <linux/init.h>
+#include <linux/jiffies.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/net.h>
@@ -80,6 +81,31 @@ u32 nlfam_generation_bump(struct nlfam_net *nn)
 }
 
 /**
+ * nlfam_mcast_allowed - take one MCAST_HELLO from the namespace's budget
+ * @nn: the namespace's state
+ *
+ * The budget is NLFAM_MCAST_UNPRIV_PER_SEC per one-second window, shared by
+ * every sender without CAP_NET_ADMIN over the namespace.
+ *
+ * Return: true if the request may go on.
+ */
+bool nlfam_mcast_allowed(struct nlfam_net *nn)
+{
+	bool ok;
+
+	spin_lock(&nn->mcast_lock);
+	if (time_after_eq(jiffies, nn->mcast_window + HZ)) {
+		nn->mcast_window = jiffies;
+		nn->mcast_used = 0;
+	}
+	ok = nn->mcast_used < NLFAM_MCAST_UNPRIV_PER_SEC;
+	if (ok)
+		nn->mcast_used++;
+	spin_unlock(&nn->mcast_lock);
+	return ok;
+}
+
+/**
  * nlfam_reply - unicast a reply to the sender of a request
  * @in_skb: the request, as handed to the kernel socket's input
  * @skb: the reply; always consumed
@@ -110,8 +136,8 @@ int nlfam_reply(struct sk_buff *in_skb, struct sk_buff *skb)
  * @group: the group, 1..NLFAM_GRP_MAX
  *
  * Counts a multicast, and a delivery failure when nobody received it
- * (-ESRCH, which includes a lone listener whose queue is full) or some
- * listener overran (-ENOBUFS).  May sleep.
+ * (-ESRCH: no listener in the namespace, or every one of them had a full
+ * queue) or some listener overran (-ENOBUFS).  May sleep.
  *
  * Return: 0 or the negative errno of netlink_broadcast().
  */
@@ -163,6 +189,8 @@ static int __net_init nlfam_net_init(struct net *net)
 	};
 
 	atomic_set(&nn->generation, 1);
+	spin_lock_init(&nn->mcast_lock);
+	nn->mcast_window = jiffies - HZ;
 
 	/*
 	 * Fails when a socket of the protocol already holds port 0 in this

@@ -7,6 +7,7 @@
 
 #include <linux/atomic.h>
 #include <linux/skbuff.h>
+#include <linux/spinlock.h>
 #include <linux/types.h>
 #include <net/net_namespace.h>
 #include <net/netlink.h>
@@ -20,11 +21,17 @@
  * @stats: counters, indexed by enum nlfam_stat (UNSPEC and PAD unused)
  * @generation: bumped by RESET; never 0, so it can serve as a dump's
  *	consistency sequence (see nl_dump_check_consistent())
+ * @mcast_lock: protects @mcast_window and @mcast_used
+ * @mcast_window: jiffies when the current one-second window began
+ * @mcast_used: MCAST_HELLOs from unprivileged senders in that window
  */
 struct nlfam_net {
 	struct sock *sk;
 	atomic64_t stats[__NLFAM_STAT_MAX];
 	atomic_t generation;
+	spinlock_t mcast_lock; /* protects mcast_window, mcast_used */
+	unsigned long mcast_window;
+	unsigned int mcast_used;
 };
 
 /* nlfast_family_main.c */
@@ -33,6 +40,7 @@ void nlfam_stat_add(struct nlfam_net *nn, enum nlfam_stat stat, u64 n);
 void nlfam_stats_reset(struct nlfam_net *nn);
 u32 nlfam_generation(struct nlfam_net *nn);
 u32 nlfam_generation_bump(struct nlfam_net *nn);
+bool nlfam_mcast_allowed(struct nlfam_net *nn);
 int nlfam_reply(struct sk_buff *in_skb, struct sk_buff *skb);
 int nlfam_multicast(struct sock *sk, struct sk_buff *skb, unsigned int group);
 
