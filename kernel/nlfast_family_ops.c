@@ -304,10 +304,13 @@ static int nlfam_stats(struct sk_buff *skb, struct nlmsghdr *nlh,
 		       struct nlattr **tb, struct netlink_ext_ack *extack)
 {
 	struct nlfam_net *nn = nlfam_pernet(sock_net(skb->sk));
+	u64 vals[__NLFAM_STAT_MAX];
 	struct sk_buff *reply;
 	struct nlmsghdr *rnlh;
 	struct nlattr *nest;
 	int i;
+
+	nlfam_stats_read(nn, vals);
 
 	reply = nlmsg_new(nla_total_size(0) +
 			  NLFAM_STAT_MAX * nla_total_size_64bit(sizeof(u64)) +
@@ -325,7 +328,7 @@ static int nlfam_stats(struct sk_buff *skb, struct nlmsghdr *nlh,
 	for (i = NLFAM_STAT_UNSPEC + 1; i <= NLFAM_STAT_MAX; i++) {
 		if (i == NLFAM_STAT_PAD)
 			continue;
-		if (nla_put_u64_64bit(reply, i, atomic64_read(&nn->stats[i]),
+		if (nla_put_u64_64bit(reply, i, vals[i],
 				      NLFAM_STAT_PAD))
 			goto free_reply;
 	}
