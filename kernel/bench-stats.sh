@@ -20,7 +20,7 @@ for r in $(seq "$rounds"); do
 		for ko in "$old" "$new"; do
 			/sbin/insmod "$ko"
 			res=$("$py" -m nlfast load --proto family --type "$t" --size 64 \
-				--senders "$n" --duration "$secs" --json |
+				--senders "$n" --duration "$secs" --json -q |
 				"$py" -c 'import json, sys; d = json.load(sys.stdin); print(d["rate"], d["received_rate"], d["error_count"])')
 			/sbin/rmmod nlfast_family
 			echo "round $r $t $ko: rate received_rate errors = $res"
