@@ -309,7 +309,7 @@ def read_module(p: Path) -> bytes:
 
 
 BUSYBOX_APPLETS = [
-    "sh", "mount", "umount", "mkdir", "cat", "echo", "insmod", "chroot", "env",
+    "sh", "mount", "umount", "mkdir", "cat", "echo", "insmod", "chroot", "env", "unshare",
     "poweroff", "reboot", "dmesg", "ip", "sync", "stty", "sleep", "ls", "rm",
     "ln", "printf", "test", "[", "mknod", "true", "false",
 ]
@@ -333,78 +333,12 @@ def build_initramfs(kver: str, init_script: bytes) -> bytes:
     return c.finish()
 
 
-# The guest's /init.  Runs under busybox sh from the initramfs.
-INIT_SCRIPT = r"""#!/bin/sh
-export PATH=/bin
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-N=; CO=; CACHE=loose; MSIZE=262144; DBG=
-for a in $(cat /proc/cmdline); do
-  case "$a" in
-    nlfast.run=*) N=${a#*=} ;;
-    nlfast.co=*) CO=${a#*=} ;;
-    nlfast.cocache=*) CACHE=${a#*=} ;;
-    nlfast.debug) DBG=1 ;;
-  esac
-done
-M="@@NLFAST:$N"
-say() { echo "$M:$*" > /dev/ttyS0; }
-tick() { [ -z "$DBG" ] || say "T-$1:$(cat /proc/uptime)"; }
-bye() { sync; reboot -f; }
-fail() { say "INITFAIL:$*"; bye; }
-say BOOTED
-tick init
-for m in /mods/*.ko; do insmod "$m" || fail "insmod $m"; tick "${m#/mods/}"; done
-mount -t 9p -o ro,trans=virtio,version=9p2000.L,cache=loose,msize=$MSIZE hostroot /lower || fail "mount hostroot"
-tick 9p-root
-mount -t tmpfs -o mode=0755 upper /upper || fail "mount upper"
-mkdir -p /upper/u /upper/w
-mount -t overlay -o lowerdir=/lower,upperdir=/upper/u,workdir=/upper/w overlay /newroot || fail "mount overlay"
-R=/newroot
-mount -t proc proc $R/proc
-mount -t sysfs sysfs $R/sys
-mount -t devtmpfs devtmpfs $R/dev
-mkdir -p $R/dev/pts $R/dev/shm
-mount -t devpts -o newinstance,ptmxmode=0666,gid=5,mode=620 devpts $R/dev/pts
-mount -t tmpfs -o mode=1777 shm $R/dev/shm
-mount -t tmpfs -o mode=1777 tmp $R/tmp
-mount -t tmpfs -o mode=0755 run $R/run
-mkdir -p $R/run/lock $R/run/netns
-# the checkout last: it may live under /tmp or /run (a CI clone), which the
-# tmpfs mounts above would hide
-mkdir -p "$R$CO" || fail "mkdir $CO"
-mount -t 9p -o trans=virtio,version=9p2000.L,cache=$CACHE,msize=$MSIZE checkout "$R$CO" || fail "mount checkout $CO"
-tick 9p-checkout
-ip link set lo up
-hostname guest
-stty -F /dev/ttyS1 raw -echo -hupcl clocal 2>/dev/null
-echo 8 > /proc/sys/kernel/printk
-RUN=$CO/build/guest/runs/$N
-[ -f "$R$RUN/cmd.sh" ] || fail "no $RUN/cmd.sh in the guest"
-runc() {
-  env -i PATH=__PATH__ HOME=/root LANG=C.UTF-8 TERM=dumb USER=root LOGNAME=root \
-    chroot $R /bin/sh "$RUN/$1" </dev/null >/dev/ttyS1 2>&1
-}
-say SETUP
-tick setup
-rc=0
-[ ! -s "$R$RUN/pre.sh" ] || { runc pre.sh; rc=$?; }
-say "PRE:$rc"
-if [ $rc = 0 ]; then
-  runc cmd.sh; rc=$?
-  say "STATUS:$rc"
-  tick cmd
-  rc=0
-  [ ! -s "$R$RUN/post.sh" ] || { runc post.sh; rc=$?; }
-  say "POST:$rc"
-fi
-say "TAINTED:$(cat /proc/sys/kernel/tainted)"
-echo 1 > /proc/sys/kernel/printk
-dmesg > $R$RUN/dmesg
-say DONE
-bye
-""".replace("__PATH__", GUEST_PATH)
+# The guest's /init (guest/init.sh), run by busybox sh from the initramfs.
+INIT_SH = HERE / "init.sh"
+
+
+def init_script() -> bytes:
+    return INIT_SH.read_text().replace("__PATH__", GUEST_PATH).encode()
 
 
 # --------------------------------------------------------------------------
@@ -465,11 +399,11 @@ def prepare(cache: Path, kver: str) -> tuple[Path, Path, Path]:
     )
     moddir = Path("/lib/modules") / kver
     busybox = Path(shutil.which("busybox") or "/bin/busybox")
-    script_hash = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    script_hash = hashlib.sha256(Path(__file__).read_bytes() + INIT_SH.read_bytes()).hexdigest()
     initrd = cached(
         kdir / "initramfs.cpio",
         "v1:" + script_hash + stamp_of(moddir / "modules.dep", busybox),
-        lambda: build_initramfs(kver, INIT_SCRIPT.encode()),
+        lambda: build_initramfs(kver, init_script()),
     )
     return bz, vmlinux, initrd
 
@@ -515,7 +449,7 @@ def qemu_command(kernel: Path, initrd: Path, cmdline: str, co: Path, out_fifo: s
         args.qemu,
         "-machine", f"{args.machine},accel=tcg",
         "-cpu", args.cpu,
-        "-smp", "1",
+        "-smp", str(args.smp),
         "-m", str(args.memory),
         "-nodefaults", "-no-user-config",
         "-display", "none", "-vga", "none",
@@ -701,6 +635,7 @@ def parse_args(argv: list[str]):
                     help="set an environment variable in the guest (K alone: copy host value)")
     ap.add_argument("--cwd", help="working directory in the guest (default: the checkout)")
     ap.add_argument("--timeout", type=float, default=600, help="hard timeout in seconds (600)")
+    ap.add_argument("--smp", type=int, default=1, help="guest CPUs (1)")
     ap.add_argument("--memory", type=int, default=1024, help="guest RAM in MiB (1024)")
     ap.add_argument("--cpu", default="max", help="qemu -cpu (max)")
     ap.add_argument("--machine", default="pc", help="qemu -machine (pc)")

@@ -12,11 +12,14 @@
 
 #include <linux/errno.h>
 #include <linux/init.h>
+#include <linux/jiffies.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/net.h>
 #include <linux/netlink.h>
+#include <linux/percpu.h>
 #include <linux/socket.h>
+#include <linux/string.h>
 #include <net/net_namespace.h>
 #include <net/netlink.h>
 #include <net/netns/generic.h>
@@ -41,17 +44,71 @@ struct nlfam_net *nlfam_pernet(const struct net *net)
 	return net_generic(net, nlfam_net_id);
 }
 
+/* Called in process context only (sendmsg, recvmsg), never from softirq. */
 void nlfam_stat_add(struct nlfam_net *nn, enum nlfam_stat stat, u64 n)
 {
-	atomic64_add(n, &nn->stats[stat]);
+	struct nlfam_pcpu_stats *s = get_cpu_ptr(nn->stats);
+
+	u64_stats_update_begin(&s->syncp);
+	u64_stats_add(&s->c[stat], n);
+	u64_stats_update_end(&s->syncp);
+	put_cpu_ptr(nn->stats);
 }
 
+/* Every CPU's counters added up; each only grows. */
+static void nlfam_stats_sum(struct nlfam_net *nn, u64 *sum)
+{
+	u64 v[__NLFAM_STAT_MAX];
+	unsigned int start, cpu, i;
+
+	memset(sum, 0, sizeof(v));
+	for_each_possible_cpu(cpu) {
+		const struct nlfam_pcpu_stats *s = per_cpu_ptr(nn->stats, cpu);
+
+		do {
+			start = u64_stats_fetch_begin(&s->syncp);
+			for (i = 0; i < __NLFAM_STAT_MAX; i++)
+				v[i] = u64_stats_read(&s->c[i]);
+		} while (u64_stats_fetch_retry(&s->syncp, start));
+		for (i = 0; i < __NLFAM_STAT_MAX; i++)
+			sum[i] += v[i];
+	}
+}
+
+/**
+ * nlfam_stats_reset - zero a namespace's counters as readers see them
+ * @nn: the namespace's state
+ *
+ * Other CPUs' counters cannot be written from here, so the current sums
+ * become the base that nlfam_stats_read() subtracts.
+ */
 void nlfam_stats_reset(struct nlfam_net *nn)
 {
+	spin_lock(&nn->stats_lock);
+	nlfam_stats_sum(nn, nn->stats_base);
+	spin_unlock(&nn->stats_lock);
+}
+
+/**
+ * nlfam_stats_read - a namespace's counters since its last RESET
+ * @nn: the namespace's state
+ * @vals: __NLFAM_STAT_MAX values, indexed by enum nlfam_stat
+ *
+ * The base is read before the sums: counters only grow, so no value goes
+ * below zero when a RESET runs meanwhile.
+ */
+void nlfam_stats_read(struct nlfam_net *nn, u64 *vals)
+{
+	u64 base[__NLFAM_STAT_MAX];
 	unsigned int i;
 
-	for (i = 0; i < ARRAY_SIZE(nn->stats); i++)
-		atomic64_set(&nn->stats[i], 0);
+	spin_lock(&nn->stats_lock);
+	memcpy(base, nn->stats_base, sizeof(base));
+	spin_unlock(&nn->stats_lock);
+
+	nlfam_stats_sum(nn, vals);
+	for (i = 0; i < __NLFAM_STAT_MAX; i++)
+		vals[i] -= base[i];
 }
 
 u32 nlfam_generation(struct nlfam_net *nn)
@@ -77,6 +134,31 @@ u32 nlfam_generation_bump(struct nlfam_net *nn)
 	} while (!gen);
 
 	return gen;
+}
+
+/**
+ * nlfam_mcast_allowed - take one MCAST_HELLO from the namespace's budget
+ * @nn: the namespace's state
+ *
+ * The budget is NLFAM_MCAST_UNPRIV_PER_SEC per one-second window, shared by
+ * every sender without CAP_NET_ADMIN over the namespace.
+ *
+ * Return: true if the request may go on.
+ */
+bool nlfam_mcast_allowed(struct nlfam_net *nn)
+{
+	bool ok;
+
+	spin_lock(&nn->mcast_lock);
+	if (time_after_eq(jiffies, nn->mcast_window + HZ)) {
+		nn->mcast_window = jiffies;
+		nn->mcast_used = 0;
+	}
+	ok = nn->mcast_used < NLFAM_MCAST_UNPRIV_PER_SEC;
+	if (ok)
+		nn->mcast_used++;
+	spin_unlock(&nn->mcast_lock);
+	return ok;
 }
 
 /**
@@ -110,8 +192,8 @@ int nlfam_reply(struct sk_buff *in_skb, struct sk_buff *skb)
  * @group: the group, 1..NLFAM_GRP_MAX
  *
  * Counts a multicast, and a delivery failure when nobody received it
- * (-ESRCH, which includes a lone listener whose queue is full) or some
- * listener overran (-ENOBUFS).  May sleep.
+ * (-ESRCH: no listener in the namespace, or every one of them had a full
+ * queue) or some listener overran (-ENOBUFS).  May sleep.
  *
  * Return: 0 or the negative errno of netlink_broadcast().
  */
@@ -161,8 +243,18 @@ static int __net_init nlfam_net_init(struct net *net)
 		.groups	= NLFAM_GRP_MAX,
 		.flags	= NL_CFG_F_NONROOT_RECV,
 	};
+	unsigned int cpu;
+	int err;
 
+	nn->stats = alloc_percpu(struct nlfam_pcpu_stats);
+	if (!nn->stats)
+		return -ENOMEM;
+	for_each_possible_cpu(cpu)
+		u64_stats_init(&per_cpu_ptr(nn->stats, cpu)->syncp);
+	spin_lock_init(&nn->stats_lock);
 	atomic_set(&nn->generation, 1);
+	spin_lock_init(&nn->mcast_lock);
+	nn->mcast_window = jiffies - HZ;
 
 	/*
 	 * Fails when a socket of the protocol already holds port 0 in this
@@ -173,13 +265,20 @@ static int __net_init nlfam_net_init(struct net *net)
 	if (!nn->sk) {
 		if (net_eq(net, &init_net)) {
 			pr_err("protocol %u is already taken\n", proto);
-			return -EADDRINUSE;
+			err = -EADDRINUSE;
+			goto free_stats;
 		}
 		pr_err("cannot create the protocol %u socket in a network namespace\n",
 		       proto);
-		return -ENOMEM;
+		err = -ENOMEM;
+		goto free_stats;
 	}
 	return 0;
+
+free_stats:
+	free_percpu(nn->stats);
+	nn->stats = NULL;
+	return err;
 }
 
 static void __net_exit nlfam_net_exit(struct net *net)
@@ -188,6 +287,8 @@ static void __net_exit nlfam_net_exit(struct net *net)
 
 	netlink_kernel_release(nn->sk);
 	nn->sk = NULL;
+	free_percpu(nn->stats);
+	nn->stats = NULL;
 }
 
 static struct pernet_operations nlfam_net_ops = {

@@ -12,8 +12,8 @@
 
 #include <linux/build_bug.h>
 #include <linux/capability.h>
+#include <linux/jiffies.h>
 #include <linux/kernel.h>
-#include <linux/limits.h>
 #include <linux/module.h>
 #include <linux/nospec.h>
 #include <linux/printk.h>
@@ -47,8 +47,6 @@ struct nlfam_dump_ctx {
 static_assert(sizeof(struct nlfam_dump_ctx) <=
 	      sizeof_field(struct netlink_callback, ctx));
 
-/* The policies below hold bounds in s16 (NLA_POLICY_RANGE/MAX). */
-static_assert(NLFAM_MSG_SIZE_MAX <= S16_MAX);
 /* The GROUP range message below spells the bound out. */
 static_assert(NLFAM_GRP_MAX == 4);
 
@@ -56,23 +54,60 @@ static_assert(NLFAM_GRP_MAX == 4);
  * struct nlfam_op - how one request type is handled
  * @doit: the handler; @tb holds the attributes that passed @policy
  * @policy: the attributes this type accepts; strict parsing rejects others
+ * @bounds: ranges of its u32 attributes, checked after @policy, or NULL
  * @admin: the sender needs CAP_NET_ADMIN over the socket's namespace
  */
 struct nlfam_op {
 	int (*doit)(struct sk_buff *skb, struct nlmsghdr *nlh,
 		    struct nlattr **tb, struct netlink_ext_ack *extack);
 	const struct nla_policy *policy;
+	const struct nlfam_bound *bounds;
 	bool admin;
 };
 
-static struct netlink_range_validation nlfam_flood_count_range = {
-	.min = 1,
-	.max = NLFAM_FLOOD_MAX_COUNT,
+/**
+ * struct nlfam_bound - the range of a u32 attribute
+ * @attr: the attribute (0 ends a list)
+ * @min: smallest value accepted
+ * @max: largest value accepted
+ * @msg: the extended-ack message when it is out of range
+ *
+ * Checked after nlmsg_parse() has accepted the message, so the message set
+ * here never replaces one the netlink core or policy validation set.  (A
+ * policy validation function would do the same inside validation, but the
+ * 6.1 core cannot describe such a policy in an ack: it WARNs.)
+ */
+struct nlfam_bound {
+	u16 attr;
+	u32 min;
+	u32 max;
+	const char *msg;
 };
 
-static struct netlink_range_validation nlfam_dump_count_range = {
-	.min = 1,
-	.max = NLFAM_DUMP_MAX_COUNT,
+#define NLFAM_GROUP_BOUND \
+	{ NLFAM_A_GROUP, 1, NLFAM_GRP_MAX, "GROUP must be 1..4" }
+#define NLFAM_SIZE_BOUND \
+	{ NLFAM_A_SIZE, 0, NLFAM_MSG_SIZE_MAX, \
+	  "SIZE must be 0.." __stringify(NLFAM_MSG_SIZE_MAX) }
+
+static const struct nlfam_bound nlfam_mcast_bounds[] = {
+	NLFAM_GROUP_BOUND,
+	{ }
+};
+
+static const struct nlfam_bound nlfam_flood_bounds[] = {
+	{ NLFAM_A_COUNT, 1, NLFAM_FLOOD_MAX_COUNT,
+	  "COUNT must be 1.." __stringify(NLFAM_FLOOD_MAX_COUNT) },
+	NLFAM_SIZE_BOUND,
+	NLFAM_GROUP_BOUND,
+	{ }
+};
+
+static const struct nlfam_bound nlfam_dump_bounds[] = {
+	{ NLFAM_A_COUNT, 1, NLFAM_DUMP_MAX_COUNT,
+	  "COUNT must be 1.." __stringify(NLFAM_DUMP_MAX_COUNT) },
+	NLFAM_SIZE_BOUND,
+	{ }
 };
 
 /* No attribute accepted. */
@@ -83,7 +118,7 @@ static const struct nla_policy nlfam_hello_policy[NLFAM_A_MAX + 1] = {
 };
 
 static const struct nla_policy nlfam_mcast_policy[NLFAM_A_MAX + 1] = {
-	[NLFAM_A_GROUP]	= NLA_POLICY_RANGE(NLA_U32, 1, NLFAM_GRP_MAX),
+	[NLFAM_A_GROUP]	= { .type = NLA_U32 },
 };
 
 /* ECHO and SINK. */
@@ -93,16 +128,14 @@ static const struct nla_policy nlfam_payload_policy[NLFAM_A_MAX + 1] = {
 };
 
 static const struct nla_policy nlfam_flood_policy[NLFAM_A_MAX + 1] = {
-	[NLFAM_A_COUNT]	= NLA_POLICY_FULL_RANGE(NLA_U32,
-						&nlfam_flood_count_range),
-	[NLFAM_A_SIZE]	= NLA_POLICY_MAX(NLA_U32, NLFAM_MSG_SIZE_MAX),
-	[NLFAM_A_GROUP]	= NLA_POLICY_RANGE(NLA_U32, 1, NLFAM_GRP_MAX),
+	[NLFAM_A_COUNT]	= { .type = NLA_U32 },
+	[NLFAM_A_SIZE]	= { .type = NLA_U32 },
+	[NLFAM_A_GROUP]	= { .type = NLA_U32 },
 };
 
 static const struct nla_policy nlfam_dump_policy[NLFAM_A_MAX + 1] = {
-	[NLFAM_A_COUNT]	= NLA_POLICY_FULL_RANGE(NLA_U32,
-						&nlfam_dump_count_range),
-	[NLFAM_A_SIZE]	= NLA_POLICY_MAX(NLA_U32, NLFAM_MSG_SIZE_MAX),
+	[NLFAM_A_COUNT]	= { .type = NLA_U32 },
+	[NLFAM_A_SIZE]	= { .type = NLA_U32 },
 };
 
 void nlfam_ops_init(void)
@@ -191,12 +224,31 @@ static int nlfam_hello(struct sk_buff *skb, struct nlmsghdr *nlh,
 	return nlfam_reply(skb, reply);
 }
 
-/* MCAST_HELLO: multicast NLFAM_HELLO_MCAST to GROUP (default HELLO). */
+/*
+ * MCAST_HELLO: multicast NLFAM_HELLO_MCAST to GROUP (default HELLO).  The
+ * EVENTS group carries only the module's own events, so nobody may send
+ * there; senders without CAP_NET_ADMIN over the namespace share a budget of
+ * NLFAM_MCAST_UNPRIV_PER_SEC per second.
+ */
 static int nlfam_mcast_hello(struct sk_buff *skb, struct nlmsghdr *nlh,
 			     struct nlattr **tb, struct netlink_ext_ack *extack)
 {
 	u32 group = nlfam_get_u32(tb[NLFAM_A_GROUP], NLFAM_GRP_HELLO);
+	struct nlfam_net *nn = nlfam_pernet(sock_net(skb->sk));
 	struct sk_buff *msg;
+
+	if (group == NLFAM_GRP_EVENTS) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NLFAM_A_GROUP],
+				    "the EVENTS group carries only the module's own events");
+		return -EPERM;
+	}
+	if (!netlink_net_capable(skb, CAP_NET_ADMIN) &&
+	    !nlfam_mcast_allowed(nn)) {
+		NL_SET_ERR_MSG(extack, "MCAST_HELLO without CAP_NET_ADMIN: at most "
+			       __stringify(NLFAM_MCAST_UNPRIV_PER_SEC)
+			       " per second in a namespace");
+		return -EBUSY;
+	}
 
 	if (!netlink_has_listeners(skb->sk, group))
 		return 0;
@@ -252,10 +304,13 @@ static int nlfam_stats(struct sk_buff *skb, struct nlmsghdr *nlh,
 		       struct nlattr **tb, struct netlink_ext_ack *extack)
 {
 	struct nlfam_net *nn = nlfam_pernet(sock_net(skb->sk));
+	u64 vals[__NLFAM_STAT_MAX];
 	struct sk_buff *reply;
 	struct nlmsghdr *rnlh;
 	struct nlattr *nest;
 	int i;
+
+	nlfam_stats_read(nn, vals);
 
 	reply = nlmsg_new(nla_total_size(0) +
 			  NLFAM_STAT_MAX * nla_total_size_64bit(sizeof(u64)) +
@@ -273,7 +328,7 @@ static int nlfam_stats(struct sk_buff *skb, struct nlmsghdr *nlh,
 	for (i = NLFAM_STAT_UNSPEC + 1; i <= NLFAM_STAT_MAX; i++) {
 		if (i == NLFAM_STAT_PAD)
 			continue;
-		if (nla_put_u64_64bit(reply, i, atomic64_read(&nn->stats[i]),
+		if (nla_put_u64_64bit(reply, i, vals[i],
 				      NLFAM_STAT_PAD))
 			goto free_reply;
 	}
@@ -289,6 +344,24 @@ free_reply:
 	return -EMSGSIZE;
 }
 
+/* One flood message: NLFAM_MSG_FLOOD with INDEX and SIZE bytes of DATA. */
+static struct sk_buff *nlfam_flood_msg(u32 index, u32 size)
+{
+	struct nlmsghdr *nlh;
+	struct sk_buff *msg;
+
+	msg = nlmsg_new(nlfam_entry_payload(size), GFP_KERNEL);
+	if (!msg)
+		return NULL;
+	nlh = nlmsg_put(msg, 0, 0, NLFAM_MSG_FLOOD, 0, 0);
+	if (!nlh || nlfam_put_entry(msg, index, size)) {
+		nlmsg_free(msg);
+		return NULL;
+	}
+	nlmsg_end(msg, nlh);
+	return msg;
+}
+
 /**
  * nlfam_flood - multicast COUNT messages of SIZE bytes to GROUP
  * @skb: the request
@@ -296,20 +369,34 @@ free_reply:
  * @tb: its attributes: COUNT (required), SIZE and GROUP (optional)
  * @extack: extended ack
  *
- * Each message is NLFAM_MSG_FLOOD with INDEX and DATA.  Stops as soon as
- * the group has no listener (so nothing is built for nobody), and when the
- * sender is killed.  A listener that cannot keep up loses messages and
- * reads ENOBUFS; the flood goes on and counts delivery failures.
+ * Each message is NLFAM_MSG_FLOOD with INDEX and DATA.  A sender without
+ * CAP_NET_ADMIN in the initial user namespace is held to
+ * NLFAM_FLOOD_UNPRIV_COUNT messages and NLFAM_FLOOD_UNPRIV_BYTES of DATA.
  *
- * Return: 0, -EINVAL without COUNT, -ENOMEM, or -EINTR when killed.
+ * The flood stops early:
+ * - when the sender has any signal pending (-ECANCELED);
+ * - when nobody subscribes to the group in any namespace
+ *   (netlink_has_listeners(), which sees the whole protocol);
+ * - when no socket in the sender's namespace took the first message, or
+ *   took none for NLFAM_FLOOD_IDLE_MS (netlink_broadcast() answers -ESRCH
+ *   when it delivered to nobody; a listener with a full queue counts as
+ *   nobody, so a reader that keeps up loses messages but no flood).
+ * It yields the CPU between messages.  Whether complete or not, the sender
+ * gets a NLFAM_MSG_FLOOD reply whose COUNT is the number of messages sent,
+ * before the ack.
+ *
+ * Return: 0, -EINVAL without COUNT, -EPERM over the unprivileged limits,
+ * -ECANCELED on a signal, or -ENOMEM.
  */
 static int nlfam_flood(struct sk_buff *skb, struct nlmsghdr *nlh,
 		       struct nlattr **tb, struct netlink_ext_ack *extack)
 {
+	unsigned long idle = msecs_to_jiffies(NLFAM_FLOOD_IDLE_MS);
+	unsigned long last_taken = jiffies;
 	struct sock *sk = skb->sk;
-	u32 count, size, group, i;
-	struct nlmsghdr *mnlh;
+	u32 count, size, group, sent;
 	struct sk_buff *msg;
+	int err = 0, ret;
 
 	if (NL_REQ_ATTR_CHECK(extack, NULL, tb, NLFAM_A_COUNT)) {
 		NL_SET_ERR_MSG(extack, "FLOOD needs a COUNT attribute");
@@ -319,25 +406,47 @@ static int nlfam_flood(struct sk_buff *skb, struct nlmsghdr *nlh,
 	size = nlfam_get_u32(tb[NLFAM_A_SIZE], 0);
 	group = nlfam_get_u32(tb[NLFAM_A_GROUP], NLFAM_GRP_FLOOD);
 
-	for (i = 0; i < count; i++) {
+	if (!netlink_capable(skb, CAP_NET_ADMIN) &&
+	    (count > NLFAM_FLOOD_UNPRIV_COUNT ||
+	     (u64)count * size > NLFAM_FLOOD_UNPRIV_BYTES)) {
+		NL_SET_ERR_MSG_ATTR(extack, tb[NLFAM_A_COUNT],
+				    "FLOOD without CAP_NET_ADMIN in the initial namespace: COUNT at most "
+				    __stringify(NLFAM_FLOOD_UNPRIV_COUNT)
+				    " and COUNT * SIZE at most "
+				    __stringify(NLFAM_FLOOD_UNPRIV_BYTES));
+		return -EPERM;
+	}
+
+	for (sent = 0; sent < count; ) {
+		if (signal_pending(current)) {
+			NL_SET_ERR_MSG(extack,
+				       "FLOOD stopped by a signal: the reply's COUNT says how many were sent");
+			err = -ECANCELED;
+			break;
+		}
 		if (!netlink_has_listeners(sk, group))
 			break;
-		if (fatal_signal_pending(current))
-			return -EINTR;
 
-		msg = nlmsg_new(nlfam_entry_payload(size), GFP_KERNEL);
-		if (!msg)
-			return -ENOMEM;
-		mnlh = nlmsg_put(msg, 0, 0, NLFAM_MSG_FLOOD, 0, 0);
-		if (!mnlh || nlfam_put_entry(msg, i, size)) {
-			nlmsg_free(msg);
-			return -EMSGSIZE;
+		msg = nlfam_flood_msg(sent, size);
+		if (!msg) {
+			err = -ENOMEM;
+			break;
 		}
-		nlmsg_end(msg, mnlh);
-		nlfam_multicast(sk, msg, group);
+		ret = nlfam_multicast(sk, msg, group);
+		sent++;
+		if (ret != -ESRCH)
+			last_taken = jiffies;
+		else if (sent == 1 || time_after(jiffies, last_taken + idle))
+			break;
 		cond_resched();
 	}
-	return 0;
+
+	msg = nlfam_new_msg(NETLINK_CB(skb).portid, nlh->nlmsg_seq,
+			    NLFAM_MSG_FLOOD, NLFAM_A_COUNT, NULL, sent);
+	if (!msg)
+		return -ENOMEM;
+	nlfam_reply(skb, msg);
+	return err;
 }
 
 static int nlfam_dump_start(struct netlink_callback *cb)
@@ -454,6 +563,7 @@ static const struct nlfam_op nlfam_ops[NLFAM_MSG_MAX + 1] = {
 	[NLFAM_MSG_MCAST_HELLO] = {
 		.doit	= nlfam_mcast_hello,
 		.policy	= nlfam_mcast_policy,
+		.bounds	= nlfam_mcast_bounds,
 	},
 	[NLFAM_MSG_ECHO] = {
 		.doit	= nlfam_echo,
@@ -470,11 +580,13 @@ static const struct nlfam_op nlfam_ops[NLFAM_MSG_MAX + 1] = {
 	[NLFAM_MSG_FLOOD] = {
 		.doit	= nlfam_flood,
 		.policy	= nlfam_flood_policy,
+		.bounds	= nlfam_flood_bounds,
 		.admin	= true,
 	},
 	[NLFAM_MSG_DUMP] = {
 		.doit	= nlfam_dump,
 		.policy	= nlfam_dump_policy,
+		.bounds	= nlfam_dump_bounds,
 	},
 	[NLFAM_MSG_RESET] = {
 		.doit	= nlfam_reset,
@@ -483,47 +595,26 @@ static const struct nlfam_op nlfam_ops[NLFAM_MSG_MAX + 1] = {
 	},
 };
 
-/*
- * Replace the core's generic policy message ("integer out of range",
- * "Attribute failed policy validation") by one that names the bound.  The
- * bad attribute and its policy stay in the ack.
- */
-static void nlfam_explain(u16 msg_type, int err,
-			  struct netlink_ext_ack *extack)
+/* Out of range: -ERANGE, the attribute and the bound in the extended ack. */
+static int nlfam_check_bounds(const struct nlfam_bound *b, struct nlattr **tb,
+			      struct netlink_ext_ack *extack)
 {
-	if (!extack->bad_attr || !extack->policy)
-		return;
+	const struct nlattr *attr;
+	u32 v;
 
-	switch (nla_type(extack->bad_attr)) {
-	case NLFAM_A_TEXT:
-		NL_SET_ERR_MSG(extack, "TEXT must be a NUL-terminated string of at most "
-			       __stringify(NLFAM_TEXT_MAX) " bytes");
-		break;
-	case NLFAM_A_DATA:
-		if (err == -ERANGE)
-			NL_SET_ERR_MSG(extack, "DATA must be at most "
-				       __stringify(NLFAM_DATA_MAX) " bytes");
-		break;
-	case NLFAM_A_COUNT:
-		if (err != -ERANGE)
-			break;
-		if (msg_type == NLFAM_MSG_DUMP)
-			NL_SET_ERR_MSG(extack, "COUNT must be 1.."
-				       __stringify(NLFAM_DUMP_MAX_COUNT));
-		else
-			NL_SET_ERR_MSG(extack, "COUNT must be 1.."
-				       __stringify(NLFAM_FLOOD_MAX_COUNT));
-		break;
-	case NLFAM_A_SIZE:
-		if (err == -ERANGE)
-			NL_SET_ERR_MSG(extack, "SIZE must be 0.."
-				       __stringify(NLFAM_MSG_SIZE_MAX));
-		break;
-	case NLFAM_A_GROUP:
-		if (err == -ERANGE)
-			NL_SET_ERR_MSG(extack, "GROUP must be 1..4");
-		break;
+	for (; b && b->attr; b++) {
+		attr = tb[b->attr];
+		if (!attr)
+			continue;
+		v = nla_get_u32(attr);
+		if (v >= b->min && v <= b->max)
+			continue;
+		NL_SET_BAD_ATTR(extack, attr);
+		if (extack)
+			extack->_msg = b->msg;
+		return -ERANGE;
 	}
+	return 0;
 }
 
 /**
@@ -534,7 +625,8 @@ static void nlfam_explain(u16 msg_type, int err,
  *
  * Refuses unknown types (-EOPNOTSUPP) and privileged types from senders
  * without CAP_NET_ADMIN (-EPERM) before looking at the payload, then parses
- * the payload strictly against the type's policy and calls the handler.
+ * the payload strictly against the type's policy, checks the ranges of its
+ * u32 attributes and calls the handler.
  *
  * Return: 0, -EINTR when no ack must be sent, or a negative errno.
  */
@@ -561,11 +653,13 @@ int nlfam_op_run(struct sk_buff *skb, struct nlmsghdr *nlh,
 		return -EPERM;
 	}
 
+	/* On error the core has set the extended ack: it stays as it is. */
 	err = nlmsg_parse(nlh, 0, tb, NLFAM_A_MAX, op->policy, extack);
-	if (err) {
-		nlfam_explain(type, err, extack);
+	if (err)
 		return err;
-	}
+	err = nlfam_check_bounds(op->bounds, tb, extack);
+	if (err)
+		return err;
 
 	return op->doit(skb, nlh, tb, extack);
 }

@@ -68,11 +68,29 @@ def kmsg_since(mark: int) -> str:
     return "\n".join(lines[mark:])
 
 
-def run_py(code: str, *, unpriv: bool = False, netns: str | None = None,
+# Enters a new user namespace and a network namespace it owns, mapping the
+# caller's uid and gid to root there: what `unshare -Urn` does, but inside
+# the running interpreter (the venv's python may live where uid 65534 cannot
+# exec it again from inside the namespace).
+USERNS_ENTER = """
+import ctypes as _ct, os as _os
+_libc = _ct.CDLL(None, use_errno=True)
+_uid, _gid = _os.getuid(), _os.getgid()
+if _libc.unshare(0x10000000 | 0x40000000) != 0:  # CLONE_NEWUSER | CLONE_NEWNET
+    raise OSError(_ct.get_errno(), "unshare(CLONE_NEWUSER | CLONE_NEWNET)")
+for _f, _v in (("setgroups", "deny"), ("uid_map", f"0 {_uid} 1"), ("gid_map", f"0 {_gid} 1")):
+    with open(f"/proc/self/{_f}", "w") as _fh:
+        _fh.write(_v)
+"""
+
+
+def run_py(code: str, *, unpriv: bool = False, netns: str | None = None, userns: bool = False,
            timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Runs Python code in a real second process (optionally as nobody, with
-    no capabilities, or inside a named network namespace)."""
-    cmd = [sys.executable, "-c", code]
+    no capabilities, or inside a named network namespace).  ``userns``: in a
+    new user and network namespace of its own, as its root (with ``unpriv``,
+    what any user on the machine can do)."""
+    cmd = [sys.executable, "-c", USERNS_ENTER + code if userns else code]
     if unpriv:
         cmd = ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
                "--inh-caps=-all", "--bounding-set=-all", *cmd]

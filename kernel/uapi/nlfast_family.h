@@ -18,11 +18,13 @@
 /* Message types (all >= NLMSG_MIN_TYPE). */
 enum nlfam_msg_type {
 	NLFAM_MSG_HELLO = 0x10,	/* TEXT logged; replied with NLFAM_HELLO_REPLY */
-	NLFAM_MSG_MCAST_HELLO,	/* multicast NLFAM_HELLO_MCAST to GROUP (2) */
+	NLFAM_MSG_MCAST_HELLO,	/* multicast NLFAM_HELLO_MCAST to GROUP (2), not 1 */
 	NLFAM_MSG_ECHO,		/* one reply: same type, seq and payload */
 	NLFAM_MSG_SINK,		/* counted and dropped; ack only on NLM_F_ACK */
 	NLFAM_MSG_STATS,	/* reply carries the namespace's counters */
-	NLFAM_MSG_FLOOD,	/* CAP_NET_ADMIN: multicast COUNT x SIZE to GROUP */
+	NLFAM_MSG_FLOOD,	/* CAP_NET_ADMIN: multicast COUNT x SIZE to GROUP,
+				 * then reply with the COUNT sent
+				 */
 	NLFAM_MSG_DUMP,		/* NLM_F_DUMP: COUNT entries of SIZE bytes */
 	NLFAM_MSG_RESET,	/* CAP_NET_ADMIN: zero counters, bump generation */
 	NLFAM_MSG_EVENT,	/* multicast notification (GROUP_EVENTS) */
@@ -84,6 +86,27 @@ enum nlfam_group {
 #define NLFAM_MSG_SIZE_MAX	16384
 /* Largest ECHO payload (all attributes), bytes. */
 #define NLFAM_ECHO_MAX		65536
+
+/*
+ * Limits for unprivileged users (see "Who may do what" in kernel/README.md).
+ * A FLOOD from a sender without CAP_NET_ADMIN in the initial user namespace
+ * (e.g. root of its own user namespace) may ask for at most
+ * NLFAM_FLOOD_UNPRIV_COUNT messages and NLFAM_FLOOD_UNPRIV_BYTES of DATA
+ * (COUNT * SIZE); more is refused with EPERM.
+ */
+#define NLFAM_FLOOD_UNPRIV_COUNT	100000
+#define NLFAM_FLOOD_UNPRIV_BYTES	16777216
+/*
+ * A FLOOD stops when no socket in the sender's namespace took its first
+ * message, or took none for this long.
+ */
+#define NLFAM_FLOOD_IDLE_MS	1000
+/*
+ * MCAST_HELLO from senders without CAP_NET_ADMIN over the namespace: at most
+ * this many per second in each namespace, all such senders together; more
+ * are refused with EBUSY.
+ */
+#define NLFAM_MCAST_UNPRIV_PER_SEC	100
 
 /* The article's texts. */
 #define NLFAM_HELLO_TEXT	"HELLO KERNEL FROM USER"
