@@ -10,12 +10,13 @@ KVER    = $(shell for d in $$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null |
 KDIR    = /usr/src/linux-headers-$(KVER)
 KO     := $(CURDIR)/kernel/nlfast_family.ko
 APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-static \
-	linux-image-amd64 linux-headers-amd64 linux-source-6.1 dkms libasan8 time
+	linux-image-amd64 linux-headers-amd64 linux-source-6.1 dkms libasan8 time \
+	flex bison bc libelf-dev libssl-dev
 
 SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py nlfast/cli/*.py) kernel/uapi/nlfast_family.h \
 	setup.py pyproject.toml
 
-.PHONY: all deps venv test test-host test-guest lint module bench clean
+.PHONY: all deps venv test test-host test-guest test-guest-rt test-guest-debug lint module bench clean
 
 all: venv
 
@@ -53,6 +54,16 @@ test-guest: deps venv module
 	$(PYTHON) guest/vm.py --kver $(KVER) --timeout 900 --module $(KO) \
 	  --env NLFAST_KO=$(KO) --env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 -- \
 	  $(CURDIR)/$(VENV)/bin/pytest -q -p no:cacheprovider tests_guest
+
+# The same suite on Debian's PREEMPT_RT kernel (unpacked, not installed, into
+# build/rt-kernel/), and on a 6.1 built here with KASAN, kmemleak, lockdep,
+# PROVE_RCU and DEBUG_ATOMIC_SLEEP (cached in build/debug-kernel/; the first
+# build takes ~1 h on 2 cores) followed by a kmemleak scan.  See guest/README.md.
+test-guest-rt: deps venv
+	guest/tier.sh rt
+
+test-guest-debug: deps venv
+	guest/tier.sh debug
 
 test: lint test-host test-guest
 
