@@ -21,10 +21,8 @@ rt)
 	;;
 debug)
 	dir=$(guest/debug-kernel.sh)
-	root=$dir/mods
+	root=$dir/root
 	kdir=$dir/src
-	mkdir -p "$root/boot"
-	ln -sfn "$dir/src/arch/x86/boot/bzImage" "$root/boot/vmlinuz-$(cat "$dir/kver")"
 	timeout=5400
 	;;
 *)
