@@ -60,7 +60,8 @@ def main(argv: list[str]) -> int:
         report = f.read()
     found = entries(report)
     bad = [e for e in found if ours(e)]
-    print(f"kmemleak: {len(found)} unreferenced object(s) since clear, {len(bad)} from nlfast_family")
+    print(f"kmemleak: {len(found)} unreferenced object(s) since clear, "
+          f"{len(bad)} from nlfast_family")
     for e in found:
         if e not in bad:
             print("  (other) " + e.splitlines()[0])

@@ -463,9 +463,11 @@ def text_values() -> st.SearchStrategy[bytes]:
 
 @st.composite
 def attribute(draw: st.DrawFn, mtype: int) -> bytes:
-    known = list(POLICIES.get(mtype, {}))
-    atype = draw(st.sampled_from(known) if known and draw(st.integers(0, 3)) else
-                 st.integers(0, F.NLFAM_A_MAX + 3))
+    known: list[int] = sorted(POLICIES.get(mtype, {}))
+    if known and draw(st.integers(0, 3)) > 0:
+        atype: int = draw(st.sampled_from(known))
+    else:
+        atype = draw(st.integers(0, F.NLFAM_A_MAX + 3))
     if draw(st.integers(0, 15)) == 0:
         atype |= NLA_F_NESTED
     kind = draw(st.integers(0, 5))
