@@ -56,16 +56,17 @@ test-guest: deps venv module
 	  $(CURDIR)/$(VENV)/bin/pytest -q -p no:cacheprovider tests_guest
 
 # The same suite on Debian's PREEMPT_RT kernel (unpacked, not installed, into
-# build/rt-kernel/), and on a 6.1 built here with KASAN, kmemleak, lockdep,
-# PROVE_RCU and DEBUG_ATOMIC_SLEEP (cached in build/debug-kernel/; the first
-# build takes ~1 h on 2 cores) followed by a kmemleak scan.  See guest/README.md.
+# build/rt-kernel/; part of `make test`), and on a 6.1 built here with KASAN,
+# kmemleak, lockdep, PROVE_RCU and DEBUG_ATOMIC_SLEEP (cached in
+# build/debug-kernel/; the first build takes hours on 2 busy cores, so it is
+# not part of `make test`) followed by a kmemleak scan.  See guest/README.md.
 test-guest-rt: deps venv
 	guest/tier.sh rt
 
 test-guest-debug: deps venv
 	guest/tier.sh debug
 
-test: lint test-host test-guest
+test: lint test-host test-guest test-guest-rt
 
 # The main job: nlfast beside the stdlib, pyroute2 and the C ceiling, on this
 # kernel; tables and a plot go to results/ (bench.*).  Then the family
