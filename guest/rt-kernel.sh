@@ -11,7 +11,15 @@
 # linux-kbuild-6.1 (installed with linux-headers-amd64).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-img=$(apt-cache depends linux-image-rt-amd64 | sed -n 's/^ *Depends: \(linux-image-.*-rt-amd64\)$/\1/p' | head -1)
+rtimage() {
+	apt-cache depends linux-image-rt-amd64 2>/dev/null |
+		sed -n 's/^ *Depends: \(linux-image-.*-rt-amd64\)$/\1/p' | head -1
+}
+img=$(rtimage)
+if [ -z "$img" ]; then          # a fresh machine has no package lists yet
+	apt-get update -qq >/dev/null
+	img=$(rtimage)
+fi
 [ -n "$img" ] || { echo "rt-kernel: apt knows no linux-image-rt-amd64 (apt-get update?)" >&2; exit 2; }
 kver=${img#linux-image-}
 out=$top/build/rt-kernel/$kver
