@@ -11,12 +11,13 @@ KDIR    = /usr/src/linux-headers-$(KVER)
 KO     := $(CURDIR)/kernel/nlfast_family.ko
 APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-static \
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1 dkms libasan8 time \
-	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user
+	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user \
+	flex bison bc libelf-dev libssl-dev
 
 SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py nlfast/cli/*.py) kernel/uapi/nlfast_family.h \
 	setup.py pyproject.toml
 
-.PHONY: all deps venv test test-host test-pythons test-guest test-s390x mutation lint module bench clean dist wheel docs
+.PHONY: all deps venv test test-host test-pythons test-guest test-guest-rt test-guest-debug test-s390x mutation lint module bench clean dist wheel docs
 
 all: venv
 
@@ -73,7 +74,7 @@ module: deps
 # Boots the guest kernel under QEMU with the module and runs pytest inside it;
 # fails on any failed test and on any oops, BUG, WARNING or SLUB report.
 test-guest: deps venv module
-	$(PYTHON) guest/vm.py --kver $(KVER) --timeout 900 --module $(KO) \
+	$(PYTHON) guest/vm.py --kver $(KVER) --timeout 1800 --module $(KO) \
 	  --env NLFAST_KO=$(KO) --env PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 -- \
 	  $(CURDIR)/$(VENV)/bin/pytest -q -p no:cacheprovider tests_guest
 
@@ -91,7 +92,7 @@ test-s390x: deps
 	s390x-linux-gnu-gcc $(SHIM_CFLAGS) -static -o build/c/test_shim-s390x $(SHIM_C)
 	qemu-s390x build/c/test_shim-s390x
 
-test: lint test-host test-pythons test-s390x docs test-guest
+test: lint test-host test-pythons test-s390x docs test-guest test-guest-rt
 
 # Mutation testing (not part of make test: it takes long on 2 cores).
 # csrc/: universalmutator mutants of nlf_parse.c and nlf_tx.c, judged by the C
@@ -105,6 +106,18 @@ mutation: deps venv
 	$(PY) -m pip install -q -e '.[mutation]'
 	$(PY) tests/mutation/mutate_c.py --sample $(MUTANTS)
 	$(PY) tests/mutation/mutate_py.py $(if $(MUTMUT_ONLY),--only '$(MUTMUT_ONLY)')
+
+# The same suite on Debian's PREEMPT_RT kernel (unpacked, not installed, into
+# build/rt-kernel/; part of `make test`), and on a 6.1 built here with KASAN,
+# kmemleak, lockdep, PROVE_RCU and DEBUG_ATOMIC_SLEEP (cached in
+# build/debug-kernel/; the first build takes hours on 2 busy cores, so it is
+# not part of `make test`) followed by a kmemleak scan.  See guest/README.md.
+test-guest-rt: deps venv
+	guest/tier.sh rt
+
+test-guest-debug: deps venv
+	guest/tier.sh debug
+
 
 # The main job: nlfast beside the stdlib, pyroute2 and the C ceiling, on this
 # kernel (a progress line per workload; a table, JSON and a plot in results/

@@ -161,15 +161,21 @@ def log(msg: str) -> None:
 # Kernel selection and extraction
 
 
+# Where the guest kernel's boot/vmlinuz-V and lib/modules/V live: the host
+# root, or an unpacked or freshly built kernel (--kernel-root).
+KROOT = Path("/")
+
+
 def version_key(v: str):
     return [(0, int(p)) if p.isdigit() else (1, p) for p in re.split(r"[.\-+~_]", v)]
 
 
 def find_kver() -> str:
     cands = []
-    for d in Path("/lib/modules").iterdir():
+    for d in (KROOT / "lib/modules").iterdir():
         v = d.name
-        if Path(f"/boot/vmlinuz-{v}").is_file() and Path(f"/usr/src/linux-headers-{v}").is_dir():
+        if (KROOT / f"boot/vmlinuz-{v}").is_file() and (
+                KROOT != Path("/") or Path(f"/usr/src/linux-headers-{v}").is_dir()):
             cands.append(v)
     if not cands:
         die("no kernel version with /lib/modules/V, /boot/vmlinuz-V and /usr/src/linux-headers-V")
@@ -262,7 +268,7 @@ class Cpio:
 
 def resolve_modules(kver: str, roots: list[str]) -> list[Path]:
     """Return module files for `roots` and their dependencies, in load order."""
-    moddir = Path("/lib/modules") / kver
+    moddir = KROOT / "lib/modules" / kver
     deps: dict[str, list[str]] = {}
     byname: dict[str, str] = {}
     for line in (moddir / "modules.dep").read_text().splitlines():
@@ -387,7 +393,7 @@ def cached(path: Path, key: str, build) -> Path:
 
 
 def prepare(cache: Path, kver: str) -> tuple[Path, Path, Path]:
-    bz = Path(f"/boot/vmlinuz-{kver}")
+    bz = KROOT / f"boot/vmlinuz-{kver}"
     kdir = cache / kver
     # keyed on the bzImage and the extraction code (rebuilding takes ~1.5 s);
     # the initramfs (cheap) is keyed on this whole script
@@ -397,7 +403,7 @@ def prepare(cache: Path, kver: str) -> tuple[Path, Path, Path]:
         "v1:" + hashlib.sha256(code.encode()).hexdigest() + stamp_of(bz),
         lambda: extract_vmlinux(bz),
     )
-    moddir = Path("/lib/modules") / kver
+    moddir = KROOT / "lib/modules" / kver
     busybox = Path(shutil.which("busybox") or "/bin/busybox")
     script_hash = hashlib.sha256(Path(__file__).read_bytes() + INIT_SH.read_bytes()).hexdigest()
     initrd = cached(
@@ -625,6 +631,9 @@ def parse_args(argv: list[str]):
                "124 timeout, 125 qemu/boot failure.",
     )
     ap.add_argument("--kver", help="kernel version (default: newest with vmlinuz+headers)")
+    ap.add_argument("--kernel-root", metavar="DIR",
+                    help="take boot/vmlinuz-V and lib/modules/V from DIR instead of / "
+                         "(an unpacked or self-built kernel)")
     ap.add_argument("--module", action=ModuleAction, dest="modules", metavar="KO",
                     help="insmod this .ko before the command (repeatable); rmmod'ed afterwards")
     ap.add_argument("--module-args", action=ModuleAction, dest="modules", metavar="ARGS",
@@ -795,11 +804,16 @@ def main(argv: list[str]) -> int:
     if re.search(r"\s", str(co)):
         die(f"checkout path must not contain whitespace: {co}")
     cache = co / "build" / "guest"
+    global KROOT
+    if args.kernel_root:
+        KROOT = Path(args.kernel_root).resolve()
+        if not (KROOT / "lib/modules").is_dir():
+            die(f"--kernel-root {KROOT}: no lib/modules/ in it", 2)
     kver = args.kver or find_kver()
-    if not Path(f"/boot/vmlinuz-{kver}").is_file():
-        die(f"/boot/vmlinuz-{kver} not found")
-    if not (Path("/lib/modules") / kver).is_dir():
-        die(f"/lib/modules/{kver} not found")
+    if not (KROOT / f"boot/vmlinuz-{kver}").is_file():
+        die(f"{KROOT / f'boot/vmlinuz-{kver}'} not found")
+    if not (KROOT / "lib/modules" / kver).is_dir():
+        die(f"{KROOT / 'lib/modules' / kver} not found")
 
     bz, vmlinux, initrd = prepare(cache, kver)
     # remembers that PVH boot failed for this particular vmlinux
