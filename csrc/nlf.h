@@ -213,6 +213,7 @@ int nlf_tx_nest_start(struct nlf_tx *tx, uint16_t type);
 int nlf_tx_nest_end(struct nlf_tx *tx);
 int64_t nlf_tx_put_repeat(struct nlf_tx *tx, const void *tmpl, uint32_t len,
 			  uint64_t count);
+int64_t nlf_tx_put_stream(struct nlf_tx *tx, const void *buf, uint64_t len);
 int nlf_tx_close(struct nlf_tx *tx);
 
 /* nlf_sock.c */
@@ -233,6 +234,9 @@ struct nlf_rx *nlf_rx_new(uint32_t nbufs, uint32_t bufsize);
 void nlf_rx_free(struct nlf_rx *rx);
 int nlf_sock_recv(int fd, int wake_fd, struct nlf_rx *rx, struct nlf_batch *b,
 		  int timeout_ms);
+int nlf_sock_send_stream(int fd, struct nlf_tx *tx, const void *buf,
+			 uint64_t len, uint32_t dst_pid, uint32_t dst_groups,
+			 uint64_t *sent);
 int nlf_sock_request(int fd, int wake_fd, struct nlf_tx *tx, const void *tmpl,
 		     uint32_t len, uint32_t dst_pid, struct nlf_rx *rx,
 		     struct nlf_batch *b, int timeout_ms, uint32_t mode,

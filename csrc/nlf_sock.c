@@ -388,3 +388,59 @@ int nlf_sock_request(int fd, int wake_fd, struct nlf_tx *tx, const void *tmpl,
 			return 0;
 	}
 }
+
+/* Messages framed in tx[0..end): they are whole and back to back. */
+static uint64_t count_msgs(const struct nlf_tx *tx, uint32_t end)
+{
+	uint64_t n = 0;
+	uint32_t off = 0, mlen;
+
+	while (off + NLMSG_HDRLEN <= end) {
+		memcpy(&mlen, tx->arena + off, sizeof(mlen));
+		off += NLMSG_ALIGN(mlen);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Frames the messages packed back to back in buf[0..len) (see
+ * nlf_tx_put_stream), each with the next sequence number, and sends them in
+ * tx-sized rounds, many per datagram and many datagrams per sendmmsg.
+ * *sent counts the messages that went.  Returns 0, or -1/errno (EMSGSIZE:
+ * one message is larger than tx; EINVAL: a malformed stream, nothing sent)
+ * with *sent telling how many went.
+ */
+int nlf_sock_send_stream(int fd, struct nlf_tx *tx, const void *buf,
+			 uint64_t len, uint32_t dst_pid, uint32_t dst_groups,
+			 uint64_t *sent)
+{
+	const unsigned char *p = buf;
+	uint64_t off = 0;
+
+	*sent = 0;
+	nlf_tx_reset(tx);
+	while (off < len) {
+		int64_t n = nlf_tx_put_stream(tx, p + off, len - off);
+		uint32_t framed = tx->nmsgs;
+
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EMSGSIZE;
+			return -1;
+		}
+		if (nlf_sock_flush(fd, tx, dst_pid, dst_groups) < 0) {
+			uint32_t d = tx->sent;
+
+			if (d)
+				*sent += count_msgs(tx, tx->dg_off[d - 1] +
+						    tx->dg_len[d - 1]);
+			nlf_tx_reset(tx);
+			return -1;
+		}
+		*sent += framed;
+		off += (uint64_t)n;
+	}
+	return 0;
+}

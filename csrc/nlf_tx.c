@@ -330,6 +330,50 @@ int64_t nlf_tx_put_repeat(struct nlf_tx *tx, const void *tmpl, uint32_t len,
 	return (int64_t)fit;
 }
 
+/*
+ * Appends the whole messages packed back to back in buf[0..len) (each
+ * nlmsg_len a multiple of 4, as framed messages are) that fit, each with
+ * the next sequence number, cutting datagrams as above.  Returns the bytes
+ * taken (0, errno ENOSPC, when the first does not fit), or -1 with EINVAL
+ * (a malformed or unaligned message) or EBUSY (a message is open).
+ */
+int64_t nlf_tx_put_stream(struct nlf_tx *tx, const void *buf, uint64_t len)
+{
+	const unsigned char *src = buf;
+	uint64_t off = 0;
+
+	if (tx->msg_start != NO_MSG) {
+		errno = EBUSY;
+		return -1;
+	}
+	while (off < len) {
+		uint32_t mlen, seq, at = tx->pos;
+		int64_t rem = (int64_t)(len - off);
+
+		if (!nlf_nlmsg_ok(src + off, rem)) {
+			errno = EINVAL;
+			return -1;
+		}
+		memcpy(&mlen, src + off, sizeof(mlen));
+		if (mlen % NLMSG_ALIGNTO) {
+			errno = EINVAL;
+			return -1;
+		}
+		if ((uint64_t)tx->pos + mlen > tx->cap)
+			break;
+		seq = tx->seq++;
+		memcpy(tx->arena + at, src + off, mlen);
+		memcpy(tx->arena + at + NLF_NLMSG_SEQ_OFF, &seq, sizeof(seq));
+		cut_before(tx, at, at + mlen);
+		tx->pos += mlen;
+		tx->nmsgs++;
+		off += mlen;
+	}
+	if (!off && len)
+		errno = ENOSPC;
+	return (int64_t)off;
+}
+
 /* Closes the open datagram so everything framed can be sent. -1/EBUSY if a
  * message is open.
  */

@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import time
-from collections.abc import Iterable
 from typing import Any
 
 from nlfast._shim import ffi, lib, oserror
@@ -164,35 +163,36 @@ class Transport:
                 lib.nlf_tx_reset(self.tx)
                 raise oserror("sendmmsg", err)
 
-    def send_many(self, templates: Iterable[tuple[Any, int, Any]], dest: int,
+    def send_many(self, templates: list[tuple[Any, int, Any]], dest: int,
                   groups: int) -> list[int]:
-        """Frames templates back to back (many per datagram, many datagrams
-        per sendmmsg) and sends them; returns their seqs.  On an error the
-        framed but unsent rest is dropped, so nothing stale goes later."""
-        tx = self.tx
-        put = lib.nlf_tx_put_repeat
-        seqs: list[int] = []
-        lib.nlf_tx_reset(tx)
-        try:
-            for t in templates:
-                seq = tx.seq
-                if put(tx, t[0], t[1], 1) != 1:
-                    if ffi.errno != errno.ENOSPC:
-                        raise oserror("framing")
-                    if tx.pos == 0:
-                        raise MessageTooLargeError(
-                            "message larger than the send arena (tx_size)")
-                    self._flush(dest, groups)
-                    seq = tx.seq
-                    if put(tx, t[0], t[1], 1) != 1:
-                        raise MessageTooLargeError(
-                            "message larger than the send arena (tx_size)")
-                seqs.append(int(seq))
-            if tx.pos:
-                self._flush(dest, groups)
-        finally:
-            lib.nlf_tx_reset(tx)
-        return seqs
+        """Sends framed templates back to back (many per datagram, many
+        datagrams per sendmmsg), numbered in C from the sequence counter;
+        returns their seqs.  One join and one C call, whatever their number.
+
+        :raises OSError: a datagram was refused; ``.sent`` (an attribute of
+            the exception) says how many messages went before it.
+        """
+        if not templates:
+            return []
+        raw = b"".join([t[2] for t in templates])
+        first = int(self.tx.seq)
+        sent = self.sent
+        while lib.nlf_sock_send_stream(self.fd, self.tx, raw, len(raw), dest, groups,
+                                       sent) < 0:
+            err = ffi.errno
+            done = int(sent[0])
+            if err == errno.EINTR and done == 0:
+                self.tx.seq = first  # nothing went: number them again
+                continue
+            if err == errno.EMSGSIZE:
+                raise MessageTooLargeError("message larger than the send arena (tx_size)")
+            e = oserror("sendmmsg", err)
+            e.sent = done  # type: ignore[attr-defined]
+            raise e
+        n = len(templates)
+        if first + n <= 1 << 32:
+            return list(range(first, first + n))
+        return [(first + i) & 0xFFFFFFFF for i in range(n)]
 
     def send_repeat(self, tmpl: bytes, count: int, dest: int, groups: int) -> int:
         done = 0

@@ -766,7 +766,8 @@ static struct {
 	int err;
 } FL;
 
-/* The request's socket gets nothing but the request's ack (or error). */
+/* The request's socket gets the module's FLOOD reply (how many went), then
+ * the request's ack (or error). */
 static void *flood_request(void *arg)
 {
 	struct nlmsghdr *h = (struct nlmsghdr *)FL.req;
@@ -775,8 +776,14 @@ static void *flood_request(void *arg)
 
 	(void)arg;
 	n = sendto(FL.fd, FL.req, h->nlmsg_len, 0, (const struct sockaddr *)&KERNEL, sizeof(KERNEL));
-	while (n >= 0 && (n = recv(FL.fd, buf, sizeof(buf), 0)) < 0 && errno == EINTR)
-		;
+	while (n >= 0) {
+		n = recv(FL.fd, buf, sizeof(buf), 0);
+		if (n < 0 && errno == EINTR)
+			n = 0;
+		else if (n >= (ssize_t)NLMSG_HDRLEN &&
+			 ((const struct nlmsghdr *)buf)->nlmsg_type == NLMSG_ERROR)
+			break;
+	}
 	FL.err = n < 0 ? -errno : n < (ssize_t)NLMSG_LENGTH(4) ? -EBADMSG
 						: nl_errcode((const struct nlmsghdr *)buf);
 	atomic_store(&FL.done, 1);

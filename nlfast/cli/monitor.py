@@ -34,7 +34,6 @@ from nlfast.cli import (
 from nlfast.constants import NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN
 from nlfast.errors import DecodeError, TruncatedError
 from nlfast.message import MessageView
-from nlfast.socket import Socket
 
 _NDM_IFINDEX = struct.Struct("=i")  # host order, as the kernel writes it
 
@@ -255,14 +254,26 @@ def format_text(rec: dict[str, Any]) -> str:
 
 
 def run_monitor(a: argparse.Namespace) -> int:
+    """``nlfast monitor``: runs on nlfast.aio (one reader callback, no thread)."""
+    import asyncio
+
+    try:
+        return asyncio.run(_run_monitor(a))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _run_monitor(a: argparse.Namespace) -> int:
+    from nlfast import aio
+
     proto: Proto = a.proto
     groups = resolve_groups(proto, a.groups)
     try:
-        sock = Socket(proto.number, netns=a.netns, rcvbuf=a.rcvbuf, overrun="count")
+        sock = aio.Socket(proto.number, netns=a.netns, rcvbuf=a.rcvbuf, overrun="count")
     except OSError as exc:
         print(f"{PROG} monitor: {open_error(exc, proto, a.netns)}", file=sys.stderr)
         return 1
-    with sock:
+    async with sock:
         for g in groups:
             try:
                 sock.subscribe(g)
@@ -279,9 +290,7 @@ def run_monitor(a: argparse.Namespace) -> int:
                   f"{', '.join(groups.values())}{where} (portid {sock.portid})",
                   file=sys.stderr, flush=True)
         try:
-            return _monitor_loop(sock, a, _Decoder(proto))
-        except KeyboardInterrupt:
-            return 130
+            return await _monitor_loop(sock, a, _Decoder(proto))
         except BrokenPipeError:
             # the reader went away (| head): no traceback, no flush error at exit
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -289,7 +298,7 @@ def run_monitor(a: argparse.Namespace) -> int:
             return 0
 
 
-def _monitor_loop(sock: Socket, a: argparse.Namespace, dec: _Decoder) -> int:
+async def _monitor_loop(sock: Any, a: argparse.Namespace, dec: _Decoder) -> int:
     out = sys.stdout
     emit: Callable[[dict[str, Any]], str] = json.dumps if a.json else format_text
     seen = 0
@@ -305,7 +314,7 @@ def _monitor_loop(sock: Socket, a: argparse.Namespace, dec: _Decoder) -> int:
                 break
         truncated = 0
         try:
-            b = sock.recv(min(wait, 0.5))
+            b = await sock.recv(min(wait, 0.5))
         except TimeoutError:
             continue
         except TruncatedError as exc:
