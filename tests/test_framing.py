@@ -293,6 +293,36 @@ def test_attribute_type_range_and_lookup_errors() -> None:
     a = MessageView.from_bytes(Message(0x20, attrs=[attrs.binary(1, b"a\xffb")]).encode()).attrs()
     assert a.str(1) == "a\ufffdb"  # bad UTF-8 is replaced, not raised
     for read in (a.u32, a.bytes, a.str, a.nested):
-        with pytest.raises(KeyError) as ei:
+        # no pytest.raises(...) as ei: the kept traceback would put the
+        # AttrSet in a reference cycle, which crashes the collector (see
+        # test_attrset_in_a_reference_cycle_survives_the_collector)
+        args: tuple[object, ...] = ()
+        try:
             read(7)
-        assert ei.value.args == (7,)
+        except KeyError as e:
+            args = e.args
+        assert args == (7,)
+
+
+CYCLE = """
+import gc
+from nlfast import Message, MessageView, attrs
+for _ in range(50):
+    a = MessageView.from_bytes(Message(0x20, attrs=[attrs.u8(1, 1)]).encode()).attrs()
+    box = [a]
+    box.append(box)  # a cycle holding the AttrSet, as a kept traceback makes
+    del a, box
+gc.collect()
+print("collected")
+"""
+
+
+@pytest.mark.xfail(strict=True, reason="GC of an AttrSet in a cycle: 'memoryview has 1 "
+                   "exported buffer' in tp_clear, then a segfault (nlfast/message.py, attrs.py)")
+def test_attrset_in_a_reference_cycle_survives_the_collector() -> None:
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-c", CYCLE], capture_output=True, text=True,
+                       timeout=60, check=False)
+    assert r.returncode == 0 and "collected" in r.stdout, r.stderr[-1000:]
