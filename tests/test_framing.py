@@ -317,8 +317,6 @@ print("collected")
 """
 
 
-@pytest.mark.xfail(strict=True, reason="GC of an AttrSet in a cycle: 'memoryview has 1 "
-                   "exported buffer' in tp_clear, then a segfault (nlfast/message.py, attrs.py)")
 def test_attrset_in_a_reference_cycle_survives_the_collector() -> None:
     import subprocess
     import sys
