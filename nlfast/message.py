@@ -202,7 +202,7 @@ class Message:
         if seq < 0:
             return _framing_failed(tx, ffi.errno, "message header")
         for a in self.attrs:
-            if _attrs.put(tx, a) < 0:
+            if _attrs._put(tx, a) < 0:  # tx is ours: checked once, not per attribute
                 return _framing_failed(tx, ffi.errno, f"attribute {a.type}")
         if lib.nlf_tx_msg_end(tx) < 0:
             return _framing_failed(tx, ffi.errno, "message end")
