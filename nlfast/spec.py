@@ -470,7 +470,9 @@ class Spec:
                 raise DecodeError(f"{o.name}: {len(payload) - off} bytes, its fixed header "
                                   f"{fh.name} needs {fh.size}")
             out.update(fh.decode(payload, off))
-            off += (fh.size + 3) & ~3
+            # attributes start at the aligned end of the header; a payload may
+            # end unpadded right after it, with none
+            off = min(off + ((fh.size + 3) & ~3), len(payload))
         if o.attrs is not None:
             plan = self._cplan
             if plan is None:
