@@ -45,7 +45,7 @@ from nlfast.errors import (
     NetlinkError,
 )
 from nlfast.message import Message, MessageView
-from nlfast.socket import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, _need_message
+from nlfast.socket import NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST, Counters, _need_message
 from nlfast.socket import Socket as _SyncSocket
 
 DRAIN_MAX = 8  # receives per reader callback at most (then the loop's turn)
@@ -87,7 +87,7 @@ def _expire(fut: Any) -> None:
         fut.set_exception(TimeoutError(errno.ETIMEDOUT, "no netlink reply in time"))
 
 
-class Socket:
+class Socket(Counters):
     """An asyncio netlink socket.  Takes the same arguments as
     :class:`nlfast.Socket`; create it inside a running event loop.
     ``send_waits`` counts the tries that found the peer's queue full.
@@ -165,31 +165,6 @@ class Socket:
     def drops(self) -> int:
         """As nlfast.Socket.drops: datagrams the kernel dropped (SO_MEMINFO)."""
         return self._s.drops()
-
-    @property
-    def overruns(self) -> int:
-        """ENOBUFS overruns seen so far."""
-        return self._t.overruns
-
-    @property
-    def truncated(self) -> int:
-        """Datagrams cut short so far (larger than rx_bufsize)."""
-        return self._t.truncated
-
-    @property
-    def events_dropped(self) -> int:
-        """Events dropped because the event queue (events_max) was full."""
-        return self._e.events_dropped
-
-    @property
-    def stale_dropped(self) -> int:
-        """Late replies of cancelled or timed-out calls, dropped."""
-        return self._e.stale_dropped
-
-    @property
-    def events_queued(self) -> int:
-        """Events received while calls ran, waiting for recv()/events()."""
-        return self._e.events_queued
 
     @property
     def next_seq(self) -> int:

@@ -59,7 +59,40 @@ def _need_message(what: str, msg: object) -> Message:
     return msg
 
 
-class Socket:
+class Counters:
+    """What a socket counted (shared by nlfast.Socket and nlfast.aio.Socket,
+    which both have a transport ``_t`` and an engine ``_e``)."""
+
+    _t: Transport
+    _e: Engine
+
+    @property
+    def overruns(self) -> int:
+        """ENOBUFS overruns seen so far."""
+        return self._t.overruns
+
+    @property
+    def truncated(self) -> int:
+        """Datagrams cut short so far (larger than rx_bufsize)."""
+        return self._t.truncated
+
+    @property
+    def events_dropped(self) -> int:
+        """Events dropped because the event queue (events_max) was full."""
+        return self._e.events_dropped
+
+    @property
+    def stale_dropped(self) -> int:
+        """Late replies of abandoned requests and dumps, dropped."""
+        return self._e.stale_dropped
+
+    @property
+    def events_queued(self) -> int:
+        """Events received while requests ran, waiting for recv()/events()."""
+        return self._e.events_queued
+
+
+class Socket(Counters):
     """A netlink socket of any protocol, batched in C.
 
     :param protocol: NETLINK_ROUTE, NETLINK_GENERIC, NETLINK_USERSOCK or any
@@ -303,31 +336,6 @@ class Socket:
             return self._t.drops()
         finally:
             self._leave()
-
-    @property
-    def overruns(self) -> int:
-        """ENOBUFS overruns seen so far."""
-        return self._t.overruns
-
-    @property
-    def truncated(self) -> int:
-        """Datagrams cut short so far (larger than rx_bufsize)."""
-        return self._t.truncated
-
-    @property
-    def events_dropped(self) -> int:
-        """Events dropped because the event queue (events_max) was full."""
-        return self._e.events_dropped
-
-    @property
-    def stale_dropped(self) -> int:
-        """Late replies of abandoned requests and dumps, dropped."""
-        return self._e.stale_dropped
-
-    @property
-    def events_queued(self) -> int:
-        """Events received while requests ran, waiting for recv()/events()."""
-        return self._e.events_queued
 
     # -- send -----------------------------------------------------------------------
 
