@@ -285,8 +285,11 @@ _TX_T = ffi.typeof("struct nlf_tx *")
 
 
 def check_tx(tx: Any, what: str) -> None:
-    """:raises TypeError: tx is not a live shim send arena (a ``struct
-    nlf_tx *`` from ``nlf_tx_new``): C must never be handed anything else."""
+    """Refuses anything but a live shim send arena, before C sees it.
+
+    :raises TypeError: tx is not a ``struct nlf_tx *`` from ``nlf_tx_new``
+        (``what`` names the caller in the message).
+    """
     if not isinstance(tx, ffi.CData) or ffi.typeof(tx) is not _TX_T or tx == ffi.NULL:
         raise TypeError(f"{what} needs a shim tx (struct nlf_tx *), not {tx!r}")
 
