@@ -146,8 +146,11 @@ class PolicyError(Exception):
 
 
 def parse_attrs(buf: bytes, base: int, policy: dict[int, tuple[str, Any]]) -> dict[int, bytes]:
-    """Strict nlmsg_parse(): the attributes' values, or PolicyError."""
+    """Strict nlmsg_parse(), then the module's u32 bounds (checked after the
+    parse, in the policy's order, on the last attribute of each type): the
+    attributes' values, or PolicyError."""
     tb: dict[int, bytes] = {}
+    at: dict[int, int] = {}
     pos, rem = 0, len(buf)
     while rem >= 4:
         nla_len, raw_type = struct.unpack_from("=HH", buf, pos)
@@ -172,19 +175,20 @@ def parse_attrs(buf: bytes, base: int, policy: dict[int, tuple[str, Any]]) -> di
             n = len(data) - 1 if data[-1] == 0 else len(data)
             if n > arg:
                 raise PolicyError(ERANGE, off, None)
-        elif kind == BINARY:
-            if len(data) > arg:
-                raise PolicyError(ERANGE, off, None)
-        else:
-            lo, hi = arg
-            if not lo <= struct.unpack("=I", data)[0] <= hi:
-                raise PolicyError(ERANGE, off, None)
+        elif kind == BINARY and len(data) > arg:
+            raise PolicyError(ERANGE, off, None)
         tb[atype] = data
+        at[atype] = off
         step = align4(nla_len)
         pos += step
         rem -= step
     if rem > 0:
         raise PolicyError(EINVAL, None, "bytes leftover after parsing attributes")
+    for atype, (kind, arg) in policy.items():
+        if kind == U32 and atype in tb:
+            lo, hi = arg
+            if not lo <= struct.unpack("=I", tb[atype])[0] <= hi:
+                raise PolicyError(ERANGE, at[atype], None)
     return tb
 
 
@@ -271,6 +275,7 @@ class Model:
                 return -EINVAL, False
             count = u32_of(tb, F.NLFAM_A_COUNT, 0)
             size = u32_of(tb, F.NLFAM_A_SIZE, 0)
+            sent = 0  # nobody listens on the group (here or anywhere): none go
             if u32_of(tb, F.NLFAM_A_GROUP, F.NLFAM_GRP_FLOOD) in LISTEN:
                 if count > MAX_LISTENED_FLOOD:
                     out.unsafe = f"FLOOD of {count} to a listened group"
@@ -278,6 +283,9 @@ class Model:
                 for i in range(count):
                     out.mcast.append(nlmsg(F.NLFAM_MSG_FLOOD, 0, 0, 0, entry_payload(i, size)))
                 self.stats["mcasts"] += count
+                sent = count
+            # the module says how many went, before the ack
+            self.reply(out, F.NLFAM_MSG_FLOOD, seq, nla(F.NLFAM_A_COUNT, struct.pack("=I", sent)))
         elif mtype == F.NLFAM_MSG_DUMP:
             if flags & F_DUMP != F_DUMP:
                 exp.msg = "DUMP needs the NLM_F_DUMP flag"
