@@ -10,7 +10,7 @@ KVER    = $(shell for d in $$(ls -d /usr/src/linux-headers-*-amd64 2>/dev/null |
 KDIR    = /usr/src/linux-headers-$(KVER)
 KO     := $(CURDIR)/kernel/nlfast_family.ko
 APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-static \
-	linux-image-amd64 linux-headers-amd64 linux-source-6.1 dkms libasan8 time \
+	linux-image-amd64 linux-headers-amd64 linux-source-6.1 linux-source-6.12 dkms libasan8 time \
 	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user \
 	flex bison bc libelf-dev libssl-dev
 
@@ -43,13 +43,18 @@ lint: venv
 	$(VENV)/bin/ruff check nlfast tests tests_guest examples noxfile.py docs $(wildcard benchmarks)
 	$(VENV)/bin/mypy
 
+# NLFAST_KERNEL_TREE: the kernel's published specs and its Python spec client,
+# from Debian's linux-source-6.12 (tools/kernel-tree.sh), for the tests and
+# benchmark rows that load or compare against them.
+KTREE := t=$$(tools/kernel-tree.sh) && NLFAST_KERNEL_TREE=$$t
+
 test-host: deps venv
-	$(VENV)/bin/pytest -q tests
+	$(KTREE) $(VENV)/bin/pytest -q tests
 
 # The host tier on every supported CPython (3.9 to 3.13, pyenv's builds), each in
 # a fresh venv built by nox (noxfile.py); a missing interpreter fails the run.
 test-pythons: deps venv
-	$(VENV)/bin/nox --no-color -s tests
+	$(KTREE) $(VENV)/bin/nox --no-color -s tests
 
 # dist/: the sdist, and the wheel python -m build makes from it; the wheel
 # repaired by auditwheel to its manylinux tag in dist/wheelhouse/ (one abi3
@@ -130,7 +135,7 @@ test-guest-debug: deps venv
 # log shows a problem.
 bench: deps venv module
 	$(MAKE) -C benchmarks/c
-	$(PY) -m benchmarks.run $(BENCH_ARGS)
+	$(KTREE) $(PY) -m benchmarks.run $(BENCH_ARGS)
 	$(PYTHON) guest/vm.py --kver $(KVER) --timeout 900 --module $(KO) -- \
 	  $(CURDIR)/$(PY) -m benchmarks.run --guest --out $(CURDIR)/results $(GUEST_BENCH_ARGS)
 	$(PY) -m benchmarks.report results/bench-guest.json
