@@ -40,7 +40,7 @@ $(VENV)/.stamp: $(SOURCES)
 venv: $(VENV)/.stamp
 
 lint: venv
-	$(VENV)/bin/ruff check nlfast tests tests_guest examples noxfile.py docs $(wildcard benchmarks)
+	$(VENV)/bin/ruff check nlfast tests tests_guest examples noxfile.py docs guest tools $(wildcard benchmarks)
 	$(VENV)/bin/mypy
 
 # NLFAST_KERNEL_TREE: the kernel's published specs and its Python spec client,

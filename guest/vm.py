@@ -16,6 +16,7 @@ Python 3 standard library only.  See guest/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import hashlib
 import inspect
@@ -34,6 +35,7 @@ import tempfile
 import time
 import zlib
 from pathlib import Path
+from typing import NoReturn
 
 HERE = Path(__file__).resolve().parent
 
@@ -147,7 +149,7 @@ BENIGN_PATTERNS: list[str] = []
 BENIGN_RE = re.compile("|".join(BENIGN_PATTERNS) if BENIGN_PATTERNS else r"(?!)")
 
 
-def die(msg: str, code: int = EXIT_INFRA) -> "NoReturn":  # type: ignore[name-defined]
+def die(msg: str, code: int = EXIT_INFRA) -> NoReturn:
     sys.stderr.write(f"vm.py: {msg}\n")
     sys.exit(code)
 
@@ -175,7 +177,7 @@ def find_kver() -> str:
     for d in (KROOT / "lib/modules").iterdir():
         v = d.name
         if (KROOT / f"boot/vmlinuz-{v}").is_file() and (
-                KROOT != Path("/") or Path(f"/usr/src/linux-headers-{v}").is_dir()):
+                Path("/") != KROOT or Path(f"/usr/src/linux-headers-{v}").is_dir()):
             cands.append(v)
     if not cands:
         die("no kernel version with /lib/modules/V, /boot/vmlinuz-V and /usr/src/linux-headers-V")
@@ -239,7 +241,7 @@ class Cpio:
         self.ino += 1
         nb = name.encode() + b"\0"
         hdr = "070701" + "".join(
-            "%08X" % x
+            f"{x:08X}"
             for x in (self.ino, mode, 0, 0, 1, 0, len(data), 0, 0, rdev[0], rdev[1], len(nb), 0)
         )
         buf = hdr.encode() + nb
@@ -468,7 +470,8 @@ def qemu_command(kernel: Path, initrd: Path, cmdline: str, co: Path, out_fifo: s
         "-serial", "chardev:con",
         "-chardev", f"pipe,id=out,path={out_fifo}",
         "-serial", "chardev:out",
-        "-virtfs", "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
+        "-virtfs",
+        "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap",
         "-virtfs", f"local,path={co},mount_tag=checkout,security_model=none,multidevs=remap",
     ]
     return q + list(args.qemu_arg)
@@ -581,10 +584,8 @@ def run_qemu(cmd: list[str], nonce: str, out_fifo: str, timeout: float,
                     handle_con_line(ln)
     finally:
         if p.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         p.wait()
         # drain whatever the guest wrote last on the command channel
         while True:
@@ -702,9 +703,9 @@ def write_run_files(rundir: Path, args, co: Path) -> None:
         # copy into the run dir: host paths like /tmp are not visible in the guest
         ap = str(rundir / f"m{i}-{os.path.basename(src)}")
         shutil.copyfile(src, ap)
-        shown = " ".join([src] + margs)
+        shown = " ".join([src, *margs])
         pre.append(f"echo {q('vm: insmod ' + shown)} >&2")
-        pre.append("/sbin/insmod " + " ".join(q(x) for x in [ap] + margs)
+        pre.append("/sbin/insmod " + " ".join(q(x) for x in [ap, *margs])
                    + f" || {{ echo {q('vm: insmod failed: ' + shown)} >&2; exit 1; }}")
         rm.append(
             f"n=$(/sbin/modinfo -F name {q(ap)} 2>/dev/null); n=${{n:-{name}}}\n"
