@@ -12,7 +12,7 @@ KO     := $(CURDIR)/kernel/nlfast_family.ko
 APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-static \
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1 linux-source-6.12 dkms libasan8 time \
 	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user \
-	flex bison bc libelf-dev libssl-dev
+	flex bison bc libelf-dev libssl-dev shellcheck
 
 SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py nlfast/cli/*.py) kernel/uapi/nlfast_family.h \
 	setup.py pyproject.toml
@@ -39,7 +39,9 @@ $(VENV)/.stamp: $(SOURCES)
 
 venv: $(VENV)/.stamp
 
-lint: venv
+lint: deps venv
+	shellcheck -s sh guest/*.sh tools/*.sh
+	shellcheck .ci/run
 	$(VENV)/bin/ruff check nlfast tests tests_guest examples noxfile.py docs guest tools $(wildcard benchmarks)
 	$(VENV)/bin/mypy
 

@@ -30,6 +30,7 @@ mkdir -p "$out"
 start=$(date +%s)
 # the build's output goes to build.log; a failure shows its tail
 exec 4>&1 3>&2 >>"$out/build.log" 2>&1
+# shellcheck disable=SC2154 # rc is set inside the trap
 trap 'rc=$?; [ $rc = 0 ] || { echo "debug-kernel: build failed, see $out/build.log" >&3; tail -20 "$out/build.log" >&3; }' EXIT
 if [ ! -e "$out/configured" ]; then
 	echo "debug-kernel: extracting $tarball"

@@ -4,6 +4,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 N=; CO=; CACHE=loose; MSIZE=262144; DBG=
+# shellcheck disable=SC2013 # the command line is words, split on purpose
 for a in $(cat /proc/cmdline); do
   case "$a" in
     nlfast.run=*) N=${a#*=} ;;
@@ -38,7 +39,7 @@ mkdir -p $R/run/lock $R/run/netns
 # the checkout last: it may live under /tmp or /run (a CI clone), which the
 # tmpfs mounts above would hide
 mkdir -p "$R$CO" || fail "mkdir $CO"
-mount -t 9p -o trans=virtio,version=9p2000.L,cache=$CACHE,msize=$MSIZE checkout "$R$CO" || fail "mount checkout $CO"
+mount -t 9p -o trans=virtio,version=9p2000.L,cache="$CACHE",msize="$MSIZE" checkout "$R$CO" || fail "mount checkout $CO"
 tick 9p-checkout
 ip link set lo up
 hostname guest
@@ -52,6 +53,7 @@ RUN=$CO/build/guest/runs/$N
 # command create user namespaces (unshare -U), which it refuses to a
 # chrooted caller.  This script's own namespace keeps the initramfs.
 runc() {
+  # shellcheck disable=SC2016 # expanded by the inner shell
   env -i PATH=__PATH__ HOME=/root LANG=C.UTF-8 TERM=dumb USER=root LOGNAME=root \
     /bin/unshare -m --propagation private /bin/sh -c \
     'cd "$1" && /bin/mount -o move . / && exec /bin/chroot . /bin/sh "$2"' \
@@ -72,6 +74,6 @@ if [ $rc = 0 ]; then
 fi
 say "TAINTED:$(cat /proc/sys/kernel/tainted)"
 echo 1 > /proc/sys/kernel/printk
-dmesg > $R$RUN/dmesg
+dmesg > "$R$RUN/dmesg"
 say DONE
 bye

@@ -9,7 +9,7 @@
 #   NLFAST_KERNEL_SOURCE=/path/to/linux-source-X.tar.xz  picks another tarball.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-tarball=${NLFAST_KERNEL_SOURCE:-$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -1)}
+tarball=${NLFAST_KERNEL_SOURCE:-$(find /usr/src -maxdepth 1 -name "linux-source-*.tar.xz" | sort -V | tail -1)}
 if [ -z "$tarball" ] || [ ! -r "$tarball" ]; then
 	echo "kernel-tree: no /usr/src/linux-source-*.tar.xz (apt-get install linux-source-6.12)" >&2
 	exit 2
