@@ -157,3 +157,15 @@ def test_cli_family_names_come_from_the_spec() -> None:
     groups = resolve_groups(parse_proto("family"), ["events", "hello", "flood", "spare"])
     assert list(groups) == [family.NLFAM_GRP_EVENTS, family.NLFAM_GRP_HELLO,
                             family.NLFAM_GRP_FLOOD, family.NLFAM_GRP_SPARE]
+
+
+@pytest.mark.parametrize("name", ["mcast-hello", "mcast_hello", "MCAST-HELLO"])
+def test_load_family_types_by_spec_name(name: str) -> None:
+    """load --type by the spec's operation names (the header's spelling too),
+    sent over USERSOCK multicast (family=2): the module cannot load here."""
+    from .test_cli import load_json
+
+    s = load_json("--proto", "family=2", "--group", "4", "--type", name, "--count", "3")
+    assert s["type"] == family.NLFAM_MSG_MCAST_HELLO
+    assert s["type_name"] == "NLFAM_MSG_MCAST_HELLO"
+    assert s["sent"] == 3
