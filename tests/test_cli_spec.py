@@ -14,7 +14,7 @@ import pytest
 from nlfast import family, spec
 
 from .conftest import Netns
-from .test_cli import cli, start_monitor
+from .test_cli import cli, load_json, start_monitor
 
 
 def records(p: subprocess.Popen[str]) -> list[dict[str, Any]]:
@@ -163,8 +163,6 @@ def test_cli_family_names_come_from_the_spec() -> None:
 def test_load_family_types_by_spec_name(name: str) -> None:
     """load --type by the spec's operation names (the header's spelling too),
     sent over USERSOCK multicast (family=2): the module cannot load here."""
-    from .test_cli import load_json
-
     s = load_json("--proto", "family=2", "--group", "4", "--type", name, "--count", "3")
     assert s["type"] == family.NLFAM_MSG_MCAST_HELLO
     assert s["type_name"] == "NLFAM_MSG_MCAST_HELLO"
