@@ -95,6 +95,8 @@ def tests(session: nox.Session) -> None:
     py_flags: list[str] = []
     # the receive-path state machine runs its full length in make test-host
     # (and under ASan); here a shorter walk per interpreter
+    # (session.run adds these to the outer environment, which it passes on:
+    # CI and NLFAST_KERNEL_TREE reach the tests as make test-pythons sets them)
     env = {"NLFAST_STATE_EXAMPLES": "8"}
     if session.python == NEWEST:
         # No deprecation warnings on the newest Python: in pytest and in the

@@ -1010,7 +1010,8 @@ class _Compiler:
         for i, g in enumerate((doc.get("mcast-groups") or {}).get("list") or ()):
             gname = self.need(g, "name", f"/mcast-groups/list/{i}")
             if protocol == "netlink-raw":
-                groups[gname] = int(self.need(g, "value", f"/mcast-groups/list/{i}"))
+                # the value is optional in netlink-raw.yaml (nftables' mgmt has none)
+                groups[gname] = int(g["value"]) if "value" in g else None
             else:
                 groups[gname] = None  # resolved by name at run time
         return Spec(
@@ -1504,7 +1505,9 @@ class Family:
                            f"(it has: {', '.join(groups) or 'none'})")
         num = groups[name]
         if num is None:
-            assert self.genl is not None
+            if self.genl is None:
+                raise KeyError(f"spec {self.spec.name!r} gives no number for multicast "
+                               f"group {name!r} (netlink-raw: give it as a number)")
             return self.genl.group(name)
         return num
 

@@ -110,3 +110,28 @@ def data_dir() -> Path:
 
 def fd_count() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+def kernel_tree() -> Path:
+    """The kernel tree of $NLFAST_KERNEL_TREE (its root: the specs are in
+    Documentation/netlink/specs; make test-host sets it from
+    tools/kernel-tree.sh).  Not set: a skip that says so locally, a failure in
+    CI (CI set), where these tests must run."""
+    d = os.environ.get("NLFAST_KERNEL_TREE")
+    if not d:
+        why = ("NLFAST_KERNEL_TREE is not set: give the root of a kernel tree "
+               "(tools/kernel-tree.sh unpacks one; make test-host sets it) to load "
+               "and run the kernel's own netlink specs")
+        if os.environ.get("CI"):
+            pytest.fail(why + " (CI: required)", pytrace=False)
+        pytest.skip(why)
+    specs = Path(d) / "Documentation" / "netlink" / "specs"
+    if not specs.is_dir():
+        pytest.fail(f"NLFAST_KERNEL_TREE={d} has no Documentation/netlink/specs", pytrace=False)
+    return Path(d)
+
+
+@pytest.fixture(scope="session")
+def kernel_specs() -> Path:
+    """Documentation/netlink/specs of $NLFAST_KERNEL_TREE (see kernel_tree)."""
+    return kernel_tree() / "Documentation" / "netlink" / "specs"

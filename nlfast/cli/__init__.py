@@ -18,9 +18,9 @@ import os
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from nlfast import family, rtnl
+from nlfast import family, genl, rtnl
 from nlfast.constants import (
     NETLINK_GENERIC,
     NETLINK_KOBJECT_UEVENT,
@@ -29,6 +29,9 @@ from nlfast.constants import (
     NETLINK_SOCK_DIAG,
     NETLINK_USERSOCK,
 )
+
+if TYPE_CHECKING:
+    from nlfast.spec import Spec
 
 PROG = "nlfast"
 
@@ -46,31 +49,44 @@ _PROTO_NAMES: dict[str, int] = {
 # linux/rtnetlink.h: {message type: "RTM_NEWLINK", ...}, as the shim was built
 RTM_NAMES: dict[int, str] = rtnl.rtm_names()
 
-# linux/genetlink.h: fixed by the uapi (the public API has no generic netlink
-# module yet; tests/test_cli.py checks these against the system header)
-GENL_ID_CTRL = 0x10  # NLMSG_MIN_TYPE
-GENL_HDRLEN = 4  # struct genlmsghdr: u8 cmd, u8 version, u16 reserved
-CTRL_CMD_GETFAMILY = 3
-CTRL_ATTR_FAMILY_ID = 1
-CTRL_ATTR_FAMILY_NAME = 2
-
-def _family_table(prefix: str) -> dict[str, int]:
-    """{lower-case short name: value} of the family header's ``prefix`` names."""
-    out: dict[str, int] = {}
-    for name in family.names():
-        if not name.startswith(prefix) or name.endswith("_MAX"):
-            continue
-        value = getattr(family, name)
-        if isinstance(value, int):
-            out[name[len(prefix):].lower()] = value
-    return out
+# linux/genetlink.h, as the shim was built (tests/test_cli.py checks them)
+GENL_ID_CTRL = genl.GENL_ID_CTRL
+GENL_HDRLEN = genl.GENL_HDRLEN
+CTRL_CMD_GETFAMILY = genl.CTRL_CMD_GETFAMILY
+CTRL_ATTR_FAMILY_ID = genl.CTRL_ATTR_FAMILY_ID
+CTRL_ATTR_FAMILY_NAME = genl.CTRL_ATTR_FAMILY_NAME
 
 
-def _reverse(table: dict[str, int], prefix: str) -> dict[int, str]:
-    out: dict[int, str] = {}
-    for short, value in table.items():
-        out.setdefault(value, prefix + short.upper())
-    return out
+def family_spec() -> Spec:
+    """The module's family, by its spec (nlfast/specs/nlfast-family.yaml):
+    message types, attributes and groups by name.
+
+    :raises UsageError: PyYAML, which reads the spec, is missing.
+    """
+    from nlfast import spec
+
+    try:
+        return spec.load("nlfast-family")
+    except ModuleNotFoundError as exc:
+        raise UsageError(f"the module's family is read from its spec: {exc}") from None
+
+
+def c_name(prefix: str, name: str) -> str:
+    """A spec's name as the uapi header spells it: c_name("NLFAM_MSG_", "mcast-hello")."""
+    return prefix + name.upper().replace("-", "_")
+
+
+def load_spec(text: str) -> Spec:
+    """``--spec``: a spec by name (nlfast's, $NLFAST_SPEC_PATH) or path.
+
+    :raises UsageError: no such spec, or one that does not load.
+    """
+    from nlfast import spec
+
+    try:
+        return spec.load(text)
+    except (OSError, spec.SpecError, ModuleNotFoundError) as exc:
+        raise UsageError(f"argument --spec: {exc}") from None
 
 
 def errno_name(code: int) -> str:
@@ -254,9 +270,15 @@ def build_parser() -> _Parser:
     )
     mon.add_argument("groups", nargs="+", metavar="GROUP",
                      help="group numbers, or names: for route link, ipv4-ifaddr, ipv6-ifaddr, "
-                          "ipv4-route, neigh, ...; for family events, hello, flood, spare")
-    mon.add_argument("--proto", type=parse_proto, default=parse_proto("route"),
+                          "ipv4-route, neigh, ...; for family events, hello, flood, spare; "
+                          "with --spec the spec's")
+    mon.add_argument("--proto", type=parse_proto, default=None,
                      help="route (default), usersock, generic, family, family=N or a number")
+    mon.add_argument("--spec", default=None, metavar="NAME|PATH",
+                     help="decode by this netlink spec (a name such as rt-link, nlctrl, "
+                          "nlfast-family, or a YAML file's path): its protocol, its group "
+                          "names (a generic netlink family's by nlctrl), messages as dicts "
+                          "named by the spec")
     mon.add_argument("--count", type=_positive_int, default=None, metavar="N",
                      help="stop after N messages")
     mon.add_argument("--timeout", type=_positive_float, default=None, metavar="SECONDS",

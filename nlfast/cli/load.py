@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from nlfast import attrs as _attrs
-from nlfast import family, rtnl
+from nlfast import family, genl, rtnl
 from nlfast.attrs import Attr
 from nlfast.cli import (
     CTRL_ATTR_FAMILY_NAME,
@@ -29,9 +29,9 @@ from nlfast.cli import (
     Proto,
     UsageError,
     _drops,
-    _family_table,
-    _reverse,
+    c_name,
     errno_name,
+    family_spec,
     open_error,
 )
 from nlfast.constants import (
@@ -123,20 +123,23 @@ def make_spec(a: argparse.Namespace) -> LoadSpec:
         else:
             label = RTM_NAMES.get(t, label)
     elif kind == "family":
-        names = _family_table("NLFAM_MSG_")
+        fam = family_spec()
+        fattrs = fam.attr_sets["nlfam-attrs"].by_name
+        names = {n: o.req_value for n, o in fam.ops.items() if o.req_value is not None}
+        names.update({n.replace("-", "_"): v for n, v in names.items()})
         t, label = _type_from(a.msg_type, names, "echo")
-        label = _reverse(names, "NLFAM_MSG_").get(t, label)
-        if t == names.get("echo"):
+        label = next((c_name("NLFAM_MSG_", n) for n, v in names.items() if v == t), label)
+        if t == names["echo"]:
             reply_type, replies = t, True
-        elif t == names.get("stats"):
+        elif t == names["stats"]:
             reply_type, replies, no_size = t, True, label
-        elif t == names.get("hello"):
+        elif t == names["hello"]:
             reply_type, replies, no_size = t, True, label
-            attrs.append(_attrs.string(family.NLFAM_A_TEXT, family.NLFAM_HELLO_TEXT))
+            attrs.append(_attrs.string(fattrs["text"].value, family.NLFAM_HELLO_TEXT))
     elif kind == "generic":
         t, label = _type_from(a.msg_type, {"getfamily": GENL_ID_CTRL}, "getfamily")
         if a.msg_type is None or a.msg_type.strip().lower() == "getfamily":
-            header = struct.pack("=BBH", CTRL_CMD_GETFAMILY, 1, 0)  # host order
+            header = genl.genlmsghdr(CTRL_CMD_GETFAMILY, 1)
             attrs.append(_attrs.string(CTRL_ATTR_FAMILY_NAME, "nlctrl"))
             reply_type, replies, no_size = GENL_ID_CTRL, True, "CTRL_CMD_GETFAMILY"
             label = "nlctrl CTRL_CMD_GETFAMILY"
@@ -151,7 +154,8 @@ def make_spec(a: argparse.Namespace) -> LoadSpec:
     if size > MAX_ATTR_PAYLOAD:
         raise UsageError(f"argument --size: at most {MAX_ATTR_PAYLOAD} bytes (one attribute)")
     if size:
-        atype = family.NLFAM_A_DATA if kind == "family" else 1
+        atype = family_spec().attr_sets["nlfam-attrs"].by_name["data"].value \
+            if kind == "family" else 1
         attrs.append(_attrs.binary(atype, bytes(i & 0xFF for i in range(size))))
 
     if a.dest is not None and a.group is not None:

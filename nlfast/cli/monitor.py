@@ -11,9 +11,9 @@ import struct
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from nlfast import rtnl
+from nlfast import genl, rtnl
 from nlfast.attrs import AttrSet
 from nlfast.cli import (
     CTRL_ATTR_FAMILY_ID,
@@ -25,15 +25,20 @@ from nlfast.cli import (
     Proto,
     UsageError,
     _drops,
-    _family_table,
-    _reverse,
     _strerror,
+    c_name,
     errno_name,
+    family_spec,
+    load_spec,
     open_error,
+    parse_proto,
 )
 from nlfast.constants import NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN
 from nlfast.errors import DecodeError, TruncatedError
 from nlfast.message import MessageView
+
+if TYPE_CHECKING:
+    from nlfast.spec import Spec
 
 _NDM_IFINDEX = struct.Struct("=i")  # host order, as the kernel writes it
 
@@ -47,19 +52,25 @@ _OPERSTATES = ("UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DO
 # -- monitor ------------------------------------------------------------------------
 
 
-def resolve_groups(proto: Proto, names: Sequence[str]) -> dict[int, str]:
-    """{group number: label} of the groups named (names or numbers)."""
+def resolve_groups(proto: Proto, names: Sequence[str], spec: Spec | None = None,
+                   netns: str | None = None) -> dict[int, str]:
+    """{group number: label} of the groups named (names or numbers): the
+    names of ``spec`` when given (a generic netlink family's resolved through
+    nlctrl in ``netns``), else those the protocol is known by."""
     table: dict[str, int] = {}
     if proto.kind == "route":
-        table = ROUTE_GROUPS
+        table = dict(ROUTE_GROUPS)
     elif proto.kind == "family":
-        table = {k.replace("_", "-"): v for k, v in _family_table("NLFAM_GRP_").items()
-                 if v > 0 and k != "none"}
+        table = {k: v for k, v in family_spec().mcast_groups.items() if v is not None}
+    if spec is not None:
+        table.update(_spec_groups(spec, netns))
     rev = {v: k for k, v in reversed(table.items())}
     out: dict[int, str] = {}
     for name in names:
-        key = name.strip().lower().replace("_", "-")
-        if key.startswith("rtnlgrp-"):
+        key = name.strip().lower()
+        if key not in table:
+            key = key.replace("_", "-")
+        if key not in table and key.startswith("rtnlgrp-"):
             key = key[len("rtnlgrp-"):]
         if key in table:
             g = table[key]
@@ -74,6 +85,21 @@ def resolve_groups(proto: Proto, names: Sequence[str]) -> dict[int, str]:
                 raise UsageError(f"group {g}: groups are numbered from 1")
         out[g] = f"{rev[g]} ({g})" if g in rev else str(g)
     return out
+
+
+def _spec_groups(spec: Spec, netns: str | None) -> dict[str, int]:
+    """{name: number} of the spec's groups; a generic netlink family's
+    come from nlctrl (the family's groups in this namespace)."""
+    fixed = {k: v for k, v in spec.mcast_groups.items() if v is not None}
+    if not spec.genl:
+        return fixed
+    from nlfast.socket import Socket
+
+    try:
+        with Socket(spec.protonum, netns=netns) as s:
+            return dict(genl.family(s, spec.name).groups)
+    except genl.FamilyNotFoundError as exc:
+        raise UsageError(f"argument --spec: {exc}") from None
 
 
 def _fmt_addr(b: bytes) -> str:
@@ -144,10 +170,18 @@ def _route_fields(m: MessageView) -> dict[str, Any]:
 
 
 class _FamilyNames:
+    """The module's family, by its spec, under the header's names."""
+
     def __init__(self) -> None:
-        self.types = _reverse(_family_table("NLFAM_MSG_"), "NLFAM_MSG_")
-        self.attrs = _reverse(_family_table("NLFAM_A_"), "NLFAM_A_")
-        self.stats = _reverse(_family_table("NLFAM_STAT_"), "NLFAM_STAT_")
+        fam = family_spec()
+        self.types: dict[int, str] = {}
+        for name, op in fam.ops.items():
+            if op.rsp_value is not None:
+                self.types.setdefault(op.rsp_value, c_name("NLFAM_MSG_", name))
+        self.attrs = {a.value: c_name("NLFAM_A_", a.name)
+                      for a in fam.attr_sets["nlfam-attrs"].by_name.values()}
+        self.stats = {a.value: c_name("NLFAM_STAT_", a.name)
+                      for a in fam.attr_sets["stat-attrs"].by_name.values()}
 
     def fields(self, m: MessageView) -> dict[str, Any]:
         f: dict[str, Any] = {}
@@ -194,9 +228,15 @@ _CONTROL = {NLMSG_NOOP: "NLMSG_NOOP", NLMSG_ERROR: "NLMSG_ERROR", NLMSG_DONE: "N
 
 
 class _Decoder:
-    def __init__(self, proto: Proto) -> None:
+    def __init__(self, proto: Proto, spec: Spec | None = None) -> None:
         self.kind = proto.kind
-        self.fam = _FamilyNames() if proto.kind == "family" else None
+        self.spec = spec
+        self.fam = _FamilyNames() if proto.kind == "family" and spec is None else None
+
+    def _spec_op(self, m: MessageView) -> Any:
+        assert self.spec is not None
+        p = m.payload
+        return self.spec.reply_op(m.type, p[0] if self.spec.genl and len(p) else None)
 
     def type_name(self, t: int) -> str | None:
         if t in _CONTROL:
@@ -216,6 +256,11 @@ class _Decoder:
         try:
             if t in (NLMSG_ERROR, NLMSG_DONE):
                 rec["error"] = errno_name(m.error) if m.error else None
+            elif self.spec is not None:
+                op = self._spec_op(m)
+                if op is not None:
+                    rec["type_name"] = op.name
+                rec["attrs"] = self.spec.decode(t, m.payload, op=op)
             elif self.kind == "route":
                 rec["attrs"] = _route_fields(m)
             elif self.fam is not None:
@@ -236,7 +281,22 @@ def _text_value(v: Any) -> str:
         return v
     if isinstance(v, dict):
         return "{" + ",".join(f"{k}={_text_value(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, list):
+        return "[" + ",".join(_text_value(x) for x in v) + "]"
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v).hex()
     return str(v)
+
+
+def _json_default(v: Any) -> Any:
+    """What a spec decodes beyond JSON's types: binary values, as hex."""
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return bytes(v).hex()
+    raise TypeError(f"{type(v).__name__} is not JSON serializable")
+
+
+def _json_line(rec: dict[str, Any]) -> str:
+    return json.dumps(rec, default=_json_default)
 
 
 def format_text(rec: dict[str, Any]) -> str:
@@ -253,6 +313,17 @@ def format_text(rec: dict[str, Any]) -> str:
     return " ".join(parts)
 
 
+def _proto_of(given: Proto | None, spec: Spec | None) -> Proto:
+    """--proto, or the spec's protocol (route without either)."""
+    if spec is None:
+        return given or parse_proto("route")
+    if given is not None and given.number != spec.protonum:
+        raise UsageError(f"argument --proto: spec {spec.name!r} is of protocol "
+                         f"{spec.protonum}, not {given.number}")
+    base = given or parse_proto(str(spec.protonum))
+    return Proto(spec.protonum, base.kind, f"{spec.name} ({spec.protonum})")
+
+
 def run_monitor(a: argparse.Namespace) -> int:
     """``nlfast monitor``: runs on nlfast.aio (one reader callback, no thread)."""
     import asyncio
@@ -266,8 +337,9 @@ def run_monitor(a: argparse.Namespace) -> int:
 async def _run_monitor(a: argparse.Namespace) -> int:
     from nlfast import aio
 
-    proto: Proto = a.proto
-    groups = resolve_groups(proto, a.groups)
+    spec = load_spec(a.spec) if a.spec is not None else None
+    proto: Proto = _proto_of(a.proto, spec)
+    groups = resolve_groups(proto, a.groups, spec, a.netns)
     try:
         sock = aio.Socket(proto.number, netns=a.netns, rcvbuf=a.rcvbuf, overrun="count")
     except OSError as exc:
@@ -290,7 +362,7 @@ async def _run_monitor(a: argparse.Namespace) -> int:
                   f"{', '.join(groups.values())}{where} (portid {sock.portid})",
                   file=sys.stderr, flush=True)
         try:
-            return await _monitor_loop(sock, a, _Decoder(proto))
+            return await _monitor_loop(sock, a, _Decoder(proto, spec))
         except BrokenPipeError:
             # the reader went away (| head): no traceback, no flush error at exit
             devnull = os.open(os.devnull, os.O_WRONLY)
@@ -300,7 +372,7 @@ async def _run_monitor(a: argparse.Namespace) -> int:
 
 async def _monitor_loop(sock: Any, a: argparse.Namespace, dec: _Decoder) -> int:
     out = sys.stdout
-    emit: Callable[[dict[str, Any]], str] = json.dumps if a.json else format_text
+    emit: Callable[[dict[str, Any]], str] = _json_line if a.json else format_text
     seen = 0
     # a fresh socket: counted from 0, not from a first reading that could
     # come after the "listening" line and so after losses it should report
