@@ -11,6 +11,7 @@ used through its public API only, written the way README.md shows it.
 from __future__ import annotations
 
 import errno
+import os
 import struct
 import sys
 import threading
@@ -25,6 +26,7 @@ from benchmarks.nlconst import (
     FAM_A_GROUP,
     FAM_A_SIZE,
     FAM_MSG_FLOOD,
+    NETLINK_ROUTE,
     NLA_TYPE_MASK,
     NLATTR,
     NLM_F_ACK,
@@ -34,6 +36,8 @@ from benchmarks.nlconst import (
     NLMSG_ERROR,
     NLMSGHDR,
     RCVBUF,
+    RTM_GETLINK,
+    RTM_NEWLINK,
     U32,
     attr_u32,
     open_socket,
@@ -709,7 +713,6 @@ def recv_pyroute2(count: int, proto: int, mtype: int, group: int = 0, end_type: 
     """NetlinkSocket.get() parses each datagram into nlmsg objects; an
     overrun comes out as ENOBUFS.  get() has no timeout: the END message
     ends the run, a watchdog a hung one."""
-    import os
     import socket
 
     from pyroute2.netlink.nlsocket import NetlinkSocket
@@ -889,6 +892,143 @@ def send_pyroute2(count: int, proto: int, mtype: int, flags: int = 0, size: int 
     return done(count, t0, t1)
 
 
+# -- names from specs (nlfast.spec, as README shows it) beside the numeric API,
+# the kernel's own spec client (ynl) and pyroute2 ---------------------------------
+
+NL_KW = {"rx_buffers": 64, "rx_bufsize": BIG_BUF, "rcvbuf": RCVBUF}
+
+
+def kernel_tree(*parts: str) -> str | None:
+    """A path in the kernel tree of $NLFAST_KERNEL_TREE (make bench sets it), or None."""
+    tree = os.environ.get("NLFAST_KERNEL_TREE")
+    return os.path.join(tree, *parts) if tree else None
+
+
+def dump_nlfast_spec(count: int, reply: int, **_: Any) -> dict[str, Any]:
+    """``for b in rt.batches("getlink")``: ``rt.column(b, "ifname")``, checked
+    as the numeric columns are (type, seq, no name missing)."""
+    from nlfast import spec
+
+    entries = bad = 0
+    with spec.open("rt-link", **NL_KW) as rt:
+        t0 = perf()
+        for _ in range(count):
+            seq = rt.sock.next_seq
+            for b in rt.batches("getlink"):
+                n = len(b)
+                bad += n - min(b.count(reply), b.seqs.tolist().count(seq))
+                bad += rt.column(b, "ifname").count(None)
+                entries += n
+        t1 = perf()
+    if bad:
+        raise BenchError(f"{bad} entries of another type or seq or without a name")
+    return done(entries, t0, t1, count)
+
+
+def request_nlfast_do(count: int, ifindex: int, **_: Any) -> dict[str, Any]:
+    """``rt.do("getlink", {"ifi-index": i})``: one in flight, acked, as request()."""
+    from nlfast import spec
+
+    with spec.open("rt-link", **NL_KW) as rt:
+        t0 = perf()
+        for _ in range(count):
+            if not rt.do("getlink", {"ifi-index": ifindex})["ifname"]:
+                raise BenchError("a reply without its name")
+        t1 = perf()
+    return done(count, t0, t1)
+
+
+def captured_links() -> list[list[bytes]]:
+    """One RTM_GETLINK dump, the messages of each datagram (NLMSG_DONE left
+    out), taken before the clock: every decoding contender gets these bytes."""
+    s = open_socket(NETLINK_ROUTE)
+    s.send(NLMSGHDR.pack(32, RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 1, 0) + bytes(16))
+    out: list[list[bytes]] = []
+    while not out or out[-1][-1:] != [b""]:
+        data, off, msgs = s.recv(BIG_BUF), 0, []
+        while off + 16 <= len(data):
+            ln, typ = NLMSGHDR.unpack_from(data, off)[:2]
+            if typ not in (RTM_NEWLINK, NLMSG_DONE) or ln < 16:
+                raise BenchError(f"a message of type {typ} in the dump")
+            msgs.append(data[off : off + ((ln + 3) & ~3)] if typ == RTM_NEWLINK else b"")
+            off += (ln + 3) & ~3
+        out.append(msgs)
+    s.close()
+    return [[m for m in d if m] for d in out if any(d)]
+
+
+def decode_done(entries: int, bad: int, t0: float, t1: float, count: int) -> dict[str, Any]:
+    if bad:
+        raise BenchError(f"{bad} links decoded without their name")
+    return done(entries, t0, t1, count)
+
+
+def decode_nlfast(count: int, **_: Any) -> dict[str, Any]:
+    """``rt.to_dict(MessageView.from_bytes(m))`` of every message; the
+    kernel's rt_link.yaml (every attribute) when NLFAST_KERNEL_TREE is set,
+    else the shipped rt-link."""
+    from nlfast import MessageView, spec
+
+    msgs = [m for d in captured_links() for m in d]
+    entries = bad = 0
+    with spec.open(kernel_tree("Documentation/netlink/specs/rt_link.yaml") or "rt-link") as rt:
+        t0 = perf()
+        for _ in range(count):
+            for m in msgs:
+                bad += not rt.to_dict(MessageView.from_bytes(m)).get("ifname")
+            entries += len(msgs)
+        t1 = perf()
+    return decode_done(entries, bad, t0, t1, count)
+
+
+def decode_ynl(count: int, **_: Any) -> dict[str, Any]:
+    """The kernel's tools/net/ynl/lib (imported from NLFAST_KERNEL_TREE, not
+    copied): what its dump() does with each datagram received, NlMsgs, then
+    per message nlproto.decode, _decode of the attributes, _decode_struct."""
+    lib = kernel_tree("tools/net/ynl")
+    if lib is None:
+        raise NotApplicable("NLFAST_KERNEL_TREE is not set: no kernel spec client to compare "
+                            "against (make bench sets it from tools/kernel-tree.sh)")
+    sys.path.insert(0, lib)
+    from lib.ynl import NlMsgs, YnlFamily  # type: ignore[import-not-found]
+
+    # schema="": no jsonschema check (at load, outside the clock); process_unknown:
+    # attributes newer than the tree's spec kept raw (its CLI's --process-unknown)
+    ynl = YnlFamily(kernel_tree("Documentation/netlink/specs/rt_link.yaml"), schema="",
+                    process_unknown=True)
+    op = ynl.ops["getlink"]
+    datagrams = [b"".join(d) for d in captured_links()]
+    entries = bad = 0
+    t0 = perf()
+    for _ in range(count):
+        for data in datagrams:
+            for nm in NlMsgs(data, attr_space=op.attr_set):
+                m = ynl.nlproto.decode(ynl, nm, op)
+                d = ynl._decode(m.raw_attrs, op.attr_set.name)
+                d.update(ynl._decode_struct(m.raw, op.fixed_header))
+                bad += not d.get("ifname")
+                entries += 1
+    t1 = perf()
+    return decode_done(entries, bad, t0, t1, count)
+
+
+def decode_pyroute2(count: int, **_: Any) -> dict[str, Any]:
+    """``MarshalRtnl().parse(datagram)``: what IPRoute does with each datagram."""
+    from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+
+    marshal = MarshalRtnl()
+    datagrams = [b"".join(d) for d in captured_links()]
+    entries = bad = 0
+    t0 = perf()
+    for _ in range(count):
+        for data in datagrams:
+            for m in marshal.parse(data):
+                bad += m.get_attr("IFLA_IFNAME") is None
+                entries += 1
+    t1 = perf()
+    return decode_done(entries, bad, t0, t1, count)
+
+
 def _with(fn: Callable[..., dict[str, Any]], **fixed: Any) -> Callable[..., dict[str, Any]]:
     return lambda **kw: fn(**{**kw, **fixed})
 
@@ -923,4 +1063,9 @@ CONTENDERS: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
     ("send", "stdlib-distinct"): _with(send_stdlib, how="distinct"),
     ("send", "stdlib-simple"): _with(send_stdlib, how="simple"),
     ("send", "pyroute2"): send_pyroute2,
+    ("dump", "nlfast-spec"): dump_nlfast_spec,
+    ("request", "nlfast-do"): request_nlfast_do,
+    ("decode", "nlfast-to_dict"): decode_nlfast,
+    ("decode", "ynl"): decode_ynl,
+    ("decode", "pyroute2"): decode_pyroute2,
 }
