@@ -278,7 +278,7 @@ def p2_family(proto: int) -> Any:
 
 
 # -- request/reply: `req`, one `reply` each carrying `attr` (text: decoded as a
-# str; else its length must be `size`); K.RTM_GETLINK when `ifindex` is set ----
+# str; else its length must be `size`); RTM_GETLINK when `ifindex` is set ----
 
 def request_payload(ifindex: int = 0, size: int = 0, attr: int = 0) -> bytes:
     return struct.pack("=BxHiII", 0, 0, ifindex, 0, 0) if ifindex else body(size, attr)
@@ -769,7 +769,7 @@ def stdlib_wait_ack(s: Any, seq: int) -> None:
             ln, typ, _fl, sq, _pid = NLMSGHDR.unpack_from(buf, off)
             err = struct.unpack_from("=i", buf, off + 16)[0] if typ == K.NLMSG_ERROR else 0
             if err:
-                raise BenchError(f"K.NLMSG_ERROR {err}")
+                raise BenchError(f"NLMSG_ERROR {err}")
             if typ == K.NLMSG_ERROR and sq == seq:
                 return
             off += (ln + 3) & ~3

@@ -91,6 +91,8 @@ LINKS = dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LE
 ADDRS = dict(RTNL, req=K.RTM_GETADDR, reply=K.RTM_NEWADDR, hdrlen=K.IFADDRMSG_LEN,
              attrs=[K.IFA_ADDRESS, K.IFA_LOCAL], p2get="get_addr",
              p2attrs=["IFA_ADDRESS", "IFA_LOCAL"])
+GETLINK = dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LEN,
+               attr=K.IFLA_IFNAME, text=True, ifindex=1)
 USERSOCK = {"proto": K.NETLINK_USERSOCK, "mtype": K.USERSOCK_TYPE}
 FAM_DUMP = dict(req=K.FAM_MSG_DUMP, reply=K.FAM_MSG_DUMP, hdrlen=0, attrs=[K.FAM_A_INDEX],
                 order=True, size=16)
@@ -131,8 +133,7 @@ HOST = [
              "request", "round trips/s",
              ("c", "c-ack", "c-sync", "nlfast", "nlfast-request", "nlfast-request_many",
               "nlfast-request_many-ack", "stdlib", "stdlib-simple", "pyroute2", "nlfast-do"),
-             dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LEN,
-                  attr=K.IFLA_IFNAME, text=True, ifindex=1),
+             GETLINK,
              c={"c": ("getlink", {"window": 64}), "c-ack": ("getlink", {"window": 64, "ack": 1}),
                 "c-sync": ("getlink", {"window": 1, "ack": 1})},
              expected={"c": 350e3, "c-ack": 250e3, "c-sync": 150e3, "nlfast": 300e3,
@@ -151,15 +152,13 @@ HOST = [
     Workload("getlink-aio", "RTM_GETLINK request/response under asyncio, one in flight: "
              "`await s.request(msg)` (nlfast.aio) beside the sync request() (both acked)",
              "request", "round trips/s", ("nlfast-request", "nlfast-aio-request"),
-             dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LEN,
-                  attr=K.IFLA_IFNAME, text=True, ifindex=1),
+             GETLINK,
              expected={"nlfast-request": 60e3, "nlfast-aio-request": 50e3},
              targets={"nlfast-aio-request": [("nlfast-request", 0.8)]}, min_units=64),
     Workload("getlink-coroutines", "RTM_GETLINK requests from 1000 coroutines x 100 on one "
              "nlfast.aio socket, beside request_many() of the same 100,000 (all acked)",
              "request", "round trips/s", ("nlfast-request_many-ack", "nlfast-aio-coroutines"),
-             dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LEN,
-                  attr=K.IFLA_IFNAME, text=True, ifindex=1),
+             GETLINK,
              targets={"nlfast-aio-coroutines": [("nlfast-request_many-ack", 0.8)]},
              fixed={"*": 100_000}, quick={"*": 20_000},
              notes="100,000 requests per run (20,000 with --quick: 1000 coroutines x 20); "
