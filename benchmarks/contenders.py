@@ -1,11 +1,12 @@
 """The Python contenders: one function per kind of workload and style, run in a worker.
 
-A workload (workloads.py) names its kind (dump, request, recv, send) and its
-parameters; each function takes them as keywords plus ``count`` (the units
-to do) and returns ``{"count": items handled, "seconds": of the measured
-loop only, ...}``.  Per item every contender does the same work: check the
-type and the seq (or index), read the workload's attributes.  nlfast is
-used through its public API only, written the way README.md shows it.
+A workload (workloads.py) names its kind (dump, request, recv, send, decode)
+and its parameters; each function, registered by @contender, takes them as
+keywords plus ``count`` (the units to do) and returns ``{"count": items
+handled, "seconds": of the measured loop only, ...}``.  Per item every
+contender does the same work: check the type and the seq (or index), read
+the workload's attributes.  nlfast is used through its public API only,
+written the way README.md shows it.
 """
 
 from __future__ import annotations

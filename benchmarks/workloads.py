@@ -4,8 +4,9 @@ who takes part and what nlfast's rows must reach.
 ``kind`` picks the contender functions (benchmarks/contenders.py) and how a
 measurement runs (benchmarks/harness.py): ``dump``, ``request``, ``recv``
 (nlceil or the family sends, the contender receives), ``send`` (the
-contender sends, to nlceil's receiver or the family), ``import``, ``rss``
-(peak RSS of one dump).  ``params`` go to the contender functions; ``c``
+contender sends, to nlceil's receiver or the family), ``decode`` (messages
+captured before the clock, decoded), ``import``, ``rss`` (peak RSS of one
+dump).  ``params`` go to the contender functions; ``c``
 gives each C contender its nlceil arguments.
 """
 
@@ -42,7 +43,8 @@ NAMES = {
 }
 PURE_PYTHON = ("stdlib", "stdlib-distinct", "stdlib-simple", "pyroute2", "pyroute2-aio", "ynl")
 REFS = {"c": "C", "c-ack": "C acked", "c-sync": "C 1/syscall pair", "stdlib": "stdlib batched",
-        "stdlib-distinct": "stdlib distinct", "pyroute2": "pyroute2", "ynl": "ynl"}
+        "stdlib-distinct": "stdlib distinct", "pyroute2": "pyroute2", "ynl": "ynl",
+        "nlfast": "nlfast columns", "nlfast-request": "request()"}
 
 
 @dataclass
@@ -116,7 +118,8 @@ HOST = [
              targets={"nlfast-to_dict": [("ynl", 20.0), ("pyroute2", 50.0)]},
              notes="the same bytes: each contender captures one dump of the namespace's links "
                    "before the clock, then decodes every message (framing included); nlfast and "
-                   "ynl read the kernel tree's rt_link.yaml (NLFAST_KERNEL_TREE)"),
+                   "ynl read the kernel tree's rt_link.yaml (NLFAST_KERNEL_TREE; without it "
+                   "ynl is n/a and nlfast reads its shipped rt-link, fewer attributes)"),
     Workload("linkdump-aio", "link dump under asyncio: `async for batch in s.dump(msg)` "
              "(nlfast.aio) beside the sync dump and pyroute2's AsyncIPRoute.get_links()",
              "dump", "links/s", ("nlfast", "nlfast-aio", "pyroute2-aio"), LINKS,
