@@ -42,9 +42,6 @@ NAMES = {
     "ynl": "the kernel's ynl",
 }
 PURE_PYTHON = ("stdlib", "stdlib-distinct", "stdlib-simple", "pyroute2", "pyroute2-aio", "ynl")
-REFS = {"c": "C", "c-ack": "C acked", "c-sync": "C 1/syscall pair", "stdlib": "stdlib batched",
-        "stdlib-distinct": "stdlib distinct", "pyroute2": "pyroute2", "ynl": "ynl",
-        "nlfast": "nlfast columns", "nlfast-request": "request()"}
 
 
 @dataclass

@@ -898,9 +898,8 @@ int main(int argc, char **argv)
 		{ "count", 1, NULL, 'n' }, { "repeat", 1, NULL, 'r' }, { "ifindex", 1, NULL, 'i' },
 		{ "window", 1, NULL, 'w' }, { "size", 1, NULL, 's' }, { "dest", 1, NULL, 'd' },
 		{ "group", 1, NULL, 'g' }, { "timeout", 1, NULL, 't' }, { "proto", 1, NULL, 'P' },
-		{ "batch", 1, NULL, 'b' },
-		{ "rcvbuf", 1, NULL, 'R' }, { "ack", 1, NULL, 'a' }, { "help", 0, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "batch", 1, NULL, 'b' }, { "rcvbuf", 1, NULL, 'R' }, { "ack", 1, NULL, 'a' },
+		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_nl dst = { .nl_family = AF_NETLINK };
 	const char *wl;
