@@ -934,22 +934,27 @@ def request_nlfast_do(count: int, ifindex: int, **_: Any) -> dict[str, Any]:
 
 
 def captured_links() -> list[list[bytes]]:
-    """One K.RTM_GETLINK dump, the messages of each datagram (NLMSG_DONE left
-    out), taken before the clock: every decoding contender gets these bytes."""
+    """One RTM_GETLINK dump, the messages of each datagram, taken before the
+    clock: every decoding contender gets these bytes."""
     s = K.open_socket(K.NETLINK_ROUTE)
     s.send(NLMSGHDR.pack(32, K.RTM_GETLINK, K.NLM_F_REQUEST | K.NLM_F_DUMP, 1, 0) + bytes(16))
     out: list[list[bytes]] = []
-    while not out or out[-1][-1:] != [b""]:
+    end = False
+    while not end:
         data, off, msgs = s.recv(K.BIG_BUF), 0, []
         while off + 16 <= len(data):
             ln, typ = NLMSGHDR.unpack_from(data, off)[:2]
-            if typ not in (K.RTM_NEWLINK, NLMSG_DONE) or ln < 16:
+            if typ == NLMSG_DONE:
+                end = True
+                break
+            if typ != K.RTM_NEWLINK or ln < 16:
                 raise BenchError(f"a message of type {typ} in the dump")
-            msgs.append(data[off : off + ((ln + 3) & ~3)] if typ == K.RTM_NEWLINK else b"")
+            msgs.append(data[off : off + ((ln + 3) & ~3)])
             off += (ln + 3) & ~3
-        out.append(msgs)
+        if msgs:
+            out.append(msgs)
     s.close()
-    return [[m for m in d if m] for d in out if any(d)]
+    return out
 
 
 def decode(count: int, items: list[Any], names: Callable[[Any], Iterable[Any]]) -> dict[str, Any]:
