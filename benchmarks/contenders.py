@@ -11,7 +11,6 @@ written the way README.md shows it.
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import os
 import struct
@@ -346,7 +345,6 @@ def request_nlfast_calls(count: int, proto: int, req: int, reply: int, hdrlen: i
     """As README shows them: one in flight, ``(m,) = s.request(msg)``; or
     ``many``: ``s.request_many([msg] * n)`` (``ack=False``: each done at its
     reply rather than at its ack)."""
-
     with nl(proto) as s:
         msg = request_msg(req, attr, ifindex, size)
         t0 = perf()
@@ -459,6 +457,8 @@ def request_pyroute2(count: int, proto: int, req: int, reply: int, ifindex: int 
 def dump_nlfast_aio(count: int, proto: int, req: int, reply: int, hdrlen: int,
                     attrs: list[int], text: bool = False, **_: Any) -> dict[str, Any]:
     """``async for b in s.dump(msg)`` with the columns checks of dump_nlfast."""
+    import asyncio
+
     import nlfast.aio
     from nlfast import Message
 
@@ -484,6 +484,8 @@ def dump_nlfast_aio(count: int, proto: int, req: int, reply: int, hdrlen: int,
 def dump_pyroute2_aio(count: int, reply: int, p2get: str = "", p2attrs: tuple[str, ...] = (),
                       **_: Any) -> dict[str, Any]:
     """``async for m in await AsyncIPRoute().get_links()`` (pyroute2 >= 0.9)."""
+    import asyncio
+
     try:
         from pyroute2 import AsyncIPRoute
     except ImportError as e:
@@ -508,6 +510,8 @@ def request_nlfast_aio(count: int, proto: int, req: int, reply: int, hdrlen: int
                        coroutines: int = 1, **_: Any) -> dict[str, Any]:
     """``(m,) = await s.request(msg)``: one in flight, or ``coroutines``
     coroutines sharing one socket and ``count`` requests."""
+    import asyncio
+
     import nlfast.aio
 
     msg = request_msg(req, attr, ifindex, size)
