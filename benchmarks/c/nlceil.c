@@ -155,9 +155,9 @@ static void set_rcvtimeo(int fd, double seconds)
 }
 
 /* A bound netlink socket (port id in *portid), a member of `group' if not 0. */
-static int nl_open(int proto, uint32_t bind_pid, unsigned group, uint32_t *portid)
+static int nl_open(int proto, unsigned group, uint32_t *portid)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_pid = bind_pid };
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	socklen_t sl = sizeof(sa);
 	int one = 1, g = (int)group, fd;
 
@@ -168,7 +168,7 @@ static int nl_open(int proto, uint32_t bind_pid, unsigned group, uint32_t *porti
 	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, O.sndbuf);
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("bind(netlink proto %d, port %u): %s", proto, bind_pid, strerror(errno));
+		die("bind(netlink proto %d): %s", proto, strerror(errno));
 	if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
 		die("getsockname: %s", strerror(errno));
 	if (group && setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0)
@@ -184,14 +184,13 @@ struct ring {
 	struct mmsghdr *m;
 	struct iovec *iov;
 	struct sockaddr_nl dst;	/* sending: where to */
-	size_t each, msglen;	/* sending: a datagram of O.batch messages */
+	size_t msglen;	/* sending: the length of one message */
 };
 
 static void ring_init(struct ring *r, size_t each)
 {
 	unsigned i;
 
-	r->each = each;
 	r->buf = xmalloc((size_t)O.vlen * each);
 	r->m = xmalloc(sizeof(*r->m) * O.vlen);
 	r->iov = xmalloc(sizeof(*r->iov) * O.vlen);
@@ -520,7 +519,7 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
 	struct ring r;
 	double t0;
 	unsigned i;
-	int fd = nl_open(proto, 0, 0, NULL);
+	int fd = nl_open(proto, 0, NULL);
 
 	if (fn == fam_dump_entry) {
 		if (O.count > 0xffffffffULL)
@@ -579,7 +578,7 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 	struct ring r;
 	struct ring t;
 	double t0;
-	int fd = nl_open(proto, 0, 0, NULL);
+	int fd = nl_open(proto, 0, NULL);
 
 	if (O.ack)
 		((struct nlmsghdr *)tmpl)->nlmsg_flags |= NLM_F_ACK;
@@ -698,7 +697,7 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 	uint64_t N = O.count, sent = 0;
 	uint32_t seq = 1, portid;
 	unsigned ndg, k;
-	int acked = 0, fd = nl_open(proto, 0, 0, &portid);
+	int acked = 0, fd = nl_open(proto, 0, &portid);
 	struct ring t;
 	struct ring r;
 	double t0;
@@ -777,7 +776,7 @@ static void run_recv(int flood)
 		die("--count too large");
 	if (flood && !O.group)
 		O.group = NLFAM_GRP_FLOOD;
-	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, 0, O.group, &portid);
+	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, O.group, &portid);
 	rx_init(&r);
 	set_rcvtimeo(fd, flood ? 0.05 : O.timeout);
 	IX.expect = first;
@@ -789,7 +788,7 @@ static void run_recv(int flood)
 		put_u32(h, NLFAM_A_COUNT, (uint32_t)N);
 		put_u32(h, NLFAM_A_SIZE, O.size);
 		put_u32(h, NLFAM_A_GROUP, O.group);
-		FL.fd = nl_open(O.proto, 0, 0, NULL);
+		FL.fd = nl_open(O.proto, 0, NULL);
 		t0 = now();
 		if (pthread_create(&th, NULL, flood_request, NULL))
 			die("pthread_create failed");
