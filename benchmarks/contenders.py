@@ -1,46 +1,32 @@
 """The Python contenders: one function per kind of workload and style, run in a worker.
 
-A workload (workloads.py) names its kind (dump, request, recv, send) and its
-parameters; each function takes them as keywords plus ``count`` (the units
-to do) and returns ``{"count": items handled, "seconds": of the measured
-loop only, ...}``.  Per item every contender does the same work: check the
-type and the seq (or index), read the workload's attributes.  nlfast is
-used through its public API only, written the way README.md shows it.
+A workload (workloads.py) names its kind (dump, request, recv, send, decode)
+and its parameters; each function, registered by @contender, takes them as
+keywords plus ``count`` (the units to do) and returns ``{"count": items
+handled, "seconds": of the measured loop only, ...}``.  Per item every
+contender does the same work: check the type and the seq (or index), read
+the workload's attributes.  nlfast is used through its public API only,
+written the way README.md shows it.
 """
 
 from __future__ import annotations
 
 import errno
+import os
 import struct
 import sys
 import threading
 import time
 from array import array
+from collections.abc import Iterable, Iterator
 from itertools import repeat
 from typing import Any, Callable
 
-from benchmarks.nlconst import (
-    BIG_BUF,
-    FAM_A_COUNT,
-    FAM_A_GROUP,
-    FAM_A_SIZE,
-    FAM_MSG_FLOOD,
-    NLA_TYPE_MASK,
-    NLATTR,
-    NLM_F_ACK,
-    NLM_F_DUMP,
-    NLM_F_REQUEST,
-    NLMSG_DONE,
-    NLMSG_ERROR,
-    NLMSGHDR,
-    RCVBUF,
-    U32,
-    attr_u32,
-    open_socket,
-    pattern,
-)
+from benchmarks import nlconst as K
+from benchmarks.nlconst import NLA_TYPE_MASK, NLATTR, NLMSG_DONE, NLMSGHDR, U32
 
 MISSING = (1 << 64) - 1
+NL_KW: dict[str, Any] = {"rx_buffers": 64, "rx_bufsize": K.BIG_BUF, "rcvbuf": K.RCVBUF}
 perf = time.perf_counter
 
 
@@ -50,6 +36,21 @@ class BenchError(RuntimeError):
 
 class NotApplicable(RuntimeError):
     """This contender cannot do this workload (the table says n/a and why)."""
+
+
+Fn = Callable[..., dict[str, Any]]
+CONTENDERS: dict[tuple[str, str], Fn] = {}  # (kind, contender) -> its function
+
+
+def contender(kind: str, rows: dict[str, dict[str, Any]]) -> Callable[[Fn], Fn]:
+    """Registers a function for workloads of ``kind``: each row a contender
+    (workloads.NAMES), the function with those keywords fixed."""
+    def register(fn: Fn) -> Fn:
+        for name, fixed in rows.items():
+            CONTENDERS[kind, name] = fn if not fixed else (
+                lambda fn=fn, fixed=fixed, **kw: fn(**{**kw, **fixed}))
+        return fn
+    return register
 
 
 def maxrss() -> int:
@@ -66,14 +67,22 @@ def nl(proto: int, **kw: Any) -> Any:
     """An nlfast socket with nlceil's receive set-up: 64 x 32 KiB, 32 MiB queue."""
     import nlfast
 
-    return nlfast.Socket(proto, rx_buffers=64, rx_bufsize=BIG_BUF, **{"rcvbuf": RCVBUF, **kw})
+    return nlfast.Socket(proto, **{**NL_KW, **kw})
 
 
 def body(size: int, attr: int = 0, first: bytes = b"") -> bytes:
     """``size`` pattern bytes (the first ones replaced by ``first``), bare or
     as attribute ``attr``."""
-    data = first + pattern(size)[len(first):]
+    data = first + K.pattern(size)[len(first):]
     return NLATTR.pack(4 + size, attr) + data + bytes(-size % 4) if attr else data
+
+
+def receive(s: Any, buf: bytearray, simple: bool) -> tuple[Any, int]:
+    """A datagram into ``buf`` (recv_into); ``simple``: as new bytes (recv)."""
+    if simple:
+        data = s.recv(65536)
+        return data, len(data)
+    return buf, s.recv_into(buf)
 
 
 def done(count: int, t0: float, t1: float, units: int | None = None, **extra: Any) -> dict[str, Any]:
@@ -88,9 +97,28 @@ def dump_request(count: int, hdrlen: int, size: int | None) -> tuple[int, bytes]
     ``count`` entries once; an rtnetlink dump is done ``count`` times."""
     if size is None:
         return count, bytes(hdrlen)
-    return 1, attr_u32(FAM_A_COUNT, count) + attr_u32(FAM_A_SIZE, size)
+    return 1, K.attr_u32(K.FAM_A_COUNT, count) + K.attr_u32(K.FAM_A_SIZE, size)
 
 
+def batch_bad(b: Any, reply: int, seq: int, hdrlen: int, attrs: list[int], text: bool = False,
+              order: int = -1) -> int:
+    """The columns checks of a dump's batch, in C calls: its entries of
+    another type or seq or without the attributes (or out of ``order``: the
+    first attribute counts on from it)."""
+    n = len(b)
+    bad: int = n - min(b.count(reply), b.seqs.tolist().count(seq))
+    if order >= 0:
+        gaps, nxt, absent = b.attr_gaps(attrs[0], order, hdrlen)
+        return bad + gaps + absent + (nxt != order + n)
+    if text:
+        return bad + b.attr_str(attrs[0], hdrlen).count(None)
+    for t in attrs:
+        v = b.attr_uint(t, hdrlen, MISSING)
+        bad += v.tolist().count(MISSING) if MISSING in v else 0
+    return bad
+
+
+@contender("dump", {"nlfast": {}, "nlfast-messages": {"messages": True}})
 def dump_nlfast(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs: list[int],
                 text: bool = False, order: bool = False, size: int | None = None,
                 messages: bool = False, **_: Any) -> dict[str, Any]:
@@ -123,25 +151,15 @@ def dump_nlfast(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs
                     entries += 1
                 continue
             for b in s.dump(msg):
-                n = len(b)
-                bad += n - min(b.count(reply), b.seqs.tolist().count(seq))
-                if order:
-                    gaps, nxt, absent = b.attr_gaps(one, entries, hdrlen)
-                    bad += gaps + absent + (nxt != entries + n)
-                elif text:
-                    bad += b.attr_str(one, hdrlen).count(None)
-                else:
-                    for t in attrs:
-                        v = b.attr_uint(t, hdrlen, MISSING)
-                        if MISSING in v:
-                            bad += v.tolist().count(MISSING)
-                entries += n
+                bad += batch_bad(b, reply, seq, hdrlen, attrs, text, entries if order else -1)
+                entries += len(b)
         t1 = perf()
     if bad:
         raise BenchError(f"{bad} entries of another type or seq, out of order or without the attribute")
     return done(entries, t0, t1, count, rss_before_kib=before, rss_after_kib=maxrss(), last=str(v))
 
 
+@contender("dump", {"stdlib": {}, "stdlib-simple": {"simple": True}})
 def dump_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs: list[int],
                 text: bool = False, order: bool = False, size: int | None = None,
                 simple: bool = False, **_: Any) -> dict[str, Any]:
@@ -149,8 +167,8 @@ def dump_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs
     the attributes.  ``simple``: recv() into new bytes."""
     dumps, payload = dump_request(count, hdrlen, size)
     one, two = attrs[0], (attrs[1] if len(attrs) > 1 else -1)
-    s = open_socket(proto)
-    buf = bytearray(BIG_BUF)
+    s = K.open_socket(proto)
+    buf = bytearray(K.BIG_BUF)
     hdr, nla, u32 = NLMSGHDR.unpack_from, NLATTR.unpack_from, U32.unpack_from
     skip = 16 + ((hdrlen + 3) & ~3)
     entries = 0
@@ -158,15 +176,10 @@ def dump_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs
     before = maxrss()
     t0 = perf()
     for seq in range(1, dumps + 1):
-        s.send(NLMSGHDR.pack(16 + len(payload), req, NLM_F_REQUEST | NLM_F_DUMP, seq, 0) + payload)
+        s.send(NLMSGHDR.pack(16 + len(payload), req, K.NLM_F_REQUEST | K.NLM_F_DUMP, seq, 0) + payload)
         end_of_dump = False
         while not end_of_dump:
-            if simple:
-                data: Any = s.recv(65536)
-                n = len(data)
-            else:
-                n = s.recv_into(buf)
-                data = buf
+            data, n = receive(s, buf, simple)
             off = 0
             while off + 16 <= n:
                 ln, typ, _fl, sq, _pid = hdr(data, off)
@@ -209,6 +222,7 @@ def dump_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, attrs
     return done(entries, t0, t1, count, rss_before_kib=before, rss_after_kib=maxrss(), last=str(v))
 
 
+@contender("dump", {"pyroute2": {}})
 def dump_pyroute2(count: int, proto: int, req: int, reply: int, size: int | None = None,
                   p2get: str = "", p2attrs: tuple[str, ...] = (), **_: Any) -> dict[str, Any]:
     """IPRoute().get_links() / get_addr(); for the family nlm_request() with
@@ -220,7 +234,7 @@ def dump_pyroute2(count: int, proto: int, req: int, reply: int, size: int | None
         m = fammsg()
         m["attrs"] = [("NLFAM_A_COUNT", count), ("NLFAM_A_SIZE", size)]
         t0 = perf()
-        msgs = list(s.nlm_request(m, msg_type=req, msg_flags=NLM_F_REQUEST | NLM_F_DUMP))
+        msgs = list(s.nlm_request(m, msg_type=req, msg_flags=K.NLM_F_REQUEST | K.NLM_F_DUMP))
         idx = [x.get_attr("NLFAM_A_INDEX") for x in msgs]
         t1 = perf()
         entries = len(idx)
@@ -235,11 +249,15 @@ def dump_pyroute2(count: int, proto: int, req: int, reply: int, size: int | None
             t0 = perf()
             for _ in range(count):
                 for m in get():
-                    if m["header"]["type"] != reply or None in [m.get_attr(a) for a in p2attrs]:
-                        raise BenchError("an entry of another type or without the attribute")
-                    entries += 1
+                    entries += p2_entry(m, reply, p2attrs)
             t1 = perf()
     return done(entries, t0, t1, count, rss_before_kib=before, rss_after_kib=maxrss())
+
+
+def p2_entry(m: Any, reply: int, p2attrs: tuple[str, ...]) -> int:
+    if m["header"]["type"] != reply or None in [m.get_attr(a) for a in p2attrs]:
+        raise BenchError("an entry of another type or without the attribute")
+    return 1
 
 
 def p2_family(proto: int) -> Any:
@@ -266,12 +284,23 @@ def request_payload(ifindex: int = 0, size: int = 0, attr: int = 0) -> bytes:
     return struct.pack("=BxHiII", 0, 0, ifindex, 0, 0) if ifindex else body(size, attr)
 
 
+def request_msg(req: int, attr: int, ifindex: int, size: int) -> Any:
+    """The request as README builds one: RTM_GETLINK of ``ifindex``, or ``req``
+    with ``size`` pattern bytes as attribute ``attr``."""
+    from nlfast import Message, attrs, rtnl
+
+    if ifindex:
+        return Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg(index=ifindex))
+    return Message(req, attrs=[attrs.binary(attr, K.pattern(size))])
+
+
 def check_reply(m: Any, reply: int, hdrlen: int, attr: int, text: bool, size: int) -> None:
     a = m.attrs(hdrlen)
     if m.type != reply or (len(a.str(attr)) < 1 if text else len(a.bytes(attr)) != size):
         raise BenchError(f"a reply of type {m.type} without the right attribute")
 
 
+@contender("request", {"nlfast": {}})
 def request_nlfast(count: int, proto: int, req: int, reply: int, hdrlen: int, attr: int,
                    text: bool = False, ifindex: int = 0, size: int = 0, window: int = 64,
                    **_: Any) -> dict[str, Any]:
@@ -309,19 +338,15 @@ def request_nlfast(count: int, proto: int, req: int, reply: int, hdrlen: int, at
     return done(got, t0, t1)
 
 
+@contender("request", {"nlfast-request": {}, "nlfast-request_many": {"many": True, "ack": False}, "nlfast-request_many-ack": {"many": True}})
 def request_nlfast_calls(count: int, proto: int, req: int, reply: int, hdrlen: int, attr: int,
                          text: bool = False, ifindex: int = 0, size: int = 0, window: int = 64,
                          many: bool = False, ack: bool = True, **_: Any) -> dict[str, Any]:
     """As README shows them: one in flight, ``(m,) = s.request(msg)``; or
     ``many``: ``s.request_many([msg] * n)`` (``ack=False``: each done at its
     reply rather than at its ack)."""
-    from nlfast import Message, attrs, rtnl
-
     with nl(proto) as s:
-        if ifindex:
-            msg = Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg(index=ifindex))
-        else:
-            msg = Message(req, attrs=[attrs.binary(attr, pattern(size))])
+        msg = request_msg(req, attr, ifindex, size)
         t0 = perf()
         if many:
             for r in s.request_many([msg] * count, window=window, ack=ack):
@@ -336,6 +361,7 @@ def request_nlfast_calls(count: int, proto: int, req: int, reply: int, hdrlen: i
     return done(count, t0, t1)
 
 
+@contender("request", {"stdlib": {}, "stdlib-simple": {"window": 1, "simple": True}})
 def request_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, attr: int,
                    text: bool = False, ifindex: int = 0, size: int = 0, window: int = 64,
                    simple: bool = False, **_: Any) -> dict[str, Any]:
@@ -343,13 +369,13 @@ def request_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, at
     assignment), recv_into, parsed in place.  ``simple``: one at a time,
     plainly (struct.pack, send, recv)."""
     payload = request_payload(ifindex, size, attr)
-    one = NLMSGHDR.pack(16 + len(payload), req, NLM_F_REQUEST, 0, 0) + payload
+    one = NLMSGHDR.pack(16 + len(payload), req, K.NLM_F_REQUEST, 0, 0) + payload
     words = len(one) // 4
-    s = open_socket(proto)
+    s = K.open_socket(proto)
     reqs = array("I")
     reqs.frombytes(one * window)
     raw = memoryview(reqs).cast("B")
-    buf = bytearray(BIG_BUF)
+    buf = bytearray(K.BIG_BUF)
     hdr, nla = NLMSGHDR.unpack_from, NLATTR.unpack_from
     got = 0
     seq = expect = 1
@@ -357,7 +383,7 @@ def request_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, at
     def send(k: int) -> None:
         nonlocal seq
         if simple:
-            s.send(struct.pack("=IHHII", len(one), req, NLM_F_REQUEST, seq, 0) + payload)
+            s.send(struct.pack("=IHHII", len(one), req, K.NLM_F_REQUEST, seq, 0) + payload)
         else:
             reqs[2 : words * k : words] = array("I", range(seq, seq + k))
             s.send(raw[: len(one) * k])
@@ -366,12 +392,7 @@ def request_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, at
     t0 = perf()
     send(min(window, count))
     while got < count:
-        if simple:
-            data: Any = s.recv(65536)
-            n = len(data)
-        else:
-            n = s.recv_into(buf)
-            data = buf
+        data, n = receive(s, buf, simple)
         off = replies = 0
         while off + 16 <= n:
             ln, typ, _fl, sq, _pid = hdr(data, off)
@@ -401,6 +422,7 @@ def request_stdlib(count: int, proto: int, req: int, reply: int, hdrlen: int, at
     return done(got, t0, t1)
 
 
+@contender("request", {"pyroute2": {}})
 def request_pyroute2(count: int, proto: int, req: int, reply: int, ifindex: int = 0,
                      size: int = 0, **_: Any) -> dict[str, Any]:
     """``IPRoute().link("get", index=...)``; for the family nlm_request()."""
@@ -416,12 +438,12 @@ def request_pyroute2(count: int, proto: int, req: int, reply: int, ifindex: int 
             t1 = perf()
         return done(count, t0, t1)
     s, fammsg = p2_family(proto)
-    data = pattern(size)
+    data = K.pattern(size)
     t0 = perf()
     for _ in range(count):
         m = fammsg()
         m["attrs"] = [("NLFAM_A_DATA", data)]
-        (r,) = tuple(s.nlm_request(m, msg_type=req, msg_flags=NLM_F_REQUEST))
+        (r,) = tuple(s.nlm_request(m, msg_type=req, msg_flags=K.NLM_F_REQUEST))
         if r["header"]["type"] != reply or len(r.get_attr("NLFAM_A_DATA")) != size:
             raise BenchError("bad echo")
     t1 = perf()
@@ -431,49 +453,39 @@ def request_pyroute2(count: int, proto: int, req: int, reply: int, ifindex: int 
 
 # -- asyncio (nlfast.aio), as README shows it ------------------------------------
 
-def aio_run(coro_fn: Callable[[], Any]) -> Any:
-    """Runs a coroutine function on the default event loop."""
-    import asyncio
-
-    return asyncio.run(coro_fn())
-
-
+@contender("dump", {"nlfast-aio": {}})
 def dump_nlfast_aio(count: int, proto: int, req: int, reply: int, hdrlen: int,
                     attrs: list[int], text: bool = False, **_: Any) -> dict[str, Any]:
     """``async for b in s.dump(msg)`` with the columns checks of dump_nlfast."""
+    import asyncio
+
     import nlfast.aio
     from nlfast import Message
 
-    one = attrs[0]
-
     async def main() -> dict[str, Any]:
         entries = bad = 0
-        async with nlfast.aio.Socket(proto, rx_buffers=64, rx_bufsize=BIG_BUF,
-                                     rcvbuf=RCVBUF) as s:
+        async with nlfast.aio.Socket(proto, **NL_KW) as s:
             msg = Message(req, header=bytes(hdrlen))
             t0 = perf()
             for _ in range(count):
                 seq = s.next_seq
                 async for b in s.dump(msg):
-                    n = len(b)
-                    bad += n - min(b.count(reply), b.seqs.tolist().count(seq))
-                    if text:
-                        bad += b.attr_str(one, hdrlen).count(None)
-                    else:
-                        for t in attrs:
-                            bad += b.attr_uint(t, hdrlen, MISSING).tolist().count(MISSING)
-                    entries += n
+                    bad += batch_bad(b, reply, seq, hdrlen, attrs, text)
+                    entries += len(b)
             t1 = perf()
         if bad:
             raise BenchError(f"{bad} entries of another type or seq or without the attribute")
         return done(entries, t0, t1, count)
 
-    return aio_run(main)  # type: ignore[no-any-return]
+    return asyncio.run(main())
 
 
-def dump_pyroute2_aio(count: int, proto: int, req: int, reply: int, p2get: str = "",
-                      p2attrs: tuple[str, ...] = (), **_: Any) -> dict[str, Any]:
+@contender("dump", {"pyroute2-aio": {}})
+def dump_pyroute2_aio(count: int, reply: int, p2get: str = "", p2attrs: tuple[str, ...] = (),
+                      **_: Any) -> dict[str, Any]:
     """``async for m in await AsyncIPRoute().get_links()`` (pyroute2 >= 0.9)."""
+    import asyncio
+
     try:
         from pyroute2 import AsyncIPRoute
     except ImportError as e:
@@ -482,19 +494,17 @@ def dump_pyroute2_aio(count: int, proto: int, req: int, reply: int, p2get: str =
     async def main() -> dict[str, Any]:
         entries = 0
         async with AsyncIPRoute() as ipr:
-            get = getattr(ipr, p2get)
             t0 = perf()
             for _ in range(count):
-                async for m in await get():
-                    if m["header"]["type"] != reply or None in [m.get_attr(a) for a in p2attrs]:
-                        raise BenchError("an entry of another type or without the attribute")
-                    entries += 1
+                async for m in await getattr(ipr, p2get)():
+                    entries += p2_entry(m, reply, p2attrs)
             t1 = perf()
         return done(entries, t0, t1, count)
 
-    return aio_run(main)  # type: ignore[no-any-return]
+    return asyncio.run(main())
 
 
+@contender("request", {"nlfast-aio-request": {}, "nlfast-aio-coroutines": {"coroutines": 1000}})
 def request_nlfast_aio(count: int, proto: int, req: int, reply: int, hdrlen: int, attr: int,
                        text: bool = False, ifindex: int = 0, size: int = 0,
                        coroutines: int = 1, **_: Any) -> dict[str, Any]:
@@ -503,16 +513,11 @@ def request_nlfast_aio(count: int, proto: int, req: int, reply: int, hdrlen: int
     import asyncio
 
     import nlfast.aio
-    from nlfast import Message, attrs, rtnl
 
-    if ifindex:
-        msg = Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg(index=ifindex))
-    else:
-        msg = Message(req, attrs=[attrs.binary(attr, pattern(size))])
+    msg = request_msg(req, attr, ifindex, size)
 
     async def main() -> dict[str, Any]:
-        async with nlfast.aio.Socket(proto, rx_buffers=64, rx_bufsize=BIG_BUF,
-                                     rcvbuf=RCVBUF) as s:
+        async with nlfast.aio.Socket(proto, **NL_KW) as s:
 
             async def worker(n: int) -> None:
                 for _ in range(n):
@@ -529,7 +534,7 @@ def request_nlfast_aio(count: int, proto: int, req: int, reply: int, hdrlen: int
             t1 = perf()
         return done(count, t0, t1)
 
-    return aio_run(main)  # type: ignore[no-any-return]
+    return asyncio.run(main())
 
 
 # -- receivers: messages of `mtype` in order, by seq (from 1) or by the u32
@@ -543,9 +548,9 @@ def flood_thread(count: int, flood: dict[str, int] | None, group: int, proto: in
     if not flood:
         return None, None
     size = flood["size"]
-    req = attr_u32(FAM_A_COUNT, count) + attr_u32(FAM_A_SIZE, size) + attr_u32(FAM_A_GROUP, group)
-    req = NLMSGHDR.pack(16 + len(req), FAM_MSG_FLOOD, NLM_F_REQUEST | NLM_F_ACK, 1, 0) + req
-    s = open_socket(proto)
+    req = K.attr_u32(K.FAM_A_COUNT, count) + K.attr_u32(K.FAM_A_SIZE, size) + K.attr_u32(K.FAM_A_GROUP, group)
+    req = NLMSGHDR.pack(16 + len(req), K.FAM_MSG_FLOOD, K.NLM_F_REQUEST | K.NLM_F_ACK, 1, 0) + req
+    s = K.open_socket(proto)
     errors: list[BaseException] = []
 
     def go() -> None:
@@ -574,9 +579,10 @@ def recv_done(count: int, first: int, got: int, gaps: int, expect: int, t_first:
                 lost=gaps + max(0, first + count - expect), **extra)
 
 
+@contender("recv", {"nlfast": {}, "nlfast-simple": {"simple": True}})
 def recv_nlfast(count: int, proto: int, mtype: int, group: int = 0, index: int = 0,
                 end_type: int = 0, flood: dict[str, int] | None = None, timeout: float = 5.0,
-                rcvbuf: int = RCVBUF, simple: bool = False, **_: Any) -> dict[str, Any]:
+                rcvbuf: int = K.RCVBUF, simple: bool = False, **_: Any) -> dict[str, Any]:
     """Columns: Batch.seq_gaps / attr_gaps check the order in C.  ``simple``:
     per message, ``m.type`` and ``m.seq`` (or ``m.attrs().u32(index)``)."""
     import nlfast
@@ -634,17 +640,18 @@ def recv_nlfast(count: int, proto: int, mtype: int, group: int = 0, index: int =
                      kernel_drops=drops)
 
 
+@contender("recv", {"stdlib": {}, "stdlib-simple": {"simple": True}})
 def recv_stdlib(count: int, proto: int, mtype: int, group: int = 0, index: int = 0,
                 end_type: int = 0, flood: dict[str, int] | None = None, timeout: float = 5.0,
-                rcvbuf: int = RCVBUF, simple: bool = False, **_: Any) -> dict[str, Any]:
+                rcvbuf: int = K.RCVBUF, simple: bool = False, **_: Any) -> dict[str, Any]:
     """recv_into a reused buffer, unpack_from in place (``simple``: recv()
     into new bytes); ENOBUFS counted."""
     first = 0 if index else 1
-    s = open_socket(proto, rcvbuf)
+    s = K.open_socket(proto, rcvbuf)
     if group:
         s.setsockopt(270, 1, group)  # SOL_NETLINK, NETLINK_ADD_MEMBERSHIP
     ready(s.getsockname()[0])
-    buf = bytearray(BIG_BUF)
+    buf = bytearray(K.BIG_BUF)
     hdr, nla, u32 = NLMSGHDR.unpack_from, NLATTR.unpack_from, U32.unpack_from
     got = gaps = enobufs = 0
     expect, t_last = first, 0.0
@@ -653,12 +660,7 @@ def recv_stdlib(count: int, proto: int, mtype: int, group: int = 0, index: int =
     end = False
     while expect < first + count and not end:
         try:
-            if simple:
-                data: Any = s.recv(65536)
-                n = len(data)
-            else:
-                n = s.recv_into(buf)
-                data = buf
+            data, n = receive(s, buf, simple)
         except TimeoutError:
             if th is not None and th.is_alive():
                 continue
@@ -703,13 +705,13 @@ def recv_stdlib(count: int, proto: int, mtype: int, group: int = 0, index: int =
     return recv_done(count, first, got, gaps, expect, t_first, t_last, th, enobufs=enobufs)
 
 
+@contender("recv", {"pyroute2": {}})
 def recv_pyroute2(count: int, proto: int, mtype: int, group: int = 0, end_type: int = 0,
-                  flood: dict[str, int] | None = None, rcvbuf: int = RCVBUF,
+                  flood: dict[str, int] | None = None, rcvbuf: int = K.RCVBUF,
                   **_: Any) -> dict[str, Any]:
     """NetlinkSocket.get() parses each datagram into nlmsg objects; an
     overrun comes out as ENOBUFS.  get() has no timeout: the END message
     ends the run, a watchdog a hung one."""
-    import os
     import socket
 
     from pyroute2.netlink.nlsocket import NetlinkSocket
@@ -760,33 +762,34 @@ def recv_pyroute2(count: int, proto: int, mtype: int, group: int = 0, end_type: 
 
 def distinct_bodies(count: int, size: int, attr: int) -> list[bytes]:
     """At most 64 datagrams' worth, sent over and over: memory stays bounded."""
-    pool = BIG_BUF // (16 + len(body(size, attr))) * 64
+    pool = K.BIG_BUF // (16 + len(body(size, attr))) * 64
     return [body(size, attr, i.to_bytes(4, "little")) for i in range(min(count, pool))]
 
 
 def stdlib_wait_ack(s: Any, seq: int) -> None:
-    buf = bytearray(BIG_BUF)
+    buf = bytearray(K.BIG_BUF)
     while True:
         n, off = s.recv_into(buf), 0
         while off + 16 <= n:
             ln, typ, _fl, sq, _pid = NLMSGHDR.unpack_from(buf, off)
-            err = struct.unpack_from("=i", buf, off + 16)[0] if typ == NLMSG_ERROR else 0
+            err = struct.unpack_from("=i", buf, off + 16)[0] if typ == K.NLMSG_ERROR else 0
             if err:
                 raise BenchError(f"NLMSG_ERROR {err}")
-            if typ == NLMSG_ERROR and sq == seq:
+            if typ == K.NLMSG_ERROR and sq == seq:
                 return
             off += (ln + 3) & ~3
 
 
 def acked(batch: Any, seq: int) -> bool:
     for m in batch:
-        if m.type == NLMSG_ERROR and m.error:
+        if m.type == K.NLMSG_ERROR and m.error:
             raise m.to_error()
-        if m.type == NLMSG_ERROR and m.seq == seq:
+        if m.type == K.NLMSG_ERROR and m.seq == seq:
             return True
     return False
 
 
+@contender("send", {"nlfast": {}, "nlfast-send_batch": {"how": "send_batch"}, "nlfast-simple": {"how": "send"}})
 def send_nlfast(count: int, proto: int, mtype: int, flags: int = 0, size: int = 16,
                 attr: int = 0, dest: int = 0, barrier: bool = False,
                 how: str = "send_repeat", **_: Any) -> dict[str, Any]:
@@ -796,7 +799,7 @@ def send_nlfast(count: int, proto: int, mtype: int, flags: int = 0, size: int = 
 
     payload = body(size, attr)
     n = count - barrier
-    with nl(proto, sndbuf=RCVBUF) as s:
+    with nl(proto, sndbuf=K.RCVBUF) as s:
         msg = Message(mtype, flags, header=payload)
         if how == "send_batch":
             msgs = [Message(mtype, flags, header=b) for b in distinct_bodies(n, size, attr)]
@@ -811,13 +814,14 @@ def send_nlfast(count: int, proto: int, mtype: int, flags: int = 0, size: int = 
             for _ in range(n):
                 s.send(msg, dest=dest)
         if barrier:
-            seq = s.send(Message(mtype, flags | NLM_F_ACK, header=payload), dest=dest)
+            seq = s.send(Message(mtype, flags | K.NLM_F_ACK, header=payload), dest=dest)
             while not acked(s.recv(5.0), seq):
                 pass
         t1 = perf()
     return done(count, t0, t1)
 
 
+@contender("send", {"stdlib": {}, "stdlib-distinct": {"how": "distinct"}, "stdlib-simple": {"how": "simple"}})
 def send_stdlib(count: int, proto: int, mtype: int, flags: int = 0, size: int = 16,
                 attr: int = 0, dest: int = 0, barrier: bool = False,
                 how: str = "batched", **_: Any) -> dict[str, Any]:
@@ -826,9 +830,9 @@ def send_stdlib(count: int, proto: int, mtype: int, flags: int = 0, size: int = 
     Struct.pack each, joined per datagram) or simple (pack, sendto, repeat)."""
     payload = body(size, attr)
     msglen = 16 + len(payload)
-    per = max(1, BIG_BUF // msglen)
+    per = max(1, K.BIG_BUF // msglen)
     n = count - barrier
-    s = open_socket(proto)
+    s = K.open_socket(proto)
     pid = s.getsockname()[0]
     addr = (dest, 0)
     bodies = distinct_bodies(n, size, attr) if how == "distinct" else []
@@ -850,13 +854,14 @@ def send_stdlib(count: int, proto: int, mtype: int, flags: int = 0, size: int = 
             words[2 : msglen // 4 * k : msglen // 4] = array("I", range(seq, seq + k))
             s.sendto(raw[: msglen * k], addr)
     if barrier:
-        s.sendto(NLMSGHDR.pack(msglen, mtype, flags | NLM_F_ACK, count, pid) + payload, addr)
+        s.sendto(NLMSGHDR.pack(msglen, mtype, flags | K.NLM_F_ACK, count, pid) + payload, addr)
         stdlib_wait_ack(s, count)
     t1 = perf()
     s.close()
     return done(count, t0, t1)
 
 
+@contender("send", {"pyroute2": {}})
 def send_pyroute2(count: int, proto: int, mtype: int, flags: int = 0, size: int = 16,
                   attr: int = 0, dest: int = 0, barrier: bool = False, **_: Any) -> dict[str, Any]:
     """NetlinkSocket.put() of an nlmsg subclass (put() in pyroute2 0.9 ignores
@@ -865,7 +870,7 @@ def send_pyroute2(count: int, proto: int, mtype: int, flags: int = 0, size: int 
 
     if attr:
         s, msgcls = p2_family(proto)
-        key, data = "attrs", [("NLFAM_A_DATA", pattern(size))]
+        key, data = "attrs", [("NLFAM_A_DATA", K.pattern(size))]
     else:
         from pyroute2.netlink.nlsocket import NetlinkSocket
 
@@ -875,13 +880,13 @@ def send_pyroute2(count: int, proto: int, mtype: int, flags: int = 0, size: int 
         s = NetlinkSocket(family=proto)
         s.bind()
         s.asyncore.connect((dest, 0))
-        key, data = "data", pattern(size)  # type: ignore[assignment]
+        key, data = "data", K.pattern(size)  # type: ignore[assignment]
     t0 = perf()
     for seq in range(1, count + 1):
         m = msgcls()
         m[key] = data
         if barrier and seq == count:
-            tuple(s.nlm_request(m, msg_type=mtype, msg_flags=flags | NLM_F_ACK))
+            tuple(s.nlm_request(m, msg_type=mtype, msg_flags=flags | K.NLM_F_ACK))
         else:
             s.put(m, mtype, msg_flags=flags, msg_seq=seq)
     t1 = perf()
@@ -889,38 +894,134 @@ def send_pyroute2(count: int, proto: int, mtype: int, flags: int = 0, size: int 
     return done(count, t0, t1)
 
 
-def _with(fn: Callable[..., dict[str, Any]], **fixed: Any) -> Callable[..., dict[str, Any]]:
-    return lambda **kw: fn(**{**kw, **fixed})
+# -- names from specs (nlfast.spec, as README shows it) beside the numeric API,
+# the kernel's own spec client (ynl) and pyroute2 ---------------------------------
+
+def kernel_tree(*parts: str) -> str | None:
+    """A path in the kernel tree of $NLFAST_KERNEL_TREE (make bench sets it), or None."""
+    tree = os.environ.get("NLFAST_KERNEL_TREE")
+    return os.path.join(tree, *parts) if tree else None
 
 
-# (kind, contender) -> function
-CONTENDERS: dict[tuple[str, str], Callable[..., dict[str, Any]]] = {
-    ("dump", "nlfast"): dump_nlfast,
-    ("dump", "nlfast-messages"): _with(dump_nlfast, messages=True),
-    ("dump", "stdlib"): dump_stdlib,
-    ("dump", "stdlib-simple"): _with(dump_stdlib, simple=True),
-    ("dump", "pyroute2"): dump_pyroute2,
-    ("request", "nlfast"): request_nlfast,
-    ("request", "nlfast-request"): request_nlfast_calls,
-    ("request", "nlfast-request_many"): _with(request_nlfast_calls, many=True, ack=False),
-    ("request", "nlfast-request_many-ack"): _with(request_nlfast_calls, many=True),
-    ("request", "stdlib"): request_stdlib,
-    ("request", "stdlib-simple"): _with(request_stdlib, window=1, simple=True),
-    ("request", "pyroute2"): request_pyroute2,
-    ("request", "nlfast-aio-request"): request_nlfast_aio,
-    ("request", "nlfast-aio-coroutines"): _with(request_nlfast_aio, coroutines=1000),
-    ("dump", "nlfast-aio"): dump_nlfast_aio,
-    ("dump", "pyroute2-aio"): dump_pyroute2_aio,
-    ("recv", "nlfast"): recv_nlfast,
-    ("recv", "nlfast-simple"): _with(recv_nlfast, simple=True),
-    ("recv", "stdlib"): recv_stdlib,
-    ("recv", "stdlib-simple"): _with(recv_stdlib, simple=True),
-    ("recv", "pyroute2"): recv_pyroute2,
-    ("send", "nlfast"): send_nlfast,
-    ("send", "nlfast-send_batch"): _with(send_nlfast, how="send_batch"),
-    ("send", "nlfast-simple"): _with(send_nlfast, how="send"),
-    ("send", "stdlib"): send_stdlib,
-    ("send", "stdlib-distinct"): _with(send_stdlib, how="distinct"),
-    ("send", "stdlib-simple"): _with(send_stdlib, how="simple"),
-    ("send", "pyroute2"): send_pyroute2,
-}
+@contender("dump", {"nlfast-spec": {}})
+def dump_nlfast_spec(count: int, reply: int, **_: Any) -> dict[str, Any]:
+    """``for b in rt.batches("getlink")``: ``rt.column(b, "ifname")``, checked
+    as the numeric columns are (type, seq, no name missing)."""
+    from nlfast import spec
+
+    entries = bad = 0
+    with spec.open("rt-link", **NL_KW) as rt:
+        t0 = perf()
+        for _ in range(count):
+            seq = rt.sock.next_seq
+            for b in rt.batches("getlink"):
+                bad += batch_bad(b, reply, seq, 0, []) + rt.column(b, "ifname").count(None)
+                entries += len(b)
+        t1 = perf()
+    if bad:
+        raise BenchError(f"{bad} entries of another type or seq or without a name")
+    return done(entries, t0, t1, count)
+
+
+@contender("request", {"nlfast-do": {}})
+def request_nlfast_do(count: int, ifindex: int, **_: Any) -> dict[str, Any]:
+    """``rt.do("getlink", {"ifi-index": i})``: one in flight, acked, as request()."""
+    from nlfast import spec
+
+    with spec.open("rt-link", **NL_KW) as rt:
+        t0 = perf()
+        for _ in range(count):
+            if not rt.do("getlink", {"ifi-index": ifindex})["ifname"]:
+                raise BenchError("a reply without its name")
+        t1 = perf()
+    return done(count, t0, t1)
+
+
+def captured_links() -> list[list[bytes]]:
+    """One RTM_GETLINK dump, the messages of each datagram, taken before the
+    clock: every decoding contender gets these bytes."""
+    s = K.open_socket(K.NETLINK_ROUTE)
+    s.send(NLMSGHDR.pack(32, K.RTM_GETLINK, K.NLM_F_REQUEST | K.NLM_F_DUMP, 1, 0) + bytes(16))
+    out: list[list[bytes]] = []
+    end = False
+    while not end:
+        data, off, msgs = s.recv(K.BIG_BUF), 0, []
+        while off + 16 <= len(data):
+            ln, typ = NLMSGHDR.unpack_from(data, off)[:2]
+            if typ == NLMSG_DONE:
+                end = True
+                break
+            if typ != K.RTM_NEWLINK or ln < 16:
+                raise BenchError(f"a message of type {typ} in the dump")
+            msgs.append(data[off : off + ((ln + 3) & ~3)])
+            off += (ln + 3) & ~3
+        if msgs:
+            out.append(msgs)
+    s.close()
+    return out
+
+
+def decode(count: int, items: list[Any], names: Callable[[Any], Iterable[Any]]) -> dict[str, Any]:
+    """``count`` times over the captured ``items``: ``names`` decodes one and
+    gives the name of each link in it (none may be missing)."""
+    entries = bad = 0
+    t0 = perf()
+    for _ in range(count):
+        for x in items:
+            for name in names(x):
+                bad += not name
+                entries += 1
+    t1 = perf()
+    if bad:
+        raise BenchError(f"{bad} links decoded without their name")
+    return done(entries, t0, t1, count)
+
+
+@contender("decode", {"nlfast-to_dict": {}})
+def decode_nlfast(count: int, **_: Any) -> dict[str, Any]:
+    """``rt.to_dict(MessageView.from_bytes(m))`` of every message; the
+    kernel's rt_link.yaml (every attribute) when NLFAST_KERNEL_TREE is set,
+    else the shipped rt-link."""
+    from nlfast import MessageView, spec
+
+    msgs = [m for d in captured_links() for m in d]
+    with spec.open(kernel_tree("Documentation/netlink/specs/rt_link.yaml") or "rt-link") as rt:
+        return decode(count, msgs, lambda m: (rt.to_dict(MessageView.from_bytes(m)).get("ifname"),))
+
+
+@contender("decode", {"ynl": {}})
+def decode_ynl(count: int, **_: Any) -> dict[str, Any]:
+    """The kernel's tools/net/ynl/lib (imported from NLFAST_KERNEL_TREE, not
+    copied): what its dump() does with each datagram received, NlMsgs, then
+    per message nlproto.decode, _decode of the attributes, _decode_struct."""
+    lib = kernel_tree("tools/net/ynl")
+    if lib is None:
+        raise NotApplicable("NLFAST_KERNEL_TREE is not set: no kernel spec client to compare "
+                            "against (make bench sets it from tools/kernel-tree.sh)")
+    sys.path.insert(0, lib)
+    from lib.ynl import NlMsgs, YnlFamily  # type: ignore[import-not-found]
+
+    # schema="": no jsonschema check (at load, outside the clock); process_unknown:
+    # attributes newer than the tree's spec kept raw (its CLI's --process-unknown)
+    ynl = YnlFamily(kernel_tree("Documentation/netlink/specs/rt_link.yaml"), schema="",
+                    process_unknown=True)
+    op = ynl.ops["getlink"]
+    def names(data: bytes) -> Iterator[Any]:
+        for nm in NlMsgs(data, attr_space=op.attr_set):
+            m = ynl.nlproto.decode(ynl, nm, op)
+            d = ynl._decode(m.raw_attrs, op.attr_set.name)
+            d.update(ynl._decode_struct(m.raw, op.fixed_header))
+            yield d.get("ifname")
+
+    return decode(count, [b"".join(d) for d in captured_links()], names)
+
+
+@contender("decode", {"pyroute2": {}})
+def decode_pyroute2(count: int, **_: Any) -> dict[str, Any]:
+    """``MarshalRtnl().parse(datagram)``: what IPRoute does with each datagram."""
+    from pyroute2.netlink.rtnl.marshal import MarshalRtnl
+
+    parse = MarshalRtnl().parse
+    return decode(count, [b"".join(d) for d in captured_links()],
+                  lambda data: (m.get_attr("IFLA_IFNAME") for m in parse(data)))
+

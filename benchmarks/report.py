@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from benchmarks.workloads import PURE_PYTHON, REFS, Workload
+from benchmarks.workloads import NAMES, PURE_PYTHON, Workload
 
 GUEST_WARNING = ("GUEST TIMINGS ARE EMULATED (QEMU/TCG, some 50x slower than the host): "
                  "absolute rates mean nothing; only the ratios between contenders measured "
@@ -84,7 +84,7 @@ def verdict(goals: list[tuple[str, float]], row: dict[str, Any],
                     short.append(f"+{g - want:.1f} MiB over")
             continue
         else:
-            texts.append(f">={want:g}x {REFS.get(ref, ref)}")
+            texts.append(f">={want:g}x {NAMES.get(ref, ref)}")
             m, r = row.get("median"), med.get(ref)
             got = m / r if m and r else None
         if got is not None:

@@ -4,8 +4,9 @@ who takes part and what nlfast's rows must reach.
 ``kind`` picks the contender functions (benchmarks/contenders.py) and how a
 measurement runs (benchmarks/harness.py): ``dump``, ``request``, ``recv``
 (nlceil or the family sends, the contender receives), ``send`` (the
-contender sends, to nlceil's receiver or the family), ``import``, ``rss``
-(peak RSS of one dump).  ``params`` go to the contender functions; ``c``
+contender sends, to nlceil's receiver or the family), ``decode`` (messages
+captured before the clock, decoded), ``import``, ``rss`` (peak RSS of one
+dump).  ``params`` go to the contender functions; ``c``
 gives each C contender its nlceil arguments.
 """
 
@@ -35,10 +36,12 @@ NAMES = {
     "nlfast-aio-request": "nlfast.aio await request()",
     "nlfast-aio-coroutines": "nlfast.aio 1000 coroutines, await request()",
     "pyroute2-aio": "pyroute2 AsyncIPRoute",
+    "nlfast-spec": "nlfast spec columns by name",
+    "nlfast-do": "nlfast spec do() by name",
+    "nlfast-to_dict": "nlfast spec to_dict()",
+    "ynl": "the kernel's ynl",
 }
-PURE_PYTHON = ("stdlib", "stdlib-distinct", "stdlib-simple", "pyroute2", "pyroute2-aio")
-REFS = {"c": "C", "c-ack": "C acked", "c-sync": "C 1/syscall pair", "stdlib": "stdlib batched",
-        "stdlib-distinct": "stdlib distinct", "pyroute2": "pyroute2"}
+PURE_PYTHON = ("stdlib", "stdlib-distinct", "stdlib-simple", "pyroute2", "pyroute2-aio", "ynl")
 
 
 @dataclass
@@ -87,6 +90,8 @@ LINKS = dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LE
 ADDRS = dict(RTNL, req=K.RTM_GETADDR, reply=K.RTM_NEWADDR, hdrlen=K.IFADDRMSG_LEN,
              attrs=[K.IFA_ADDRESS, K.IFA_LOCAL], p2get="get_addr",
              p2attrs=["IFA_ADDRESS", "IFA_LOCAL"])
+GETLINK = dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LEN,
+               attr=K.IFLA_IFNAME, text=True, ifindex=1)
 USERSOCK = {"proto": K.NETLINK_USERSOCK, "mtype": K.USERSOCK_TYPE}
 FAM_DUMP = dict(req=K.FAM_MSG_DUMP, reply=K.FAM_MSG_DUMP, hdrlen=0, attrs=[K.FAM_A_INDEX],
                 order=True, size=16)
@@ -96,12 +101,22 @@ STREAMED = {"nlfast": "nlfast (streamed)", "stdlib": "stdlib (streamed)",
 
 HOST = [
     Workload("linkdump", "link dump: RTM_GETLINK, IFLA_IFNAME decoded (per dump: all links "
-             "of the namespace)", "dump", "links/s", DUMP, LINKS, per_unit="links",
-             c={"c": ("linkdump", {})},
+             "of the namespace)", "dump", "links/s", (*DUMP, "nlfast-spec"), LINKS,
+             per_unit="links", c={"c": ("linkdump", {})},
              expected={"c": 220e3, "nlfast": 200e3, "nlfast-messages": 100e3, "stdlib": 180e3,
-                       "stdlib-simple": 150e3, "pyroute2": 1.7e3},
-             targets={"nlfast": vs(0.95)},
-             notes="kernel-bound: the kernel builds ~1.3 KB per link"),
+                       "stdlib-simple": 150e3, "pyroute2": 1.7e3, "nlfast-spec": 200e3},
+             targets={"nlfast": vs(0.95), "nlfast-spec": [("nlfast", 0.9)]},
+             notes="kernel-bound: the kernel builds ~1.3 KB per link; columns by name: "
+                   "rt.column(batch, 'ifname') over rt.batches('getlink') (nlfast.spec)"),
+    Workload("linkdict", "link dump decoded to dicts, every attribute: nlfast.spec to_dict() "
+             "beside the kernel's spec client (ynl) and pyroute2", "decode", "links/s",
+             ("nlfast-to_dict", "ynl", "pyroute2"), per_unit="links",
+             expected={"nlfast-to_dict": 20e3, "ynl": 2e3, "pyroute2": 2e3},
+             targets={"nlfast-to_dict": [("ynl", 20.0), ("pyroute2", 50.0)]},
+             notes="the same bytes: each contender captures one dump of the namespace's links "
+                   "before the clock, then decodes every message (framing included); nlfast and "
+                   "ynl read the kernel tree's rt_link.yaml (NLFAST_KERNEL_TREE; without it "
+                   "ynl is n/a and nlfast reads its shipped rt-link, fewer attributes)"),
     Workload("linkdump-aio", "link dump under asyncio: `async for batch in s.dump(msg)` "
              "(nlfast.aio) beside the sync dump and pyroute2's AsyncIPRoute.get_links()",
              "dump", "links/s", ("nlfast", "nlfast-aio", "pyroute2-aio"), LINKS,
@@ -117,35 +132,33 @@ HOST = [
     Workload("getlink", "RTM_GETLINK request/response for ifindex 1, IFLA_IFNAME decoded",
              "request", "round trips/s",
              ("c", "c-ack", "c-sync", "nlfast", "nlfast-request", "nlfast-request_many",
-              "nlfast-request_many-ack", "stdlib", "stdlib-simple", "pyroute2"),
-             dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LEN,
-                  attr=K.IFLA_IFNAME, text=True, ifindex=1),
+              "nlfast-request_many-ack", "stdlib", "stdlib-simple", "pyroute2", "nlfast-do"),
+             GETLINK,
              c={"c": ("getlink", {"window": 64}), "c-ack": ("getlink", {"window": 64, "ack": 1}),
                 "c-sync": ("getlink", {"window": 1, "ack": 1})},
              expected={"c": 350e3, "c-ack": 250e3, "c-sync": 150e3, "nlfast": 300e3,
                        "nlfast-request": 60e3, "nlfast-request_many": 100e3,
                        "nlfast-request_many-ack": 80e3, "stdlib": 200e3, "stdlib-simple": 60e3,
-                       "pyroute2": 1.3e3},
+                       "pyroute2": 1.3e3, "nlfast-do": 50e3},
              targets={"nlfast": vs(0.9), "nlfast-request": vs(0.9, None, "c-sync"),
+                      "nlfast-do": [("nlfast-request", 0.9)],
                       "nlfast-request_many": vs(0.9, None),
                       "nlfast-request_many-ack": vs(0.9, None, "c-ack")},
              min_units=64,
              notes="C, nlfast columns, request_many and stdlib batched keep 64 requests in "
                    "flight, the rest one; request(), request_many() and the acked C rows add "
-                   "NLM_F_ACK (two replies per request); C one per syscall pair: sendto, "
-                   "then recvmmsg until the ack"),
+                   "NLM_F_ACK (two replies per request), as does rt.do('getlink', "
+                   "{'ifi-index': 1}); C one per syscall pair: sendto, then recvmmsg to the ack"),
     Workload("getlink-aio", "RTM_GETLINK request/response under asyncio, one in flight: "
              "`await s.request(msg)` (nlfast.aio) beside the sync request() (both acked)",
              "request", "round trips/s", ("nlfast-request", "nlfast-aio-request"),
-             dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LEN,
-                  attr=K.IFLA_IFNAME, text=True, ifindex=1),
+             GETLINK,
              expected={"nlfast-request": 60e3, "nlfast-aio-request": 50e3},
              targets={"nlfast-aio-request": [("nlfast-request", 0.8)]}, min_units=64),
     Workload("getlink-coroutines", "RTM_GETLINK requests from 1000 coroutines x 100 on one "
              "nlfast.aio socket, beside request_many() of the same 100,000 (all acked)",
              "request", "round trips/s", ("nlfast-request_many-ack", "nlfast-aio-coroutines"),
-             dict(RTNL, req=K.RTM_GETLINK, reply=K.RTM_NEWLINK, hdrlen=K.IFINFOMSG_LEN,
-                  attr=K.IFLA_IFNAME, text=True, ifindex=1),
+             GETLINK,
              targets={"nlfast-aio-coroutines": [("nlfast-request_many-ack", 0.8)]},
              fixed={"*": 100_000}, quick={"*": 20_000},
              notes="100,000 requests per run (20,000 with --quick: 1000 coroutines x 20); "

@@ -1,12 +1,9 @@
 /*
- * nlceil: the C ceiling client of the nlfast benchmarks.
- *
- * It batches as well as a userspace client can: many messages per datagram,
- * many datagrams per sendmmsg()/recvmmsg(), 32 KiB receive buffers and a
- * forced large SO_RCVBUF.  Every received message is length-checked in place
- * and gets the work the workload names (type, seq, one or two attributes).
- * It does not use nlfast's shim: it is the reference.  Each run prints one
- * JSON object on stdout; see usage().
+ * nlceil: the C ceiling client of the nlfast benchmarks, independent of
+ * nlfast's shim.  It batches as well as userspace can (many messages per
+ * datagram, many datagrams per sendmmsg/recvmmsg, 32 KiB buffers, a forced
+ * large SO_RCVBUF), checks every message in place and does the workload's
+ * work on it.  Each run prints one JSON object on stdout; see usage().
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,15 +29,6 @@
 
 #include "nlfast_family.h"
 
-#ifndef SOL_NETLINK
-#define SOL_NETLINK 270
-#endif
-#ifndef NETLINK_CAP_ACK
-#define NETLINK_CAP_ACK 10
-#endif
-#ifndef NLM_F_DUMP_INTR
-#define NLM_F_DUMP_INTR 0x10
-#endif
 #define USERSOCK_TYPE NLMSG_MIN_TYPE	/* what usersock workloads carry */
 #define END_TYPE (USERSOCK_TYPE + 1)	/* ends a usersock receive */
 
@@ -167,9 +155,9 @@ static void set_rcvtimeo(int fd, double seconds)
 }
 
 /* A bound netlink socket (port id in *portid), a member of `group' if not 0. */
-static int nl_open(int proto, uint32_t bind_pid, unsigned group, uint32_t *portid)
+static int nl_open(int proto, unsigned group, uint32_t *portid)
 {
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_pid = bind_pid };
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	socklen_t sl = sizeof(sa);
 	int one = 1, g = (int)group, fd;
 
@@ -180,7 +168,7 @@ static int nl_open(int proto, uint32_t bind_pid, unsigned group, uint32_t *porti
 	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, O.sndbuf);
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("bind(netlink proto %d, port %u): %s", proto, bind_pid, strerror(errno));
+		die("bind(netlink proto %d): %s", proto, strerror(errno));
 	if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
 		die("getsockname: %s", strerror(errno));
 	if (group && setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0)
@@ -196,14 +184,13 @@ struct ring {
 	struct mmsghdr *m;
 	struct iovec *iov;
 	struct sockaddr_nl dst;	/* sending: where to */
-	size_t each, msglen;	/* sending: a datagram of O.batch messages */
+	size_t msglen;	/* sending: the length of one message */
 };
 
 static void ring_init(struct ring *r, size_t each)
 {
 	unsigned i;
 
-	r->each = each;
 	r->buf = xmalloc((size_t)O.vlen * each);
 	r->m = xmalloc(sizeof(*r->m) * O.vlen);
 	r->iov = xmalloc(sizeof(*r->iov) * O.vlen);
@@ -315,7 +302,32 @@ static int attr_u32(const struct nlattr *a, uint32_t *v)
 	return 1;
 }
 
-/* Framing: the one helper every sender uses */
+/*
+ * Framing, shared by every workload.  frame() starts a message of `type' with
+ * a zeroed family header of `hdrlen' bytes in buf (`size' bytes, zeroed);
+ * put_attr() appends an attribute (its data copied, or left for the caller
+ * to fill when NULL) and returns where its data goes.
+ */
+static struct nlmsghdr *frame(void *buf, size_t size, uint16_t type, uint16_t flags, size_t hdrlen)
+{
+	struct nlmsghdr *h = memset(buf, 0, size);
+
+	*h = (struct nlmsghdr){ (uint32_t)NLMSG_LENGTH(hdrlen), type, flags, 0, 0 };
+	return h;
+}
+
+static void *put_attr(struct nlmsghdr *h, uint16_t type, const void *data, size_t len)
+{
+	char *a = (char *)h + NLMSG_ALIGN(h->nlmsg_len);
+
+	*(struct nlattr *)a = (struct nlattr){ (uint16_t)(NLA_HDRLEN + len), type };
+	if (data)
+		memcpy(a + NLA_HDRLEN, data, len);
+	h->nlmsg_len = (uint32_t)((size_t)(a - (char *)h) + NLA_ALIGN(NLA_HDRLEN + len));
+	return a + NLA_HDRLEN;
+}
+
+static void put_u32(struct nlmsghdr *h, uint16_t type, uint32_t v) { put_attr(h, type, &v, 4); }
 
 static const struct sockaddr_nl KERNEL = { .nl_family = AF_NETLINK };
 
@@ -340,11 +352,6 @@ static void tx_init(struct ring *t, const void *tmpl, size_t msglen, const struc
 	}
 }
 
-static struct nlmsghdr *tx_msg(struct ring *t, size_t k)	/* the k-th message */
-{
-	return (struct nlmsghdr *)(t->buf + k * t->msglen);
-}
-
 /*
  * Frames up to `n' messages (at most O.vlen datagrams), seqs *seq, *seq+1,
  * ...; returns how many.  *ndg gets the datagrams to send.
@@ -355,7 +362,7 @@ static unsigned tx_fill(struct ring *t, uint64_t n, uint32_t *seq, unsigned *ndg
 	unsigned k = (unsigned)(n < cap ? n : cap), j;
 
 	for (j = 0; j < k; j++)
-		tx_msg(t, j)->nlmsg_seq = (*seq)++;
+		((struct nlmsghdr *)(t->buf + j * t->msglen))->nlmsg_seq = (*seq)++;
 	for (*ndg = 0; (size_t)*ndg * O.batch < k; (*ndg)++)
 		t->iov[*ndg].iov_len = (k - *ndg * O.batch < O.batch ? k - *ndg * O.batch : O.batch)
 				       * t->msglen;
@@ -388,38 +395,21 @@ static void tx_send(int fd, struct ring *t, unsigned ndg, int refused_ok)
 	}
 }
 
-static size_t put_u32(char *buf, size_t off, uint16_t type, uint32_t v)
-{
-	struct nlattr *a = (struct nlattr *)(buf + off);
-
-	a->nla_len = NLA_HDRLEN + 4;
-	a->nla_type = type;
-	memcpy(buf + off + NLA_HDRLEN, &v, 4);
-	return off + NLA_ALIGN(NLA_HDRLEN + 4);
-}
-
 static unsigned char pat(size_t i) { return (unsigned char)(i * 131u + 7u); }
 
-/* A message: nlmsghdr, then O.size pattern bytes, bare or as NLFAM_A_DATA. */
+/* A message: O.size pattern bytes, bare (as its family header) or as NLFAM_A_DATA. */
 static char *data_msg(uint16_t type, uint16_t flags, int as_attr, size_t *msglen)
 {
-	size_t off = NLMSG_HDRLEN + (as_attr ? NLA_HDRLEN : 0), len = NLMSG_ALIGN(off + O.size), i;
-	char *m = xmalloc(len);
-	struct nlmsghdr *h = (struct nlmsghdr *)m;
-	struct nlattr *a = (struct nlattr *)(m + NLMSG_HDRLEN);
+	size_t len = NLMSG_SPACE(NLA_HDRLEN + O.size), i;
+	char *m = xmalloc(len), *d;
+	struct nlmsghdr *h = frame(m, len, type, flags, as_attr ? 0 : O.size);
 
 	if (O.size > NLFAM_DATA_MAX)
 		die("--size %u exceeds NLFAM_DATA_MAX %d", O.size, NLFAM_DATA_MAX);
-	h->nlmsg_len = (uint32_t)(as_attr ? len : off + O.size);
-	h->nlmsg_type = type;
-	h->nlmsg_flags = flags;
-	if (as_attr) {
-		a->nla_len = (uint16_t)(NLA_HDRLEN + O.size);
-		a->nla_type = NLFAM_A_DATA;
-	}
+	d = as_attr ? put_attr(h, NLFAM_A_DATA, NULL, O.size) : NLMSG_DATA(h);
 	for (i = 0; i < O.size; i++)
-		m[off + i] = (char)pat(i);
-	*msglen = len;
+		d[i] = (char)pat(i);
+	*msglen = NLMSG_ALIGN(h->nlmsg_len);
 	return m;
 }
 
@@ -427,13 +417,16 @@ static char *data_msg(uint16_t type, uint16_t flags, int as_attr, size_t *msglen
 
 typedef int (*entry_fn)(const struct nlmsghdr *h);
 
+static entry_fn reply_check;	/* pipelined requests: what a good reply is */
+
+/* An RTM_NEWLINK with a non-empty IFLA_IFNAME; getlink's replies: of O.ifindex. */
 static int link_entry(const struct nlmsghdr *h)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(h);
 	const struct nlattr *a = msg_attr(h, sizeof(*ifi), IFLA_IFNAME);
 	const char *z;
 
-	if (h->nlmsg_type != RTM_NEWLINK || !a) {
+	if (h->nlmsg_type != RTM_NEWLINK || !a || (reply_check && ifi->ifi_index != O.ifindex)) {
 		S.unexpected += h->nlmsg_type != RTM_NEWLINK;
 		S.missing += !a;
 		return 0;
@@ -520,24 +513,21 @@ static uint64_t dump_once(int fd, struct ring *r, const struct nlmsghdr *req, en
 
 static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, entry_fn fn)
 {
-	char req[64] = { 0 };
-	struct nlmsghdr *h = (struct nlmsghdr *)req;
+	char req[64];
+	struct nlmsghdr *h = frame(req, sizeof(req), type, NLM_F_REQUEST | NLM_F_DUMP, famlen);
 	uint64_t entries = 0, first = 0;
 	struct ring r;
 	double t0;
 	unsigned i;
-	int fd = nl_open(proto, 0, 0, NULL);
+	int fd = nl_open(proto, 0, NULL);
 
-	h->nlmsg_len = NLMSG_LENGTH(famlen);	/* the family header: AF_UNSPEC, zeros */
 	if (fn == fam_dump_entry) {
 		if (O.count > 0xffffffffULL)
 			die("--count too large");
-		h->nlmsg_len = (uint32_t)put_u32(req, put_u32(req, NLMSG_HDRLEN, NLFAM_A_COUNT,
-							      (uint32_t)O.count), NLFAM_A_SIZE, O.size);
+		put_u32(h, NLFAM_A_COUNT, (uint32_t)O.count);
+		put_u32(h, NLFAM_A_SIZE, O.size);
 		O.repeat = 1;
 	}
-	h->nlmsg_type = type;
-	h->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
 	rx_init(&r);
 	set_rcvtimeo(fd, O.timeout);
 	t0 = now();
@@ -565,23 +555,6 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
  * --ack at its ack.  --window 1 is one request per syscall pair: sendmmsg of
  * one message, recvmmsg of its answers.
  */
-static int (*reply_check)(const struct nlmsghdr *h);
-
-static int getlink_check(const struct nlmsghdr *h)
-{
-	const struct ifinfomsg *ifi = NLMSG_DATA(h);
-	const struct nlattr *a = msg_attr(h, sizeof(*ifi), IFLA_IFNAME);
-
-	if (h->nlmsg_type != RTM_NEWLINK || ifi->ifi_index != O.ifindex || !a)
-		return 0;
-	if (nla_plen(a) < 1 || !memchr(nla_data(a), 0, (size_t)nla_plen(a))) {
-		S.malformed++;
-		return 0;
-	}
-	S.sum += *(const unsigned char *)nla_data(a);
-	return 1;
-}
-
 static int echo_check(const struct nlmsghdr *h)
 {
 	const struct nlattr *a = msg_attr(h, 0, NLFAM_A_DATA);
@@ -605,7 +578,7 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 	struct ring r;
 	struct ring t;
 	double t0;
-	int fd = nl_open(proto, 0, 0, NULL);
+	int fd = nl_open(proto, 0, NULL);
 
 	if (O.ack)
 		((struct nlmsghdr *)tmpl)->nlmsg_flags |= NLM_F_ACK;
@@ -724,7 +697,7 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 	uint64_t N = O.count, sent = 0;
 	uint32_t seq = 1, portid;
 	unsigned ndg, k;
-	int acked = 0, fd = nl_open(proto, 0, 0, &portid);
+	int acked = 0, fd = nl_open(proto, 0, &portid);
 	struct ring t;
 	struct ring r;
 	double t0;
@@ -738,7 +711,7 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 		k = tx_fill(&t, N - sent, &seq, &ndg);
 		sent += k;
 		if (barrier && sent == N)
-			tx_msg(&t, k - 1)->nlmsg_flags |= NLM_F_ACK;
+			((struct nlmsghdr *)(t.buf + (k - 1) * msglen))->nlmsg_flags |= NLM_F_ACK;
 		tx_send(fd, &t, ndg, dst->nl_groups != 0);
 		if (barrier && sent < N)
 			(void)drain_acks(fd, &r, MSG_DONTWAIT, 0);
@@ -803,17 +776,19 @@ static void run_recv(int flood)
 		die("--count too large");
 	if (flood && !O.group)
 		O.group = NLFAM_GRP_FLOOD;
-	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, 0, O.group, &portid);
+	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, O.group, &portid);
 	rx_init(&r);
 	set_rcvtimeo(fd, flood ? 0.05 : O.timeout);
 	IX.expect = first;
 	if (flood) {
-		struct nlmsghdr *h = (struct nlmsghdr *)FL.req;
-		size_t len = put_u32(FL.req, NLMSG_HDRLEN, NLFAM_A_COUNT, (uint32_t)N);
+		struct nlmsghdr *h = frame(FL.req, sizeof(FL.req), NLFAM_MSG_FLOOD,
+					   NLM_F_REQUEST | NLM_F_ACK, 0);
 
-		len = put_u32(FL.req, put_u32(FL.req, len, NLFAM_A_SIZE, O.size), NLFAM_A_GROUP, O.group);
-		*h = (struct nlmsghdr){ (uint32_t)len, NLFAM_MSG_FLOOD, NLM_F_REQUEST | NLM_F_ACK, 1, 0 };
-		FL.fd = nl_open(O.proto, 0, 0, NULL);
+		h->nlmsg_seq = 1;
+		put_u32(h, NLFAM_A_COUNT, (uint32_t)N);
+		put_u32(h, NLFAM_A_SIZE, O.size);
+		put_u32(h, NLFAM_A_GROUP, O.group);
+		FL.fd = nl_open(O.proto, 0, NULL);
 		t0 = now();
 		if (pthread_create(&th, NULL, flood_request, NULL))
 			die("pthread_create failed");
@@ -907,10 +882,9 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "count", 1, NULL, 'n' }, { "repeat", 1, NULL, 'r' }, { "ifindex", 1, NULL, 'i' },
 		{ "window", 1, NULL, 'w' }, { "size", 1, NULL, 's' }, { "dest", 1, NULL, 'd' },
-		{ "group", 1, NULL, 'g' },
-		{ "timeout", 1, NULL, 't' }, { "proto", 1, NULL, 'P' }, { "batch", 1, NULL, 'b' },
-		{ "rcvbuf", 1, NULL, 'R' }, { "ack", 1, NULL, 'a' }, { "help", 0, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+		{ "group", 1, NULL, 'g' }, { "timeout", 1, NULL, 't' }, { "proto", 1, NULL, 'P' },
+		{ "batch", 1, NULL, 'b' }, { "rcvbuf", 1, NULL, 'R' }, { "ack", 1, NULL, 'a' },
+		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
 	};
 	struct sockaddr_nl dst = { .nl_family = AF_NETLINK };
 	const char *wl;
@@ -956,12 +930,13 @@ int main(int argc, char **argv)
 	} else if (!strcmp(wl, "dump")) {
 		run_dump(wl, O.proto, NLFAM_MSG_DUMP, 0, fam_dump_entry);
 	} else if (!strcmp(wl, "getlink")) {
-		struct { struct nlmsghdr h; struct ifinfomsg ifi; } req = {
-			{ NLMSG_LENGTH(sizeof(struct ifinfomsg)), RTM_GETLINK, NLM_F_REQUEST, 0, 0 },
-			{ .ifi_family = AF_UNSPEC, .ifi_index = O.ifindex } };
+		char req[64];
+		struct nlmsghdr *h = frame(req, sizeof(req), RTM_GETLINK, NLM_F_REQUEST,
+					   sizeof(struct ifinfomsg));
 
-		reply_check = getlink_check;
-		run_pipe(wl, NETLINK_ROUTE, (char *)&req, NLMSG_ALIGN(req.h.nlmsg_len));
+		((struct ifinfomsg *)NLMSG_DATA(h))->ifi_index = O.ifindex;
+		reply_check = link_entry;
+		run_pipe(wl, NETLINK_ROUTE, req, NLMSG_ALIGN(h->nlmsg_len));
 	} else if (!strcmp(wl, "echo")) {
 		reply_check = echo_check;
 		m = data_msg(NLFAM_MSG_ECHO, NLM_F_REQUEST, 1, &len);
