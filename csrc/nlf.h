@@ -187,7 +187,8 @@ int nlf_batch_append(struct nlf_batch *dst, const struct nlf_batch *src,
 		     uint32_t first, uint32_t n);
 int64_t nlf_batch_route(const struct nlf_batch *b, uint32_t first, uint32_t n,
 			const uint32_t *seqs, const uint32_t *ports,
-			uint32_t nkeys, uint32_t *run_end, int32_t *run_dest);
+			const uint32_t *echo, uint32_t nkeys,
+			uint32_t *run_end, int32_t *run_dest);
 int nlf_batch_scan(const struct nlf_batch *b, uint32_t first, uint32_t n,
 		   struct nlf_scan *s);
 int nlf_batch_request(const struct nlf_batch *b, uint32_t seq, uint32_t port,

@@ -157,18 +157,28 @@ int nlf_batch_append(struct nlf_batch *dst, const struct nlf_batch *src,
 	return 0;
 }
 
-/* The key a row belongs to, or -1: unicast, its seq and its sender match. */
+/*
+ * The key a row belongs to, or -1: its seq and its sender match, in a
+ * unicast datagram.  A datagram marked with a group is an event, except
+ * the answer to a request sent with NLM_F_ECHO: the kernel multicasts the
+ * notification leaving the requester out, then unicasts the same skb, group
+ * mark and all, to it.  So a marked row goes to key k only when echo[k] is
+ * the receiving socket's port and the row's nlmsg_pid names that port (the
+ * notifications of other ports' requests carry theirs).
+ */
 static int32_t row_key(const struct nlf_batch *b, uint32_t i,
 		       const uint32_t *seqs, const uint32_t *ports,
-		       uint32_t nkeys)
+		       const uint32_t *echo, uint32_t nkeys)
 {
 	uint32_t d = b->tab.dgram[i], seq = b->tab.seq[i], k;
+	int marked = b->dg_groups[d] != 0;
 
-	if (b->dg_groups[d])
-		return -1;	/* multicast: an event, whatever its seq */
-	for (k = 0; k < nkeys; k++)
-		if (seqs[k] == seq && ports[k] == b->dg_pid[d])
+	for (k = 0; k < nkeys; k++) {
+		if (seqs[k] != seq || ports[k] != b->dg_pid[d])
+			continue;
+		if (!marked || (echo && echo[k] && echo[k] == b->tab.portid[i]))
 			return (int32_t)k;
+	}
 	return -1;
 }
 
@@ -176,20 +186,22 @@ static int32_t row_key(const struct nlf_batch *b, uint32_t i,
  * Splits rows [first, first+n) into runs of consecutive rows with the same
  * destination: key k when the row came in a unicast datagram sent by port
  * ports[k] and carries sequence number seqs[k]; -1 for every other row
- * (multicast, or nobody waits for it).  Run i is rows [run_end[i-1],
+ * (multicast, or nobody waits for it; echo: see row_key, may be NULL).
+ * Run i is rows [run_end[i-1],
  * run_end[i]) (run_end[-1] being first) going to run_dest[i]; both arrays
  * need room for n runs.  Returns the number of runs, or -1/ERANGE.
  */
 int64_t nlf_batch_route(const struct nlf_batch *b, uint32_t first, uint32_t n,
 			const uint32_t *seqs, const uint32_t *ports,
-			uint32_t nkeys, uint32_t *run_end, int32_t *run_dest)
+			const uint32_t *echo, uint32_t nkeys,
+			uint32_t *run_end, int32_t *run_dest)
 {
 	uint32_t i, runs = 0;
 
 	if (!rows_in(b, first, n))
 		return -1;
 	for (i = first; i < first + n; i++) {
-		int32_t k = row_key(b, i, seqs, ports, nkeys);
+		int32_t k = row_key(b, i, seqs, ports, echo, nkeys);
 
 		if (runs && run_dest[runs - 1] == k) {
 			run_end[runs - 1] = i + 1;

@@ -34,20 +34,29 @@ from nlfast.message import MessageView
 NLMSG_ERROR: int = lib.NLMSG_ERROR
 NLMSG_DONE: int = lib.NLMSG_DONE
 NLM_F_MULTI: int = lib.NLM_F_MULTI
+NLM_F_ECHO: int = lib.NLM_F_ECHO
 STALE_MAX = 4096  # abandoned sequence numbers remembered
+
+
+def echoes(tmpl: Any) -> bool:
+    """Whether a framed request (pointer, length) asks for NLM_F_ECHO."""
+    return bool(ffi.cast("uint16_t *", tmpl[0])[3] & NLM_F_ECHO)
 
 
 class Waiter:
     """One request (its replies, copied) or one dump (its batches, queued)."""
 
-    __slots__ = ("ack", "done", "dump", "error", "fut", "interrupted", "port", "queue",
+    __slots__ = ("ack", "done", "dump", "echo", "error", "fut", "interrupted", "port", "queue",
                  "replies", "seq", "tag")
 
-    def __init__(self, seq: int, port: int, *, ack: bool, dump: bool, tag: Any = None) -> None:
+    def __init__(self, seq: int, port: int, *, ack: bool, dump: bool, tag: Any = None,
+                 echo: bool = False) -> None:
         self.seq = seq
         self.port = port
         self.ack = ack
         self.dump = dump
+        # sent with NLM_F_ECHO: its answer may come marked with a group (row_key)
+        self.echo = echo
         self.done = False
         self.error: NetlinkError | None = None
         self.interrupted = False
@@ -81,6 +90,7 @@ class Engine:
         self._cap = 0
         self._seqs: Any = None
         self._ports: Any = None
+        self._echo: Any = None
         rows = transport.arena_len // 16
         self._run_end = ffi.new("uint32_t[]", rows)
         self._run_dest = ffi.new("int32_t[]", rows)
@@ -133,10 +143,13 @@ class Engine:
             self._cap = max(n, 2 * self._cap, 16)
             self._seqs = ffi.new("uint32_t[]", self._cap)
             self._ports = ffi.new("uint32_t[]", self._cap)
-        seqs, ports = self._seqs, self._ports
+            self._echo = ffi.new("uint32_t[]", self._cap)
+        seqs, ports, echo = self._seqs, self._ports, self._echo
+        me = self.t.port
         for i, w in enumerate(keys):
             seqs[i] = w.seq
             ports[i] = w.port
+            echo[i] = me if w.echo else 0
         self._keys = keys
         self._nkeys = n
         self._dirty = False
@@ -169,7 +182,7 @@ class Engine:
                 return batch
             self._queue_events([(batch, batch.start, batch.stop)])
             return None
-        nruns = batch.route(self._seqs, self._ports, self._nkeys, self._run_end,
+        nruns = batch.route(self._seqs, self._ports, self._echo, self._nkeys, self._run_end,
                             self._run_dest)
         ends, dests, keys = self._run_end, self._run_dest, self._keys
         events: list[tuple[Batch, int, int]] = []

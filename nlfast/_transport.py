@@ -40,6 +40,7 @@ class Transport:
                  rx_bufsize: int, tx_size: int, dgram_size: int, overrun_raise: bool) -> None:
         self.fd = -1
         self.wake = -1
+        self.port = 0  # bound port id (bind())
         self.rx = ffi.gc(lib.nlf_rx_new(rx_buffers, rx_bufsize), lib.nlf_rx_free)
         self.tx = ffi.gc(lib.nlf_tx_new(tx_size, dgram_size), lib.nlf_tx_free)
         if self.rx == ffi.NULL or self.tx == ffi.NULL:
@@ -113,7 +114,8 @@ class Transport:
         p = ffi.new("uint32_t *")
         if lib.nlf_sock_portid(self.fd, p) < 0:
             raise oserror("getsockname")
-        return int(p[0])
+        self.port = int(p[0])
+        return self.port
 
     def drops(self) -> int:
         info = ffi.new("uint32_t[]", lib.SK_MEMINFO_VARS)

@@ -33,7 +33,7 @@ import os
 from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
-from nlfast._engine import Waiter
+from nlfast._engine import Waiter, echoes
 from nlfast._shim import ffi, lib, oserror
 from nlfast._transport import timeout_ms
 from nlfast.batch import Batch
@@ -520,7 +520,7 @@ class Socket(Counters):
         seq = self._put(tmpl)
         if seq < 0:
             return None
-        return self._started(seq, dest, ack, dump, fut)
+        return self._started(seq, dest, ack, dump, fut, tmpl)
 
     async def _start(self, tmpl: Any, dest: int, ack: bool, dump: bool, fut: Any) -> Waiter:
         """Frames a request for the next flush, its waiter added."""
@@ -528,10 +528,11 @@ class Socket(Counters):
         if w is not None:
             return w
         seq = await self._frame(tmpl, dest, 0)
-        return self._started(seq, dest, ack, dump, fut)
+        return self._started(seq, dest, ack, dump, fut, tmpl)
 
-    def _started(self, seq: int, dest: int, ack: bool, dump: bool, fut: Any) -> Waiter:
-        w = Waiter(seq, dest, ack=ack, dump=dump)
+    def _started(self, seq: int, dest: int, ack: bool, dump: bool, fut: Any,
+                 tmpl: Any) -> Waiter:
+        w = Waiter(seq, dest, ack=ack, dump=dump, echo=echoes(tmpl))
         w.fut = fut
         self._e.add(w)
         self._txw.append(w)
@@ -548,7 +549,7 @@ class Socket(Counters):
             sync request.
         """
         _need_message("request", msg)
-        flags = msg.flags | NLM_F_ACK if ack else msg.flags
+        flags = msg.flags | NLM_F_REQUEST | (NLM_F_ACK if ack else 0)
         t = msg.framed(flags)
         dump = (flags & NLM_F_DUMP) == NLM_F_DUMP
         ack = bool(flags & NLM_F_ACK)
@@ -611,7 +612,7 @@ class Socket(Counters):
         if not isinstance(window, int) or window < 1:
             raise ValueError(f"window must be an int >= 1, not {window!r}")
         plain = [_need_message("request_many", m) for m in msgs]
-        templates = [m.framed(m.flags | NLM_F_ACK if ack else m.flags) for m in plain]
+        templates = [m.framed(m.flags | NLM_F_REQUEST | (NLM_F_ACK if ack else 0)) for m in plain]
         timeout_ms(timeout)
         self._check()
         n = len(templates)
@@ -623,7 +624,7 @@ class Socket(Counters):
         try:
             while i < n or index:
                 while i < n and len(index) < window:
-                    flags = plain[i].flags | NLM_F_ACK if ack else plain[i].flags
+                    flags = plain[i].flags | NLM_F_REQUEST | (NLM_F_ACK if ack else 0)
                     a, d = bool(flags & NLM_F_ACK), (flags & NLM_F_DUMP) == NLM_F_DUMP
                     w = self._start_now(templates[i], dest, a, d, g)
                     if w is None:

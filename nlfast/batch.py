@@ -188,11 +188,12 @@ class Batch:
         lib.nlf_batch_request(self._slab.b, seq, port, mode, out)
         return out
 
-    def route(self, seqs: Any, ports: Any, nkeys: int, run_end: Any, run_dest: Any) -> int:
+    def route(self, seqs: Any, ports: Any, echo: Any, nkeys: int, run_end: Any,
+              run_dest: Any) -> int:
         """Splits these rows into runs by key (nlf_batch_route); returns the
         number of runs."""
         n = lib.nlf_batch_route(self._slab.b, self.start, self.stop - self.start, seqs, ports,
-                                nkeys, run_end, run_dest)
+                                echo, nkeys, run_end, run_dest)
         if n < 0:
             raise oserror("nlf_batch_route")
         return int(n)

@@ -16,7 +16,7 @@ import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from nlfast._engine import Engine, Waiter
+from nlfast._engine import NLM_F_ECHO, Engine, Waiter, echoes
 from nlfast._shim import ffi, lib, oserror
 from nlfast._transport import SOL_NETLINK, SOL_SOCKET, Transport, timeout_ms
 from nlfast.batch import Batch, split
@@ -472,10 +472,12 @@ class Socket(Counters):
                 dest: int = 0) -> list[MessageView]:
         """Sends one request and returns its replies (copies, in order), matched
         by sequence number and port: done at the ACK, NLMSG_DONE or an error.
-        NLM_F_ACK is added when ``ack``; without it a request ends at its
-        first reply that is not NLM_F_MULTI.  Events that arrive meanwhile
-        are kept for recv()/events(); a dump in progress on this socket loses
-        nothing.
+        NLM_F_REQUEST is always set (the kernel only acks a message without
+        it), NLM_F_ACK when ``ack``; without it a request ends at its first
+        reply that is not NLM_F_MULTI.  With NLM_F_ECHO the echoed
+        notification is a reply, though the kernel marks it with its group.
+        Events that arrive meanwhile are kept for recv()/events(); a dump in
+        progress on this socket loses nothing.
 
         :raises NetlinkError: the kernel answered with an error (extended ack
             decoded).
@@ -485,7 +487,7 @@ class Socket(Counters):
         :raises ClosedError: closed (also from another thread meanwhile).
         """
         _need_message("request", msg)
-        flags = msg.flags | NLM_F_ACK if ack else msg.flags
+        flags = msg.flags | NLM_F_REQUEST | (NLM_F_ACK if ack else 0)
         t = msg.framed(flags)
         dump = (flags & NLM_F_DUMP) == NLM_F_DUMP
         ack = bool(flags & NLM_F_ACK)
@@ -495,7 +497,7 @@ class Socket(Counters):
             e = self._e
             if e.waiters or e.stale:
                 seq = self._t.send_template(t, dest, 0)
-                w = Waiter(seq, dest, ack=ack, dump=dump)
+                w = Waiter(seq, dest, ack=ack, dump=dump, echo=bool(flags & NLM_F_ECHO))
                 e.add(w)
                 return self._finish_request(w, ms)
             return self._request_alone(t, dest, ack, dump, ms)
@@ -533,7 +535,7 @@ class Socket(Counters):
             break
         err = ffi.errno
         e = self._e
-        w = Waiter(int(r.seq), dest, ack=ack, dump=dump)
+        w = Waiter(int(r.seq), dest, ack=ack, dump=dump, echo=echoes(tmpl))
         e.add(w)
         if rc < 0:
             if ms == 0 and err == errno.EAGAIN:
@@ -581,7 +583,7 @@ class Socket(Counters):
         if not isinstance(window, int) or window < 1:
             raise ValueError(f"window must be an int >= 1, not {window!r}")
         plain = [_need_message("request_many", m) for m in msgs]
-        templates = [m.framed(m.flags | NLM_F_ACK if ack else m.flags) for m in plain]
+        templates = [m.framed(m.flags | NLM_F_REQUEST | (NLM_F_ACK if ack else 0)) for m in plain]
         ms = timeout_ms(timeout)
         n = len(templates)
         results: list[Any] = [None] * n
@@ -597,9 +599,10 @@ class Socket(Counters):
                         seqs = self._t.send_many(templates[i : i + k], dest, 0)
                         for j, seq in enumerate(seqs):
                             m = plain[i + j]
-                            f = m.flags | NLM_F_ACK if ack else m.flags
+                            f = m.flags | NLM_F_REQUEST | (NLM_F_ACK if ack else 0)
                             w = Waiter(seq, dest, ack=bool(f & NLM_F_ACK),
-                                       dump=(f & NLM_F_DUMP) == NLM_F_DUMP, tag=i + j)
+                                       dump=(f & NLM_F_DUMP) == NLM_F_DUMP, tag=i + j,
+                                       echo=bool(f & NLM_F_ECHO))
                             e.add(w)
                             inflight[seq] = w
                         i += k
