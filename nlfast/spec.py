@@ -22,10 +22,12 @@ nlfast[spec]``); ``import nlfast`` does not import it.
 from __future__ import annotations
 
 import errno
+import functools
 import ipaddress
 import os
 import re
 import struct
+import sys
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -377,6 +379,7 @@ class Spec:
     fixed_header: Struct | None
     origin: str = ""
     _cplan: _CPlan | None = field(default=None, repr=False, compare=False)
+    _dplan: _DictPlan | None = field(default=None, repr=False, compare=False)
 
     @property
     def genl(self) -> bool:
@@ -463,22 +466,49 @@ class Spec:
         if o is None:
             raise DecodeError(f"spec {self.name!r} has no message with id "
                               f"{cmd if self.genl else msg_type}")
+        return self._decode_at(o, payload, None, 0, off, len(payload))
+
+    def _decode_at(self, o: Op, buf: bytes | memoryview, addr: Any, boff: int, off: int,
+                   plen: int) -> dict[str, Any]:
+        """The dict of a message of ``o`` whose payload is buf[boff, boff +
+        plen), its header ``off`` bytes in.  ``addr``: buf's address as an
+        int, or buf when it is bytes (None: found here)."""
+        plan = self._dplan
+        if plan is None:
+            plan = self._dplan = _DictPlan(self)
+        hdr, aset = plan.op(o)
         out: dict[str, Any] = {}
-        if o.fixed_header is not None:
-            fh = o.fixed_header
-            if len(payload) - off < fh.size:
-                raise DecodeError(f"{o.name}: {len(payload) - off} bytes, its fixed header "
+        hoff = off
+        fh = o.fixed_header
+        if fh is not None:
+            if plen - off < fh.size:
+                raise DecodeError(f"{o.name}: {plen - off} bytes, its fixed header "
                                   f"{fh.name} needs {fh.size}")
-            out.update(fh.decode(payload, off))
+            if hdr < 0:
+                out.update(fh.decode(buf, boff + off))
             # attributes start at the aligned end of the header; a payload may
             # end unpadded right after it, with none
-            off = min(off + ((fh.size + 3) & ~3), len(payload))
-        if o.attrs is not None:
-            plan = self._cplan
-            if plan is None:
-                plan = self._cplan = _CPlan(self)
-            plan.decode(payload, off, o.attrs, out)
+            off = min(off + ((fh.size + 3) & ~3), plen)
+        if hdr >= 0 or aset >= 0:
+            if addr is None:
+                addr = buf if buf.__class__ is bytes else int(
+                    ffi.cast("uintptr_t", address(buf)))
+            _specdict.decode(plan.cap, hdr, aset, buf, addr, boff, hoff, off, plen - off, out)
         return out
+
+    def _decode_view(self, o: Op, m: MessageView) -> dict[str, Any]:
+        """:meth:`decode` of a received message as a message of ``o``,
+        read in place."""
+        buf = m._buf
+        src = buf.obj
+        plen = m._len - 16
+        if self.genl and plen < 4:
+            raise DecodeError("generic netlink payload shorter than its genlmsghdr")
+        if src.__class__ is bytes and buf.nbytes == len(src):
+            addr: Any = src
+        else:
+            addr = int(ffi.cast("uintptr_t", m._ptr()))
+        return self._decode_at(o, buf, addr, m._off + 16, 4 if self.genl else 0, plen)
 
     def decode_py(self, msg_type: int, payload: bytes | memoryview) -> dict[str, Any]:
         """:meth:`decode` attribute by attribute in Python, without the C
@@ -641,6 +671,152 @@ class _CPlan:
             if kind in _OPENS:
                 stack.append(cur)
                 cur = v
+
+
+# -- the dict plan: C builds the dicts --------------------------------------
+
+if lib.nlf_specdict_register() < 0:  # pragma: no cover - only out of memory
+    raise ImportError("nlfast: the shim could not make nlfast._specdict")
+_specdict: Any = sys.modules["nlfast._specdict"]
+# kinds and conversions of csrc/nlf_specdict.c
+_DK_STRUCT = 20
+_CV_NONE, _CV_ENUM, _CV_CALL, _CV_MAC = range(4)
+_MK_INT, _MK_STRING, _MK_BINARY, _MK_PAD = range(1, 5)
+
+
+def _raw(a: Attr, buf: bytes | memoryview, p: int, n: int, here: dict[str, Any] | None) -> Any:
+    """What the C decoder leaves to Python: one value, as the Python decoder makes it."""
+    if here is None:
+        return _decode_elem(buf, p, n, a)
+    return _decode_one(buf, p, n, a, here)
+
+
+def _int_cv(sc: Scalar) -> tuple[int, Any, Any]:
+    """(conversion, enum map, callable) of an integer decoded as ``sc`` says."""
+    if sc.enum is None and sc.hint is None:
+        return _CV_NONE, None, None
+    if sc.enum is not None and not sc.enum.is_flags and not sc.as_flags:
+        return _CV_ENUM, sc.enum.by_value, None
+    return _CV_CALL, None, sc.decode_int
+
+
+def _bin_cv(hint: str | None) -> tuple[int, Any]:
+    """(conversion, callable) of a binary value shown as ``hint`` says."""
+    if hint is None or hint == "hex":
+        return _CV_NONE, None
+    if hint in ("mac", "fddi"):
+        return _CV_MAC, None
+    return _CV_CALL, functools.partial(_hint_decode, hint)
+
+
+class _DictPlan:
+    """A spec's attribute sets and structs as the tables csrc/nlf_specdict.c
+    walks: one C call decodes a message into its dict."""
+
+    def __init__(self, spec: Spec) -> None:
+        sets = list(spec.attr_sets.values())
+        self.index = {id(s): i for i, s in enumerate(sets)}
+        self.structs: list[tuple[int, list[tuple[Any, ...]]]] = []
+        self.sindex: dict[int, int] = {}
+        self.ops: dict[int, tuple[int, int]] = {}
+        for st in spec.structs.values():
+            self.struct(st)
+        tables = [self._set(s) for s in sets]
+        self.cap = _specdict.compile(tables, self.structs, _raw, DecodeError)
+
+    def struct(self, st: Struct) -> int:
+        """The index of ``st`` in the plan, -1 when C cannot decode it."""
+        i = self.sindex.get(id(st))
+        if i is not None:
+            return i
+        self.sindex[id(st)] = -1  # while its members are compiled
+        members: list[tuple[Any, ...]] = []
+        off = 0
+        for m in st.members:
+            sc = m.scalar
+            if m.kind == "int":
+                assert sc.fmt is not None
+                f = sc.fmt.format
+                cv, emap, conv = _int_cv(sc)
+                members.append((m.name, off, _MK_INT, m.size, int(f[-1] in "bhiq"),
+                                int(f[0] == ">"), cv, emap, conv))
+            elif m.kind == "string":
+                members.append((m.name, off, _MK_STRING, m.size, 0, 0, _CV_NONE, None, None))
+            elif m.kind == "binary":
+                if sc.struct is not None:
+                    cv, conv = _CV_CALL, functools.partial(_struct_member, sc.struct)
+                else:
+                    cv, conv = _bin_cv(sc.hint)
+                members.append((m.name, off, _MK_BINARY, m.size, 0, 0, cv, None, conv))
+            off += m.size
+        if off != st.size:
+            return -1
+        i = len(self.structs)
+        self.structs.append((st.size, members))
+        self.sindex[id(st)] = i
+        return i
+
+    def _scalar(self, kind: int, sc: Scalar) -> tuple[int, int, int, int, Any, Any, int]:
+        """(C kind, size, big-endian, conversion, map, callable, struct) of a value."""
+        if kind == K_INT:
+            assert sc.fmt is not None
+            f = sc.fmt.format
+            cv, emap, conv = _int_cv(sc)
+            return (lib.NLF_SK_SINT if f[-1] in "bhiq" else lib.NLF_SK_UINT, sc.fmt.size,
+                    int(f[0] == ">"), cv, emap, conv, -1)
+        if kind in (K_UINT, K_SINT):
+            cv, emap, conv = _int_cv(sc)
+            return (lib.NLF_SK_UINT if kind == K_UINT else lib.NLF_SK_SINT, 0, 0, cv, emap,
+                    conv, -1)
+        if kind == K_STRING:
+            return lib.NLF_SK_STRING, 0, 0, _CV_NONE, None, None, -1
+        if kind == K_FLAG:
+            return lib.NLF_SK_FLAG, 0, 0, _CV_NONE, None, None, -1
+        if kind == K_BINARY:
+            cv, conv = _bin_cv(sc.hint)
+            si = self.struct(sc.struct) if sc.struct is not None else -1
+            if sc.struct is not None and si < 0:
+                return lib.NLF_SK_RAW, 0, 0, _CV_NONE, None, None, -1
+            return (_DK_STRUCT if si >= 0 else lib.NLF_SK_BINARY, 0, 0, cv, None, conv, si)
+        if kind in (K_PAD, K_UNUSED):
+            return lib.NLF_SK_SKIP, 0, 0, _CV_NONE, None, None, -1
+        return lib.NLF_SK_RAW, 0, 0, _CV_NONE, None, None, -1
+
+    def _set(self, s: AttrSet) -> list[tuple[Any, ...] | None]:
+        n = max(s.by_value, default=-1) + 1
+        table: list[tuple[Any, ...] | None] = [None] * n
+        for v, a in s.by_value.items():
+            nest = self.index[id(a.nest)] if a.nest is not None else -1
+            sub_kind = sub_cv = 0
+            if a.kind == K_NEST:
+                kind, size, be, cv, emap, conv, si = (lib.NLF_SK_NEST, 0, 0, _CV_NONE, None,
+                                                      None, -1)
+            elif a.kind == K_INDEXED:
+                kind, cv = lib.NLF_SK_ARRAY, _CV_NONE
+                if a.sub_kind == K_NEST:
+                    sub_kind, size, be, emap, conv, si = lib.NLF_SK_NEST, 0, 0, None, None, -1
+                else:
+                    sub_kind, size, be, sub_cv, emap, conv, si = self._scalar(a.sub_kind,
+                                                                              a.scalar)
+            else:
+                kind, size, be, cv, emap, conv, si = self._scalar(a.kind, a.scalar)
+            table[v] = (v, kind, size, be, sub_kind, int(a.multi), cv, sub_cv, nest, si,
+                        a.name, emap, conv, a)
+        return table
+
+    def op(self, o: Op) -> tuple[int, int]:
+        """(header struct, attribute set) of an op's messages (-1: none, or
+        a header C leaves to Python)."""
+        hit = self.ops.get(id(o))
+        if hit is None:
+            fh = o.fixed_header
+            hit = self.ops[id(o)] = (self.sindex.get(id(fh), -1) if fh is not None else -1,
+                                     self.index[id(o.attrs)] if o.attrs is not None else -1)
+        return hit
+
+
+def _struct_member(st: Struct, b: bytes) -> dict[str, Any]:
+    return st.decode(b, 0)
 
 
 # -- the codecs -------------------------------------------------------------
@@ -1376,12 +1552,12 @@ class Family:
 
     def _decode(self, m: MessageView, o: Op) -> dict[str, Any]:
         spec = self.spec
-        p = m.payload
         if spec.genl:
+            p = m.payload
             ro = spec.reply_op(m.type, p[0] if len(p) else None) or o
         else:
             ro = spec.replies.get(m.type, o)
-        return spec.decode(m.type, p, op=ro)
+        return spec._decode_view(ro, m)
 
     def do(self, op: str, values: Values = None, *, flags: int = 0,
            timeout: float | None = 5.0) -> dict[str, Any] | None:
@@ -1491,7 +1667,7 @@ class Family:
 
     def to_dict(self, m: MessageView) -> dict[str, Any]:
         """The dict of one received message of this family."""
-        return self._decode(m, _first_reply(self.spec, m))
+        return self.spec._decode_view(_first_reply(self.spec, m), m)
 
     def group(self, name: str) -> int:
         """A multicast group's number, by its name in the spec.

@@ -1,0 +1,755 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Spec decode plans, straight to Python dicts.
+ *
+ * nlf_spec.c walks a message into a flat record stream that Python turns
+ * into dicts; this file walks the same plan (attribute sets as tables
+ * indexed by attribute type, plus the plan's structs) and builds the dicts,
+ * lists, ints and strings itself with the stable C API, so a fully decoded
+ * message costs one call.  What it does not decode itself (bitfield32,
+ * nest-type-value, sub-messages, conversions such as flags or addresses)
+ * it hands to a Python callable of the plan, with the same arguments the
+ * Python decoder would use, so the result is the same dict.
+ *
+ * The shim is a cffi module, which offers no way to return Python objects;
+ * nlf_specdict_register() (called once from nlfast/spec.py) makes the
+ * module "nlfast._specdict" with two builtin functions:
+ *
+ *   compile(sets, structs, raw, error) -> capsule
+ *   decode(plan, hdr, set, buf, addr, boff, hoff, off, len, out) -> out
+ *
+ * See nlfast/spec.py (_DictPlan) for the tuples compile() takes.
+ */
+#define PY_SSIZE_T_CLEAN
+#define Py_LIMITED_API 0x03090000
+#include <Python.h>
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nlf_attr.h"
+#include "nlf_spec.h"
+
+/* attribute kinds (the same numbers as NLF_SK_*, plus a struct) */
+#define DK_STRUCT	20	/* binary holding a struct (.strct) */
+
+/* value conversions */
+#define CV_NONE		0
+#define CV_ENUM		1	/* .map: value -> name, else the value */
+#define CV_CALL		2	/* .conv(value) */
+#define CV_MAC		3	/* bytes as "aa:bb:.." */
+
+/* struct member kinds */
+#define MK_INT		1
+#define MK_STRING	2
+#define MK_BINARY	3
+#define MK_PAD		4
+
+struct dattr {
+	uint8_t kind;
+	uint8_t size;		/* ints: 1, 2, 4, 8; 0: 4 or 8 */
+	uint8_t be;
+	uint8_t sub_kind;	/* indexed arrays */
+	uint8_t multi;
+	uint8_t cv;
+	uint8_t sub_cv;
+	int32_t nest;		/* set index or -1 */
+	int32_t strct;		/* struct index or -1 */
+	PyObject *name;
+	PyObject *map;		/* enum values to names (CV_ENUM) */
+	PyObject *conv;		/* CV_CALL */
+	PyObject *attr;		/* the Python Attr, for the raw fallback */
+};
+
+struct dset {
+	uint32_t n;
+	struct dattr *attrs;
+};
+
+struct dmember {
+	uint32_t off;
+	uint32_t size;
+	uint8_t kind;
+	uint8_t sgn;
+	uint8_t be;
+	uint8_t cv;
+	PyObject *name;
+	PyObject *map;
+	PyObject *conv;
+};
+
+struct dstruct {
+	uint32_t size;
+	uint32_t n;
+	struct dmember *m;
+	PyObject *tmpl;		/* {member: None}: a struct's dict is a copy */
+};
+
+struct dplan {
+	uint32_t nsets;
+	struct dset *sets;
+	uint32_t nstructs;
+	struct dstruct *structs;
+	PyObject *raw;		/* raw(attr, buf, off, len, here or None) */
+	PyObject *error;	/* the exception class of malformed input */
+};
+
+#define CAPSULE_NAME "nlfast._specdict.plan"
+
+static void plan_free(struct dplan *p)
+{
+	uint32_t i, j;
+
+	if (!p)
+		return;
+	for (i = 0; p->sets && i < p->nsets; i++) {
+		for (j = 0; p->sets[i].attrs && j < p->sets[i].n; j++) {
+			struct dattr *a = &p->sets[i].attrs[j];
+
+			Py_XDECREF(a->name);
+			Py_XDECREF(a->map);
+			Py_XDECREF(a->conv);
+			Py_XDECREF(a->attr);
+		}
+		free(p->sets[i].attrs);
+	}
+	free(p->sets);
+	for (i = 0; p->structs && i < p->nstructs; i++) {
+		for (j = 0; p->structs[i].m && j < p->structs[i].n; j++) {
+			struct dmember *m = &p->structs[i].m[j];
+
+			Py_XDECREF(m->name);
+			Py_XDECREF(m->map);
+			Py_XDECREF(m->conv);
+		}
+		free(p->structs[i].m);
+		Py_XDECREF(p->structs[i].tmpl);
+	}
+	free(p->structs);
+	Py_XDECREF(p->raw);
+	Py_XDECREF(p->error);
+	free(p);
+}
+
+static void plan_capsule_free(PyObject *cap)
+{
+	plan_free(PyCapsule_GetPointer(cap, CAPSULE_NAME));
+}
+
+/* An object of a tuple, None as NULL; a new reference. */
+static PyObject *opt(PyObject *t, Py_ssize_t i)
+{
+	PyObject *o = PyTuple_GetItem(t, i);
+
+	if (!o || o == Py_None)
+		return NULL;
+	Py_INCREF(o);
+	return o;
+}
+
+static long lng(PyObject *t, Py_ssize_t i, int *bad)
+{
+	PyObject *o = PyTuple_GetItem(t, i);
+	long v;
+
+	if (!o) {
+		*bad = 1;
+		return 0;
+	}
+	v = PyLong_AsLong(o);
+	if (v == -1 && PyErr_Occurred())
+		*bad = 1;
+	return v;
+}
+
+/*
+ * An attribute: (type, kind, size, be, sub_kind, multi, cv, sub_cv, nest,
+ * strct, name, map, conv, attr).
+ */
+static int fill_attr(struct dplan *p, struct dattr *a, PyObject *t)
+{
+	int bad = 0;
+
+	if (!PyTuple_Check(t) || PyTuple_Size(t) != 14) {
+		PyErr_SetString(PyExc_TypeError, "a plan attribute is a 14-tuple");
+		return -1;
+	}
+	a->kind = (uint8_t)lng(t, 1, &bad);
+	a->size = (uint8_t)lng(t, 2, &bad);
+	a->be = (uint8_t)lng(t, 3, &bad);
+	a->sub_kind = (uint8_t)lng(t, 4, &bad);
+	a->multi = (uint8_t)lng(t, 5, &bad);
+	a->cv = (uint8_t)lng(t, 6, &bad);
+	a->sub_cv = (uint8_t)lng(t, 7, &bad);
+	a->nest = (int32_t)lng(t, 8, &bad);
+	a->strct = (int32_t)lng(t, 9, &bad);
+	if (bad)
+		return -1;
+	a->name = opt(t, 10);
+	a->map = opt(t, 11);
+	a->conv = opt(t, 12);
+	a->attr = opt(t, 13);
+	if (!a->name || (a->nest >= 0 && (uint32_t)a->nest >= p->nsets) ||
+	    (a->strct >= 0 && (uint32_t)a->strct >= p->nstructs) ||
+	    (a->cv == CV_ENUM && !a->map) || (a->cv == CV_CALL && !a->conv) ||
+	    (a->sub_cv == CV_CALL && !a->conv) ||
+	    (a->kind == DK_STRUCT && a->strct < 0)) {
+		PyErr_SetString(PyExc_ValueError, "an inconsistent plan attribute");
+		return -1;
+	}
+	return 0;
+}
+
+/* A member: (name, off, kind, size, signed, be, cv, map, conv). */
+static int fill_member(struct dmember *m, PyObject *t)
+{
+	int bad = 0;
+
+	if (!PyTuple_Check(t) || PyTuple_Size(t) != 9) {
+		PyErr_SetString(PyExc_TypeError, "a plan struct member is a 9-tuple");
+		return -1;
+	}
+	m->name = opt(t, 0);
+	m->off = (uint32_t)lng(t, 1, &bad);
+	m->kind = (uint8_t)lng(t, 2, &bad);
+	m->size = (uint32_t)lng(t, 3, &bad);
+	m->sgn = (uint8_t)lng(t, 4, &bad);
+	m->be = (uint8_t)lng(t, 5, &bad);
+	m->cv = (uint8_t)lng(t, 6, &bad);
+	if (bad)
+		return -1;
+	m->map = opt(t, 7);
+	m->conv = opt(t, 8);
+	if (!m->name || (m->cv == CV_ENUM && !m->map) ||
+	    (m->cv == CV_CALL && !m->conv) ||
+	    (m->kind == MK_INT && m->size != 1 && m->size != 2 &&
+	     m->size != 4 && m->size != 8)) {
+		PyErr_SetString(PyExc_ValueError, "an inconsistent plan struct member");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * compile(sets, structs, raw, error): sets is a list of lists of attribute
+ * tuples indexed by attribute type (None: no such attribute), structs a
+ * list of (size, [member tuples]).
+ */
+static PyObject *sd_compile(PyObject *self, PyObject *args)
+{
+	PyObject *sets, *structs, *raw, *error, *cap;
+	struct dplan *p;
+	Py_ssize_t i, j, n;
+
+	if (!PyArg_ParseTuple(args, "O!O!OO", &PyList_Type, &sets, &PyList_Type,
+			      &structs, &raw, &error))
+		return NULL;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return PyErr_NoMemory();
+	Py_INCREF(raw);
+	p->raw = raw;
+	Py_INCREF(error);
+	p->error = error;
+	p->nsets = (uint32_t)PyList_Size(sets);
+	p->nstructs = (uint32_t)PyList_Size(structs);
+	p->sets = calloc(p->nsets ? p->nsets : 1, sizeof(*p->sets));
+	p->structs = calloc(p->nstructs ? p->nstructs : 1, sizeof(*p->structs));
+	if (!p->sets || !p->structs)
+		goto nomem;
+	for (i = 0; i < (Py_ssize_t)p->nstructs; i++) {
+		PyObject *st = PyList_GetItem(structs, i), *ms;
+		struct dstruct *ds = &p->structs[i];
+		int bad = 0;
+
+		if (!PyTuple_Check(st) || PyTuple_Size(st) != 2)
+			goto type;
+		ds->size = (uint32_t)lng(st, 0, &bad);
+		ms = PyTuple_GetItem(st, 1);
+		if (bad || !ms || !PyList_Check(ms))
+			goto type;
+		n = PyList_Size(ms);
+		ds->m = calloc(n ? n : 1, sizeof(*ds->m));
+		if (!ds->m)
+			goto nomem;
+		ds->n = (uint32_t)n;
+		for (j = 0; j < n; j++) {
+			if (fill_member(&ds->m[j], PyList_GetItem(ms, j)) < 0)
+				goto fail;
+			if (ds->m[j].off + ds->m[j].size > ds->size) {
+				PyErr_SetString(PyExc_ValueError,
+						"a struct member past its struct");
+				goto fail;
+			}
+		}
+		/* the members in order, so a copy keeps the dict's order */
+		ds->tmpl = PyDict_New();
+		if (!ds->tmpl)
+			goto fail;
+		for (j = 0; j < n; j++) {
+			if (ds->m[j].kind != MK_PAD &&
+			    PyDict_SetItem(ds->tmpl, ds->m[j].name, Py_None) < 0)
+				goto fail;
+		}
+	}
+	for (i = 0; i < (Py_ssize_t)p->nsets; i++) {
+		PyObject *s = PyList_GetItem(sets, i);
+		struct dset *ds = &p->sets[i];
+
+		if (!s || !PyList_Check(s))
+			goto type;
+		n = PyList_Size(s);
+		if (n > 0x10000)
+			goto type;
+		ds->attrs = calloc(n ? n : 1, sizeof(*ds->attrs));
+		if (!ds->attrs)
+			goto nomem;
+		ds->n = (uint32_t)n;
+		for (j = 0; j < n; j++) {
+			PyObject *t = PyList_GetItem(s, j);
+
+			if (t == Py_None)
+				continue;	/* kind 0: unknown */
+			if (fill_attr(p, &ds->attrs[j], t) < 0)
+				goto fail;
+		}
+	}
+	cap = PyCapsule_New(p, CAPSULE_NAME, plan_capsule_free);
+	if (!cap)
+		goto fail;
+	return cap;
+type:
+	PyErr_SetString(PyExc_TypeError, "a malformed plan");
+	goto fail;
+nomem:
+	PyErr_NoMemory();
+fail:
+	plan_free(p);
+	return NULL;
+}
+
+/* -- decoding ------------------------------------------------------------ */
+
+struct dwalk {
+	const struct dplan *p;
+	const unsigned char *base;	/* the payload */
+	PyObject *buf;
+	unsigned long boff;		/* where the payload starts in buf */
+};
+
+static void malformed(struct dwalk *w, const unsigned char *at)
+{
+	PyErr_Format(w->p->error, "malformed attribute at offset %u",
+		     (unsigned int)(at - w->base));
+}
+
+/* An integer of size 1, 2, 4 or 8 bytes, in host or network order. */
+static uint64_t rd_uint(const unsigned char *p, uint32_t size, int be)
+{
+	uint16_t v16;
+	uint32_t v32;
+	uint64_t v64;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const int swap = be;
+#else
+	const int swap = 0;	/* big-endian host: network order is host order */
+#endif
+
+	switch (size) {
+	case 1:
+		return p[0];
+	case 2:
+		memcpy(&v16, p, 2);
+		return swap ? __builtin_bswap16(v16) : v16;
+	case 4:
+		memcpy(&v32, p, 4);
+		return swap ? __builtin_bswap32(v32) : v32;
+	default:
+		memcpy(&v64, p, 8);
+		return swap ? __builtin_bswap64(v64) : v64;
+	}
+}
+
+static PyObject *mk_int(uint64_t v, uint32_t size, int sgn)
+{
+	if (!sgn)
+		return PyLong_FromUnsignedLongLong(v);
+	if (size < 8 && (v >> (size * 8 - 1)) & 1)
+		v |= ~(uint64_t)0 << (size * 8);
+	return PyLong_FromLongLong((long long)v);
+}
+
+/* Applies a conversion to a new reference v; returns a new reference. */
+static PyObject *convert(PyObject *v, uint8_t cv, PyObject *map, PyObject *conv)
+{
+	PyObject *r;
+
+	if (!v || cv == CV_NONE)
+		return v;
+	if (cv == CV_ENUM) {
+		r = PyDict_GetItemWithError(map, v);
+		if (r) {
+			Py_INCREF(r);
+			Py_DECREF(v);
+			return r;
+		}
+		if (PyErr_Occurred()) {
+			Py_DECREF(v);
+			return NULL;
+		}
+		return v;
+	}
+	r = PyObject_CallFunctionObjArgs(conv, v, NULL);
+	Py_DECREF(v);
+	return r;
+}
+
+static PyObject *mk_str(const unsigned char *p, uint32_t n)
+{
+	const unsigned char *z = memchr(p, 0, n);
+
+	return PyUnicode_DecodeUTF8((const char *)p, z ? z - p : (Py_ssize_t)n,
+				    "replace");
+}
+
+static PyObject *mk_mac(const unsigned char *p, uint32_t n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char small[96], *s = small;
+	PyObject *r;
+	uint32_t i;
+
+	if (!n)
+		return PyUnicode_FromStringAndSize("", 0);
+	if (n > sizeof(small) / 3) {
+		s = malloc((size_t)n * 3);
+		if (!s)
+			return PyErr_NoMemory();
+	}
+	for (i = 0; i < n; i++) {
+		s[3 * i] = hex[p[i] >> 4];
+		s[3 * i + 1] = hex[p[i] & 15];
+		s[3 * i + 2] = ':';
+	}
+	r = PyUnicode_FromStringAndSize(s, (Py_ssize_t)n * 3 - 1);
+	if (s != small)
+		free(s);
+	return r;
+}
+
+static PyObject *mk_bin(const unsigned char *p, uint32_t n, uint8_t cv,
+			PyObject *conv)
+{
+	if (cv == CV_MAC)
+		return mk_mac(p, n);
+	return convert(PyBytes_FromStringAndSize((const char *)p, n),
+		       cv == CV_CALL ? CV_CALL : CV_NONE, NULL, conv);
+}
+
+/* A struct's members into dict out. */
+static int dec_struct(const struct dstruct *s, const unsigned char *p,
+		      PyObject *out)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->n; i++) {
+		const struct dmember *m = &s->m[i];
+		const unsigned char *q = p + m->off;
+		PyObject *v;
+		int rc;
+
+		switch (m->kind) {
+		case MK_INT:
+			v = convert(mk_int(rd_uint(q, m->size, m->be), m->size,
+					   m->sgn), m->cv, m->map, m->conv);
+			break;
+		case MK_STRING:
+			v = mk_str(q, m->size);
+			break;
+		case MK_BINARY:
+			v = mk_bin(q, m->size, m->cv, m->conv);
+			break;
+		default:
+			continue;
+		}
+		if (!v)
+			return -1;
+		rc = PyDict_SetItem(out, m->name, v);
+		Py_DECREF(v);
+		if (rc < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int dec_set(struct dwalk *w, uint32_t set, const unsigned char *buf,
+		   uint32_t len, uint32_t depth, PyObject *out);
+
+/* Raw fallback: raw(attr, buf, off, len, here). */
+static PyObject *dec_raw(struct dwalk *w, const struct dattr *a,
+			 const unsigned char *p, uint32_t n, PyObject *here)
+{
+	PyObject *off, *ln, *r;
+
+	off = PyLong_FromSsize_t(p - w->base + (Py_ssize_t)w->boff);
+	ln = PyLong_FromUnsignedLong(n);
+	r = off && ln ? PyObject_CallFunctionObjArgs(w->p->raw, a->attr, w->buf,
+						     off, ln, here, NULL) : NULL;
+	Py_XDECREF(off);
+	Py_XDECREF(ln);
+	return r;
+}
+
+/* One value of kind (an attribute's, or an indexed array element's). */
+static PyObject *dec_value(struct dwalk *w, const struct dattr *a,
+			   uint8_t kind, uint8_t cv, const unsigned char *p,
+			   uint32_t n, uint32_t depth, PyObject *here)
+{
+	uint32_t size = a->size;
+	PyObject *v;
+
+	switch (kind) {
+	case NLF_SK_UINT:
+	case NLF_SK_SINT:
+		if (!size) {
+			if (n != 4 && n != 8)
+				goto bad;
+			size = n;
+		} else if (n < size) {
+			goto bad;
+		}
+		return convert(mk_int(rd_uint(p, size, a->be), size,
+				      kind == NLF_SK_SINT), cv, a->map, a->conv);
+	case NLF_SK_STRING:
+		return mk_str(p, n);
+	case NLF_SK_BINARY:
+		return mk_bin(p, n, cv, a->conv);
+	case NLF_SK_FLAG:
+		Py_INCREF(Py_True);
+		return Py_True;
+	case NLF_SK_NEST:
+		v = PyDict_New();
+		if (v && dec_set(w, (uint32_t)a->nest, p, n, depth + 1, v) < 0)
+			Py_CLEAR(v);
+		return v;
+	case DK_STRUCT:
+		if (n >= w->p->structs[a->strct].size) {
+			v = PyDict_Copy(w->p->structs[a->strct].tmpl);
+			if (v && dec_struct(&w->p->structs[a->strct], p, v) < 0)
+				Py_CLEAR(v);
+			return v;
+		}
+		return mk_bin(p, n, cv, a->conv);
+	default:
+		return dec_raw(w, a, p, n, here);
+	}
+bad:
+	malformed(w, p);
+	return NULL;
+}
+
+static PyObject *dec_array(struct dwalk *w, const struct dattr *a,
+			   const unsigned char *buf, uint32_t len,
+			   uint32_t depth)
+{
+	const unsigned char *e;
+	PyObject *list, *v;
+	int64_t rem;
+	int rc;
+
+	list = PyList_New(0);
+	if (!list)
+		return NULL;
+	nlf_attr_for_each(e, rem, buf, len) {
+		v = dec_value(w, a, a->sub_kind, a->sub_cv, nlf_attr_data(e),
+			      nlf_attr_plen(e), depth, Py_None);
+		if (!v)
+			goto fail;
+		rc = PyList_Append(list, v);
+		Py_DECREF(v);
+		if (rc < 0)
+			goto fail;
+	}
+	if (rem >= NLA_HDRLEN) {
+		malformed(w, e);
+		goto fail;
+	}
+	return list;
+fail:
+	Py_DECREF(list);
+	return NULL;
+}
+
+static int put(PyObject *out, const struct dattr *a, PyObject *v)
+{
+	PyObject *l;
+	int rc;
+
+	if (!a->multi) {
+		rc = PyDict_SetItem(out, a->name, v);
+		Py_DECREF(v);
+		return rc;
+	}
+	l = PyDict_GetItemWithError(out, a->name);
+	if (!l) {
+		if (PyErr_Occurred()) {
+			Py_DECREF(v);
+			return -1;
+		}
+		l = PyList_New(0);
+		if (!l || PyDict_SetItem(out, a->name, l) < 0) {
+			Py_XDECREF(l);
+			Py_DECREF(v);
+			return -1;
+		}
+		Py_DECREF(l);	/* the dict holds it */
+	}
+	rc = PyList_Append(l, v);
+	Py_DECREF(v);
+	return rc;
+}
+
+static int dec_set(struct dwalk *w, uint32_t set, const unsigned char *buf,
+		   uint32_t len, uint32_t depth, PyObject *out)
+{
+	const struct dset *s;
+	const struct dattr *a;
+	const unsigned char *at;
+	PyObject *k, *v;
+	int64_t rem;
+	uint16_t type;
+	int rc;
+
+	if (depth > NLF_SPEC_MAX_DEPTH) {
+		PyErr_Format(w->p->error, "attributes nested deeper than %d",
+			     NLF_SPEC_MAX_DEPTH);
+		return -1;
+	}
+	s = &w->p->sets[set];
+	nlf_attr_for_each(at, rem, buf, len) {
+		type = nlf_attr_type(at);
+		a = type < s->n ? &s->attrs[type] : NULL;
+		if (a && a->kind == NLF_SK_SKIP)
+			continue;
+		if (!a || a->kind == NLF_SK_UNKNOWN) {
+			k = PyLong_FromLong(type);
+			v = PyBytes_FromStringAndSize(
+				(const char *)nlf_attr_data(at), nlf_attr_plen(at));
+			rc = k && v ? PyDict_SetItem(out, k, v) : -1;
+			Py_XDECREF(k);
+			Py_XDECREF(v);
+			if (rc < 0)
+				return -1;
+			continue;
+		}
+		if (a->kind == NLF_SK_ARRAY) {
+			v = dec_array(w, a, nlf_attr_data(at), nlf_attr_plen(at),
+				      depth + 1);
+		} else {
+			v = dec_value(w, a, a->kind, a->cv, nlf_attr_data(at),
+				      nlf_attr_plen(at), depth, out);
+		}
+		if (!v || put(out, a, v) < 0)
+			return -1;
+	}
+	if (rem >= NLA_HDRLEN) {	/* a tail under 4 bytes is padding */
+		malformed(w, at);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * decode(plan, hdr, set, buf, addr, boff, hoff, off, len, out): addr (an
+ * int, or buf itself when it is bytes) points at buf's bytes, which the
+ * caller keeps alive; a message's payload starts boff bytes in.  Decodes
+ * the struct hdr (-1: none) at payload + hoff (the caller checked that it
+ * fits), then the attributes of set (-1: none) in payload[off, off + len),
+ * into out.  Offsets in errors are from the payload, in raw() calls from
+ * buf.
+ */
+static PyObject *sd_decode(PyObject *self, PyObject *args)
+{
+	PyObject *cap, *buf, *out, *addr;
+	const unsigned char *start;
+	unsigned long boff, hoff, off, len;
+	const struct dplan *p;
+	struct dwalk w;
+	long hdr, set;
+
+	if (!PyArg_ParseTuple(args, "OllOOkkkkO!", &cap, &hdr, &set, &buf, &addr,
+			      &boff, &hoff, &off, &len, &PyDict_Type, &out))
+		return NULL;
+	p = PyCapsule_GetPointer(cap, CAPSULE_NAME);
+	if (!p)
+		return NULL;
+	if (PyBytes_Check(addr)) {
+		start = (const unsigned char *)PyBytes_AsString(addr);
+		if (boff + off + len > (unsigned long)PyBytes_Size(addr) ||
+		    boff + hoff > (unsigned long)PyBytes_Size(addr)) {
+			PyErr_SetString(PyExc_ValueError, "past the end of the bytes");
+			return NULL;
+		}
+	} else {
+		start = PyLong_AsVoidPtr(addr);
+	}
+	if (!start && PyErr_Occurred())
+		return NULL;
+	if (hdr >= (long)p->nstructs || set >= (long)p->nsets ||
+	    boff > 0xffffffffUL || off > 0xffffffffUL || len > 0xffffffffUL) {
+		PyErr_SetString(PyExc_ValueError, "no such struct or set in the plan");
+		return NULL;
+	}
+	w.p = p;
+	w.buf = buf;
+	w.base = start + boff;
+	w.boff = boff;
+	if (hdr >= 0 && dec_struct(&p->structs[hdr], w.base + hoff, out) < 0)
+		return NULL;
+	if (set >= 0 && dec_set(&w, (uint32_t)set, w.base + off, (uint32_t)len, 0,
+				out) < 0)
+		return NULL;
+	Py_INCREF(out);
+	return out;
+}
+
+static PyMethodDef sd_methods[] = {
+	{ "compile", sd_compile, METH_VARARGS, "A plan from attribute and struct tuples." },
+	{ "decode", sd_decode, METH_VARARGS, "A message's header and attributes into a dict." },
+	{ NULL, NULL, 0, NULL },
+};
+
+/*
+ * Makes the module nlfast._specdict in sys.modules.  Returns 0, or -1 with
+ * the error printed (cffi calls this without a Python error channel).
+ */
+int nlf_specdict_register(void)
+{
+	PyGILState_STATE g = PyGILState_Ensure();
+	PyObject *m, *name, *fn;
+	PyMethodDef *d;
+	int rc = -1;
+
+	m = PyImport_AddModule("nlfast._specdict");	/* borrowed */
+	if (!m)
+		goto out;
+	name = PyUnicode_FromString("nlfast._specdict");
+	if (!name)
+		goto out;
+	for (d = sd_methods; d->ml_name; d++) {
+		fn = PyCFunction_NewEx(d, NULL, name);
+		if (!fn || PyModule_AddObject(m, d->ml_name, fn) < 0) {
+			Py_XDECREF(fn);
+			Py_DECREF(name);
+			goto out;
+		}
+	}
+	Py_DECREF(name);
+	rc = 0;
+out:
+	if (rc < 0)
+		PyErr_Print();
+	PyGILState_Release(g);
+	return rc;
+}
