@@ -39,6 +39,7 @@
 #define CV_ENUM		1	/* .map: value -> name, else the value */
 #define CV_CALL		2	/* .conv(value) */
 #define CV_MAC		3	/* bytes as "aa:bb:.." */
+#define CV_FLAGS	4	/* .map: each set bit's mask -> name, as a list */
 
 /* struct member kinds */
 #define MK_INT		1
@@ -192,7 +193,8 @@ static int fill_attr(struct dplan *p, struct dattr *a, PyObject *t)
 	a->attr = opt(t, 13);
 	if (!a->name || (a->nest >= 0 && (uint32_t)a->nest >= p->nsets) ||
 	    (a->strct >= 0 && (uint32_t)a->strct >= p->nstructs) ||
-	    (a->cv == CV_ENUM && !a->map) || (a->cv == CV_CALL && !a->conv) ||
+	    ((a->cv == CV_ENUM || a->cv == CV_FLAGS) && !a->map) ||
+	    (a->cv == CV_CALL && !a->conv) ||
 	    (a->sub_cv == CV_CALL && !a->conv) ||
 	    (a->kind == DK_STRUCT && a->strct < 0)) {
 		PyErr_SetString(PyExc_ValueError, "an inconsistent plan attribute");
@@ -221,7 +223,7 @@ static int fill_member(struct dmember *m, PyObject *t)
 		return -1;
 	m->map = opt(t, 7);
 	m->conv = opt(t, 8);
-	if (!m->name || (m->cv == CV_ENUM && !m->map) ||
+	if (!m->name || ((m->cv == CV_ENUM || m->cv == CV_FLAGS) && !m->map) ||
 	    (m->cv == CV_CALL && !m->conv) ||
 	    (m->kind == MK_INT && m->size != 1 && m->size != 2 &&
 	     m->size != 4 && m->size != 8)) {
@@ -380,6 +382,40 @@ static PyObject *mk_int(uint64_t v, uint32_t size, int sgn)
 	return PyLong_FromLongLong((long long)v);
 }
 
+/* The names of v's set bits, low to high (a bit without one: its mask). */
+static PyObject *mk_flags(PyObject *v, PyObject *bits)
+{
+	unsigned long long x = PyLong_AsUnsignedLongLong(v), low;
+	PyObject *list, *k, *name;
+	int rc;
+
+	list = PyList_New(0);
+	if (x == (unsigned long long)-1 && PyErr_Occurred()) {
+		PyErr_Clear();	/* negative: no bits, as in Python */
+		return list;
+	}
+	while (list && x) {
+		low = x & (~x + 1);
+		x ^= low;
+		k = PyLong_FromUnsignedLongLong(low);
+		if (!k)
+			goto fail;
+		name = PyDict_GetItemWithError(bits, k);
+		if (!name && PyErr_Occurred()) {
+			Py_DECREF(k);
+			goto fail;
+		}
+		rc = PyList_Append(list, name ? name : k);
+		Py_DECREF(k);
+		if (rc < 0)
+			goto fail;
+	}
+	return list;
+fail:
+	Py_DECREF(list);
+	return NULL;
+}
+
 /* Applies a conversion to a new reference v; returns a new reference. */
 static PyObject *convert(PyObject *v, uint8_t cv, PyObject *map, PyObject *conv)
 {
@@ -387,6 +423,11 @@ static PyObject *convert(PyObject *v, uint8_t cv, PyObject *map, PyObject *conv)
 
 	if (!v || cv == CV_NONE)
 		return v;
+	if (cv == CV_FLAGS) {
+		r = mk_flags(v, map);
+		Py_DECREF(v);
+		return r;
+	}
 	if (cv == CV_ENUM) {
 		r = PyDict_GetItemWithError(map, v);
 		if (r) {

@@ -476,7 +476,7 @@ class Spec:
         plan = self._dplan
         if plan is None:
             plan = self._dplan = _DictPlan(self)
-        hdr, aset = plan.op(o)
+        hdr, aset, _, _ = plan.op(o)
         out: dict[str, Any] = {}
         hoff = off
         fh = o.fixed_header
@@ -499,16 +499,34 @@ class Spec:
     def _decode_view(self, o: Op, m: MessageView) -> dict[str, Any]:
         """:meth:`decode` of a received message as a message of ``o``,
         read in place."""
+        plan = self._dplan
+        if plan is None:
+            plan = self._dplan = _DictPlan(self)
+        hit = plan.ops.get(id(o))
+        if hit is None:
+            hit = plan.op(o)
+        hdr, aset, need, step = hit
         buf = m._buf
         src = buf.obj
         plen = m._len - 16
-        if self.genl and plen < 4:
-            raise DecodeError("generic netlink payload shorter than its genlmsghdr")
         if src.__class__ is bytes and buf.nbytes == len(src):
             addr: Any = src
         else:
             addr = int(ffi.cast("uintptr_t", m._ptr()))
-        return self._decode_at(o, buf, addr, m._off + 16, 4 if self.genl else 0, plen)
+        if self.genl:
+            if plen < 4:
+                raise DecodeError("generic netlink payload shorter than its genlmsghdr")
+            return self._decode_at(o, buf, addr, m._off + 16, 4, plen)
+        if hdr < 0 and need:  # a header C leaves to Python
+            return self._decode_at(o, buf, addr, m._off + 16, 0, plen)
+        if plen < need:
+            fh = o.fixed_header
+            assert fh is not None
+            raise DecodeError(f"{o.name}: {plen} bytes, its fixed header "
+                              f"{fh.name} needs {fh.size}")
+        off = step if step < plen else plen
+        return _specdict.decode(plan.cap, hdr, aset, buf, addr, m._off + 16, 0, off,  # type: ignore[no-any-return]
+                                plen - off, {})
 
     def decode_py(self, msg_type: int, payload: bytes | memoryview) -> dict[str, Any]:
         """:meth:`decode` attribute by attribute in Python, without the C
@@ -680,7 +698,7 @@ if lib.nlf_specdict_register() < 0:  # pragma: no cover - only out of memory
 _specdict: Any = sys.modules["nlfast._specdict"]
 # kinds and conversions of csrc/nlf_specdict.c
 _DK_STRUCT = 20
-_CV_NONE, _CV_ENUM, _CV_CALL, _CV_MAC = range(4)
+_CV_NONE, _CV_ENUM, _CV_CALL, _CV_MAC, _CV_FLAGS = range(5)
 _MK_INT, _MK_STRING, _MK_BINARY, _MK_PAD = range(1, 5)
 
 
@@ -695,7 +713,9 @@ def _int_cv(sc: Scalar) -> tuple[int, Any, Any]:
     """(conversion, enum map, callable) of an integer decoded as ``sc`` says."""
     if sc.enum is None and sc.hint is None:
         return _CV_NONE, None, None
-    if sc.enum is not None and not sc.enum.is_flags and not sc.as_flags:
+    if sc.enum is not None:
+        if sc.enum.is_flags or sc.as_flags:
+            return _CV_FLAGS, sc.enum.bits, None
         return _CV_ENUM, sc.enum.by_value, None
     return _CV_CALL, None, sc.decode_int
 
@@ -718,7 +738,7 @@ class _DictPlan:
         self.index = {id(s): i for i, s in enumerate(sets)}
         self.structs: list[tuple[int, list[tuple[Any, ...]]]] = []
         self.sindex: dict[int, int] = {}
-        self.ops: dict[int, tuple[int, int]] = {}
+        self.ops: dict[int, tuple[int, int, int, int]] = {}
         for st in spec.structs.values():
             self.struct(st)
         tables = [self._set(s) for s in sets]
@@ -804,14 +824,17 @@ class _DictPlan:
                         a.name, emap, conv, a)
         return table
 
-    def op(self, o: Op) -> tuple[int, int]:
-        """(header struct, attribute set) of an op's messages (-1: none, or
-        a header C leaves to Python)."""
+    def op(self, o: Op) -> tuple[int, int, int, int]:
+        """(header struct, attribute set, header size, aligned header size)
+        of an op's messages (-1: none, or a header C leaves to Python; 0)."""
         hit = self.ops.get(id(o))
         if hit is None:
             fh = o.fixed_header
-            hit = self.ops[id(o)] = (self.sindex.get(id(fh), -1) if fh is not None else -1,
-                                     self.index[id(o.attrs)] if o.attrs is not None else -1)
+            hit = self.ops[id(o)] = (
+                self.sindex.get(id(fh), -1) if fh is not None else -1,
+                self.index[id(o.attrs)] if o.attrs is not None else -1,
+                fh.size if fh is not None else 0,
+                (fh.size + 3) & ~3 if fh is not None else 0)
         return hit
 
 
@@ -1710,8 +1733,13 @@ class Family:
 
 
 def _first_reply(spec: Spec, m: MessageView) -> Op:
+    if not spec.genl:
+        o = spec.replies.get(m.type)
+        if o is None:
+            raise DecodeError(f"spec {spec.name!r} has no message with id {m.type}")
+        return o
     p = m.payload
-    o = spec.reply_op(m.type, p[0] if spec.genl and len(p) else None)
+    o = spec.reply_op(m.type, p[0] if len(p) else None)
     if o is None:
         raise DecodeError(f"spec {spec.name!r} has no message with id {m.type}")
     return o
