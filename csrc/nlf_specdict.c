@@ -755,9 +755,97 @@ static PyObject *sd_decode(PyObject *self, PyObject *args)
 	return out;
 }
 
+/*
+ * column(plan, set, type, buf, arena, offs, lens, n, skip): attribute type
+ * of set in each of n messages, message i being arena[offs[i], offs[i] +
+ * lens[i]) with its attributes skip bytes in (arena, offs and lens are
+ * addresses as ints; arena points at buf's bytes, which the caller keeps
+ * alive).  A list: each message's first such attribute decoded as in a
+ * dict, None where there is none (or an integer's payload is too short).
+ * For integers, strings, flags, binaries and structs only.
+ */
+static PyObject *sd_column(PyObject *self, PyObject *args)
+{
+	PyObject *cap, *buf, *arena_o, *offs_o, *lens_o, *list, *v;
+	const unsigned char *arena, *at, *d;
+	const uint32_t *offs, *lens;
+	unsigned long n, skip, type, i, plen;
+	const struct dattr *a;
+	const struct dplan *p;
+	struct dwalk w;
+	int64_t rem;
+	long set;
+
+	if (!PyArg_ParseTuple(args, "OlkOOOOkk", &cap, &set, &type, &buf, &arena_o,
+			      &offs_o, &lens_o, &n, &skip))
+		return NULL;
+	p = PyCapsule_GetPointer(cap, CAPSULE_NAME);
+	if (!p)
+		return NULL;
+	if (set < 0 || set >= (long)p->nsets || type >= p->sets[set].n ||
+	    n > 0xffffffffUL) {
+		PyErr_SetString(PyExc_ValueError, "no such set or attribute in the plan");
+		return NULL;
+	}
+	a = &p->sets[set].attrs[type];
+	switch (a->kind) {
+	case NLF_SK_UINT:
+	case NLF_SK_SINT:
+	case NLF_SK_STRING:
+	case NLF_SK_BINARY:
+	case NLF_SK_FLAG:
+	case DK_STRUCT:
+		break;
+	default:
+		PyErr_SetString(PyExc_ValueError, "not a column C decodes");
+		return NULL;
+	}
+	arena = PyLong_AsVoidPtr(arena_o);
+	offs = PyLong_AsVoidPtr(offs_o);
+	lens = PyLong_AsVoidPtr(lens_o);
+	if (PyErr_Occurred())
+		return NULL;
+	w.p = p;
+	w.buf = buf;
+	w.base = arena;
+	w.boff = 0;
+	list = PyList_New((Py_ssize_t)n);
+	if (!list)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		v = NULL;
+		if (lens[i] >= skip) {
+			nlf_attr_for_each(at, rem, arena + offs[i] + skip,
+					  lens[i] - skip) {
+				if (nlf_attr_type(at) != type)
+					continue;
+				d = nlf_attr_data(at);
+				plen = nlf_attr_plen(at);
+				if ((a->kind == NLF_SK_UINT || a->kind == NLF_SK_SINT) &&
+				    (a->size ? plen < a->size : plen != 4 && plen != 8))
+					break;	/* too short: absent */
+				v = dec_value(&w, a, a->kind, a->cv, d, (uint32_t)plen,
+					      0, Py_None);
+				if (!v) {
+					Py_DECREF(list);
+					return NULL;
+				}
+				break;
+			}
+		}
+		if (!v) {
+			Py_INCREF(Py_None);
+			v = Py_None;
+		}
+		PyList_SetItem(list, (Py_ssize_t)i, v);	/* steals v */
+	}
+	return list;
+}
+
 static PyMethodDef sd_methods[] = {
 	{ "compile", sd_compile, METH_VARARGS, "A plan from attribute and struct tuples." },
 	{ "decode", sd_decode, METH_VARARGS, "A message's header and attributes into a dict." },
+	{ "column", sd_column, METH_VARARGS, "One attribute of every message of a batch." },
 	{ NULL, NULL, 0, NULL },
 };
 

@@ -700,6 +700,10 @@ _specdict: Any = sys.modules["nlfast._specdict"]
 _DK_STRUCT = 20
 _CV_NONE, _CV_ENUM, _CV_CALL, _CV_MAC, _CV_FLAGS = range(5)
 _MK_INT, _MK_STRING, _MK_BINARY, _MK_PAD = range(1, 5)
+# the attribute kinds whose columns csrc/nlf_specdict.c decodes
+_C_COLUMNS = frozenset((lib.NLF_SK_UINT, lib.NLF_SK_SINT, lib.NLF_SK_STRING, lib.NLF_SK_BINARY,
+                        lib.NLF_SK_FLAG, _DK_STRUCT))
+_COL_C = 1
 
 
 def _raw(a: Attr, buf: bytes | memoryview, p: int, n: int, here: dict[str, Any] | None) -> Any:
@@ -741,8 +745,10 @@ class _DictPlan:
         self.ops: dict[int, tuple[int, int, int, int]] = {}
         for st in spec.structs.values():
             self.struct(st)
-        tables = [self._set(s) for s in sets]
-        self.cap = _specdict.compile(tables, self.structs, _raw, DecodeError)
+        self.tables = [self._set(s) for s in sets]
+        self.cap = _specdict.compile(self.tables, self.structs, _raw, DecodeError)
+        # (op, name) -> (how, set, type, skip) of columns, see Family.column
+        self.cols: dict[tuple[int, str], tuple[int, int, int, int]] = {}
 
     def struct(self, st: Struct) -> int:
         """The index of ``st`` in the plan, -1 when C cannot decode it."""
@@ -1647,6 +1653,17 @@ class Family:
                 batch.types[0], buf[offs[0] + 16])
             if o is None:
                 raise DecodeError(f"spec {spec.name!r} has no message with id {batch.types[0]}")
+        dplan = spec._dplan
+        if dplan is None:
+            dplan = spec._dplan = _DictPlan(spec)
+        hit = dplan.cols.get((id(o), name))
+        if hit is not None and hit[0] == _COL_C:
+            slab: Any = batch._slab
+            t, st = slab.b.tab, batch.start
+            return _specdict.column(  # type: ignore[no-any-return]
+                dplan.cap, hit[1], hit[2], batch._mv, int(ffi.cast("uintptr_t", slab.arena)),
+                int(ffi.cast("uintptr_t", t.off + st)), int(ffi.cast("uintptr_t", t.len + st)),
+                n, hit[3])
         skip = 16 + (4 if spec.genl else 0)
         fh = o.fixed_header
         if fh is not None:
@@ -1659,6 +1676,10 @@ class Family:
         if a is None:
             raise KeyError(f"{o.name} messages of {spec.name!r} have no attribute or field "
                            f"{name!r}")
+        si = dplan.index[id(o.attrs)]
+        if dplan.tables[si][a.value][1] in _C_COLUMNS:  # type: ignore[index]
+            dplan.cols[(id(o), name)] = (_COL_C, si, a.value, skip)
+            return self.column(batch, name, op)
         plan = spec._cplan
         if plan is None:
             plan = spec._cplan = _CPlan(spec)
