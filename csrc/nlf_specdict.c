@@ -85,6 +85,14 @@ struct dstruct {
 	uint32_t n;
 	struct dmember *m;
 	PyObject *tmpl;		/* {member: None}: a struct's dict is a copy */
+	/*
+	 * The last payload decoded and a private copy of its dict: the same
+	 * bytes again (a dump's links share most of their settings) give a
+	 * copy of it.  Only for structs whose values are all immutable.
+	 */
+	int cacheable;
+	unsigned char *last;
+	PyObject *last_dict;
 };
 
 struct dplan {
@@ -125,7 +133,9 @@ static void plan_free(struct dplan *p)
 			Py_XDECREF(m->conv);
 		}
 		free(p->structs[i].m);
+		free(p->structs[i].last);
 		Py_XDECREF(p->structs[i].tmpl);
+		Py_XDECREF(p->structs[i].last_dict);
 	}
 	free(p->structs);
 	Py_XDECREF(p->raw);
@@ -289,7 +299,10 @@ static PyObject *sd_compile(PyObject *self, PyObject *args)
 		ds->tmpl = PyDict_New();
 		if (!ds->tmpl)
 			goto fail;
+		ds->cacheable = ds->size > 0;
 		for (j = 0; j < n; j++) {
+			if (ds->m[j].cv == CV_CALL || ds->m[j].cv == CV_FLAGS)
+				ds->cacheable = 0;	/* values may be mutable */
 			if (ds->m[j].kind != MK_PAD &&
 			    PyDict_SetItem(ds->tmpl, ds->m[j].name, Py_None) < 0)
 				goto fail;
@@ -334,7 +347,7 @@ fail:
 /* -- decoding ------------------------------------------------------------ */
 
 struct dwalk {
-	const struct dplan *p;
+	struct dplan *p;
 	const unsigned char *base;	/* the payload */
 	PyObject *buf;
 	unsigned long boff;		/* where the payload starts in buf */
@@ -527,6 +540,42 @@ static int dec_struct(const struct dstruct *s, const unsigned char *p,
 static int dec_set(struct dwalk *w, uint32_t set, const unsigned char *buf,
 		   uint32_t len, uint32_t depth, PyObject *out);
 
+/* A new dict of the struct at p (s->size bytes). */
+static PyObject *struct_dict(struct dstruct *s, const unsigned char *p)
+{
+	PyObject *v, *keep, *old;
+
+	if (s->cacheable && s->last_dict && !memcmp(s->last, p, s->size)) {
+		keep = s->last_dict;	/* a collection may replace it */
+		Py_INCREF(keep);
+		v = PyDict_Copy(keep);
+		Py_DECREF(keep);
+		return v;
+	}
+	v = PyDict_Copy(s->tmpl);
+	if (!v || dec_struct(s, p, v) < 0) {
+		Py_XDECREF(v);
+		return NULL;
+	}
+	if (!s->cacheable)
+		return v;
+	if (!s->last) {
+		s->last = malloc(s->size);
+		if (!s->last)
+			return v;	/* no cache then */
+	}
+	keep = PyDict_Copy(v);
+	if (!keep) {
+		PyErr_Clear();
+		return v;
+	}
+	old = s->last_dict;
+	s->last_dict = keep;
+	memcpy(s->last, p, s->size);
+	Py_XDECREF(old);
+	return v;
+}
+
 /* Raw fallback: raw(attr, buf, off, len, here). */
 static PyObject *dec_raw(struct dwalk *w, const struct dattr *a,
 			 const unsigned char *p, uint32_t n, PyObject *here)
@@ -575,12 +624,8 @@ static PyObject *dec_value(struct dwalk *w, const struct dattr *a,
 			Py_CLEAR(v);
 		return v;
 	case DK_STRUCT:
-		if (n >= w->p->structs[a->strct].size) {
-			v = PyDict_Copy(w->p->structs[a->strct].tmpl);
-			if (v && dec_struct(&w->p->structs[a->strct], p, v) < 0)
-				Py_CLEAR(v);
-			return v;
-		}
+		if (n >= w->p->structs[a->strct].size)
+			return struct_dict(&w->p->structs[a->strct], p);
 		return mk_bin(p, n, cv, a->conv);
 	default:
 		return dec_raw(w, a, p, n, here);
@@ -715,7 +760,7 @@ static PyObject *sd_decode(PyObject *self, PyObject *args)
 	PyObject *cap, *buf, *out, *addr;
 	const unsigned char *start;
 	unsigned long boff, hoff, off, len;
-	const struct dplan *p;
+	struct dplan *p;
 	struct dwalk w;
 	long hdr, set;
 
@@ -771,7 +816,7 @@ static PyObject *sd_column(PyObject *self, PyObject *args)
 	const uint32_t *offs, *lens;
 	unsigned long n, skip, type, i, plen;
 	const struct dattr *a;
-	const struct dplan *p;
+	struct dplan *p;
 	struct dwalk w;
 	int64_t rem;
 	long set;
