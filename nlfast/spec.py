@@ -21,7 +21,6 @@ nlfast[spec]``); ``import nlfast`` does not import it.
 
 from __future__ import annotations
 
-import errno
 import functools
 import ipaddress
 import os
@@ -553,23 +552,10 @@ class Spec:
 
 # -- the C plan -------------------------------------------------------------
 
-_REC = struct.Struct("=IHHIIQ")
-SR_UINT: int = lib.NLF_SR_UINT
-SR_SINT: int = lib.NLF_SR_SINT
-SR_STRING: int = lib.NLF_SR_STRING
-SR_BINARY: int = lib.NLF_SR_BINARY
-SR_FLAG: int = lib.NLF_SR_FLAG
-SR_BEGIN: int = lib.NLF_SR_BEGIN
-SR_ARRAY: int = lib.NLF_SR_ARRAY
-SR_END: int = lib.NLF_SR_END
-SR_RAW: int = lib.NLF_SR_RAW
-SR_UNKNOWN: int = lib.NLF_SR_UNKNOWN
-_OPENS = frozenset((SR_BEGIN, SR_ARRAY))
-
 
 class _CPlan:
-    """A spec's attribute sets as the C shim's tables (csrc/nlf_spec.h): C
-    walks a message into records, one loop here turns them into dicts."""
+    """A spec's attribute sets as the C shim's tables (csrc/nlf_spec.h), for
+    the columns :class:`_DictPlan` leaves to Python (nests, arrays, ...)."""
 
     def __init__(self, spec: Spec) -> None:
         sets = list(spec.attr_sets.values())
@@ -589,8 +575,6 @@ class _CPlan:
             self.sets[i].n = n
             self.sets[i].attrs = arr
             self._keep.append(arr)
-        self.cap = 256
-        self.recs = ffi.new("struct nlf_spec_rec[]", self.cap)
 
     def _scalar_kind(self, kind: int, sc: Scalar) -> tuple[int, int, int]:
         """(C kind, size, flags) of a value of Python kind ``kind``."""
@@ -629,66 +613,6 @@ class _CPlan:
                 ca.sub_kind, ca.size, ca.flags = self._scalar_kind(a.sub_kind, a.scalar)
         else:
             ca.kind, ca.size, ca.flags = self._scalar_kind(a.kind, a.scalar)
-
-    def decode(self, buf: bytes | memoryview, off: int, aset: AttrSet,
-               out: dict[str, Any]) -> None:
-        base = address(buf)
-        si = self.index[id(aset)]
-        while True:
-            n = lib.nlf_spec_decode(self.sets, self.nsets, si, base, off, len(buf) - off,
-                                    self.recs, self.cap)
-            if n != -errno.ENOSPC or self.cap >= 1 << 22:
-                break
-            self.cap *= 4
-            self.recs = ffi.new("struct nlf_spec_rec[]", self.cap)
-        if n < 0:
-            if n == -errno.EBADMSG:
-                raise DecodeError(f"malformed attribute at offset {self.recs[0].off}")
-            if n == -errno.ELOOP:
-                raise DecodeError(f"attributes nested deeper than {lib.NLF_SPEC_MAX_DEPTH}")
-            raise DecodeError(f"spec decode failed: {errno.errorcode.get(-n, -n)}")
-        keys, plain = self.keys, self.plain
-        cur: Any = out
-        stack: list[Any] = []
-        v: Any
-        for key, kind, typ, p, ln, val in _REC.iter_unpack(ffi.buffer(self.recs, n * 24)):
-            if kind == SR_END:
-                cur = stack.pop()
-                continue
-            a = keys[key]
-            if kind == SR_UINT:
-                v = val if plain[key] else a.scalar.decode_int(val)
-            elif kind == SR_STRING:
-                v = str(buf[p : p + ln], "utf-8", "replace").split("\0", 1)[0]
-            elif kind == SR_SINT:
-                v = val - (1 << 64) if val >> 63 else val
-                if not plain[key]:
-                    v = a.scalar.decode_int(v)
-            elif kind == SR_BINARY:
-                v = bytes(buf[p : p + ln])
-                if not plain[key]:
-                    v = _hint_decode(a.scalar.hint, v)
-            elif kind == SR_BEGIN:
-                v = {}
-            elif kind == SR_ARRAY:
-                v = []
-            elif kind == SR_FLAG:
-                v = True
-            elif kind == SR_RAW:
-                v = (_decode_elem(buf, p, ln, a) if cur.__class__ is list
-                     else _decode_one(buf, p, ln, a, cur))
-            else:  # SR_UNKNOWN: kept under its number
-                cur[typ] = bytes(buf[p : p + ln])
-                continue
-            if cur.__class__ is list:
-                cur.append(v)
-            elif a.multi:
-                cur.setdefault(a.name, []).append(v)
-            else:
-                cur[a.name] = v
-            if kind in _OPENS:
-                stack.append(cur)
-                cur = v
 
 
 # -- the dict plan: C builds the dicts --------------------------------------
