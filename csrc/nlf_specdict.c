@@ -61,11 +61,13 @@ struct dattr {
 	PyObject *map;		/* enum values to names (CV_ENUM) */
 	PyObject *conv;		/* CV_CALL */
 	PyObject *attr;		/* the Python Attr, for the raw fallback */
+	PyObject *rmap;		/* enum names to values (encoding) */
 };
 
 struct dset {
 	uint32_t n;
 	struct dattr *attrs;
+	PyObject *names;	/* attribute name -> type (encoding) */
 };
 
 struct dmember {
@@ -120,8 +122,10 @@ static void plan_free(struct dplan *p)
 			Py_XDECREF(a->map);
 			Py_XDECREF(a->conv);
 			Py_XDECREF(a->attr);
+			Py_XDECREF(a->rmap);
 		}
 		free(p->sets[i].attrs);
+		Py_XDECREF(p->sets[i].names);
 	}
 	free(p->sets);
 	for (i = 0; p->structs && i < p->nstructs; i++) {
@@ -176,14 +180,14 @@ static long lng(PyObject *t, Py_ssize_t i, int *bad)
 
 /*
  * An attribute: (type, kind, size, be, sub_kind, multi, cv, sub_cv, nest,
- * strct, name, map, conv, attr).
+ * strct, name, map, conv, attr, rmap).
  */
 static int fill_attr(struct dplan *p, struct dattr *a, PyObject *t)
 {
 	int bad = 0;
 
-	if (!PyTuple_Check(t) || PyTuple_Size(t) != 14) {
-		PyErr_SetString(PyExc_TypeError, "a plan attribute is a 14-tuple");
+	if (!PyTuple_Check(t) || PyTuple_Size(t) != 15) {
+		PyErr_SetString(PyExc_TypeError, "a plan attribute is a 15-tuple");
 		return -1;
 	}
 	a->kind = (uint8_t)lng(t, 1, &bad);
@@ -201,6 +205,7 @@ static int fill_attr(struct dplan *p, struct dattr *a, PyObject *t)
 	a->map = opt(t, 11);
 	a->conv = opt(t, 12);
 	a->attr = opt(t, 13);
+	a->rmap = opt(t, 14);
 	if (!a->name || (a->nest >= 0 && (uint32_t)a->nest >= p->nsets) ||
 	    (a->strct >= 0 && (uint32_t)a->strct >= p->nstructs) ||
 	    ((a->cv == CV_ENUM || a->cv == CV_FLAGS) && !a->map) ||
@@ -244,19 +249,24 @@ static int fill_member(struct dmember *m, PyObject *t)
 }
 
 /*
- * compile(sets, structs, raw, error): sets is a list of lists of attribute
- * tuples indexed by attribute type (None: no such attribute), structs a
- * list of (size, [member tuples]).
+ * compile(sets, structs, raw, error, names): sets is a list of lists of
+ * attribute tuples indexed by attribute type (None: no such attribute),
+ * structs a list of (size, [member tuples]), names a dict per set from
+ * attribute names to types.
  */
 static PyObject *sd_compile(PyObject *self, PyObject *args)
 {
-	PyObject *sets, *structs, *raw, *error, *cap;
+	PyObject *sets, *structs, *raw, *error, *names, *cap;
 	struct dplan *p;
 	Py_ssize_t i, j, n;
 
-	if (!PyArg_ParseTuple(args, "O!O!OO", &PyList_Type, &sets, &PyList_Type,
-			      &structs, &raw, &error))
+	if (!PyArg_ParseTuple(args, "O!O!OOO!", &PyList_Type, &sets, &PyList_Type,
+			      &structs, &raw, &error, &PyList_Type, &names))
 		return NULL;
+	if (PyList_Size(names) != PyList_Size(sets)) {
+		PyErr_SetString(PyExc_ValueError, "a name table per set");
+		return NULL;
+	}
 	p = calloc(1, sizeof(*p));
 	if (!p)
 		return PyErr_NoMemory();
@@ -321,6 +331,10 @@ static PyObject *sd_compile(PyObject *self, PyObject *args)
 		if (!ds->attrs)
 			goto nomem;
 		ds->n = (uint32_t)n;
+		ds->names = PyList_GetItem(names, i);
+		if (!ds->names || !PyDict_Check(ds->names))
+			goto type;
+		Py_INCREF(ds->names);
 		for (j = 0; j < n; j++) {
 			PyObject *t = PyList_GetItem(s, j);
 
@@ -887,10 +901,292 @@ static PyObject *sd_column(PyObject *self, PyObject *args)
 	return list;
 }
 
+/* -- encoding --------------------------------------------------------------
+ *
+ * The common cases only: anything else (a value of another type, out of
+ * range, a kind left to Python, a name not in the set) makes encode()
+ * return None, and Python encodes the whole message, raising what it
+ * raises.  So a message C encodes is byte for byte what Python makes.
+ */
+
+#define ENC_FALLBACK	1	/* not for C: no Python error set */
+
+struct ebuf {
+	unsigned char *b;
+	size_t len, cap;
+};
+
+static int eb_room(struct ebuf *e, size_t n)
+{
+	unsigned char *nb;
+	size_t cap;
+
+	if (e->len + n <= e->cap)
+		return 0;
+	cap = e->cap ? e->cap : 256;
+	while (cap < e->len + n)
+		cap *= 2;
+	nb = realloc(e->b, cap);
+	if (!nb) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	e->b = nb;
+	e->cap = cap;
+	return 0;
+}
+
+/* An attribute header and payload, padded to 4 bytes. */
+static int eb_put(struct ebuf *e, uint16_t type, const void *p, size_t n)
+{
+	size_t pad = (4 - (n & 3)) & 3;
+	uint16_t h[2];
+
+	if (n + NLA_HDRLEN > 0xffff)
+		return ENC_FALLBACK;
+	if (eb_room(e, NLA_HDRLEN + n + pad) < 0)
+		return -1;
+	h[0] = (uint16_t)(n + NLA_HDRLEN);
+	h[1] = type;
+	memcpy(e->b + e->len, h, 4);
+	if (n)
+		memcpy(e->b + e->len + 4, p, n);
+	memset(e->b + e->len + 4 + n, 0, pad);
+	e->len += NLA_HDRLEN + n + pad;
+	return 0;
+}
+
+/* An integer value as Python's encoder takes it: an int (not a bool), or
+ * a name of the attribute's (plain) enum.  0 and a new reference in *num,
+ * ENC_FALLBACK, or -1 with an error. */
+static int enc_intval(const struct dattr *a, uint8_t cv, PyObject *v, PyObject **num)
+{
+	PyObject *r;
+
+	if (PyLong_Check(v) && !PyBool_Check(v)) {
+		Py_INCREF(v);
+		*num = v;
+		return 0;
+	}
+	if (cv == CV_ENUM && a->rmap && PyUnicode_CheckExact(v)) {
+		r = PyDict_GetItemWithError(a->rmap, v);
+		if (r && PyLong_Check(r) && !PyBool_Check(r)) {
+			Py_INCREF(r);
+			*num = r;
+			return 0;
+		}
+		if (PyErr_Occurred())
+			return -1;
+	}
+	return ENC_FALLBACK;
+}
+
+/* size bytes of u, in network order when be, else in host order */
+static void enc_bytes(unsigned char *raw, uint64_t u, uint32_t size, int be)
+{
+	uint32_t i;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	const int little = !be;
+#else
+	const int little = 0;
+#endif
+
+	for (i = 0; i < size; i++)
+		raw[little ? i : size - 1 - i] = (unsigned char)(u >> (8 * i));
+}
+
+static int enc_int(struct ebuf *e, const struct dattr *a, uint8_t kind,
+		   uint8_t cv, uint16_t type, PyObject *v)
+{
+	unsigned char raw[8];
+	uint32_t size = a->size;
+	PyObject *num;
+	uint64_t u;
+	int rc, ovf = 0;
+
+	rc = enc_intval(a, cv, v, &num);
+	if (rc)
+		return rc;
+	if (kind == NLF_SK_SINT) {
+		long long x = PyLong_AsLongLongAndOverflow(num, &ovf);
+
+		if (ovf || (x == -1 && PyErr_Occurred()))
+			goto fallback;
+		if (!size)
+			size = x >= -(1LL << 31) && x < (1LL << 31) ? 4 : 8;
+		else if (size < 8 && (x < -(1LL << (size * 8 - 1)) ||
+				      x >= (1LL << (size * 8 - 1))))
+			goto fallback;
+		u = (uint64_t)x;
+	} else {
+		u = PyLong_AsUnsignedLongLong(num);
+		if (u == (uint64_t)-1 && PyErr_Occurred())
+			goto fallback;	/* negative or too big */
+		if (!size)
+			size = u <= 0xffffffffULL ? 4 : 8;
+		else if (size < 8 && u >> (size * 8))
+			goto fallback;
+	}
+	Py_DECREF(num);
+	enc_bytes(raw, u, size, a->be);
+	return eb_put(e, type, raw, size);
+fallback:
+	PyErr_Clear();
+	Py_DECREF(num);
+	return ENC_FALLBACK;
+}
+
+static int enc_set(struct ebuf *e, const struct dplan *p, uint32_t set,
+		   PyObject *values, uint32_t depth);
+
+static int enc_one(struct ebuf *e, const struct dplan *p, const struct dattr *a,
+		   uint16_t type, PyObject *v, uint32_t depth)
+{
+	const char *str;
+	Py_ssize_t n;
+	PyObject *b;
+	size_t start;
+	int rc;
+
+	switch (a->kind) {
+	case NLF_SK_UINT:
+	case NLF_SK_SINT:
+		return enc_int(e, a, a->kind, a->cv, type, v);
+	case NLF_SK_STRING:
+		if (!PyUnicode_Check(v))
+			return ENC_FALLBACK;
+		b = PyUnicode_AsUTF8String(v);
+		if (!b) {
+			PyErr_Clear();	/* Python raises its own */
+			return ENC_FALLBACK;
+		}
+		str = PyBytes_AsString(b);
+		n = PyBytes_Size(b);
+		rc = memchr(str, 0, (size_t)n) ? ENC_FALLBACK :
+		     eb_put(e, type, str, (size_t)n + 1);	/* with its NUL */
+		Py_DECREF(b);
+		return rc;
+	case NLF_SK_FLAG:
+		if (v == Py_True)
+			return eb_put(e, type, NULL, 0);
+		return v == Py_False || v == Py_None ? 0 : ENC_FALLBACK;
+	case NLF_SK_BINARY:
+	case DK_STRUCT:
+		if (PyBytes_Check(v))
+			return eb_put(e, type, PyBytes_AsString(v), (size_t)PyBytes_Size(v));
+		if (PyByteArray_Check(v))
+			return eb_put(e, type, PyByteArray_AsString(v),
+				      (size_t)PyByteArray_Size(v));
+		return ENC_FALLBACK;
+	case NLF_SK_NEST:
+		if (!PyDict_Check(v) || depth >= NLF_SPEC_MAX_DEPTH)
+			return ENC_FALLBACK;
+		start = e->len;
+		rc = eb_put(e, type | NLA_F_NESTED, NULL, 0);
+		if (!rc)
+			rc = enc_set(e, p, (uint32_t)a->nest, v, depth + 1);
+		if (!rc) {
+			uint16_t nla_len = (uint16_t)(e->len - start);
+
+			if (e->len - start > 0xffff)
+				return ENC_FALLBACK;
+			memcpy(e->b + start, &nla_len, 2);
+		}
+		return rc;
+	case NLF_SK_SKIP:
+		return 0;
+	default:
+		return ENC_FALLBACK;
+	}
+}
+
+static int enc_set(struct ebuf *e, const struct dplan *p, uint32_t set,
+		   PyObject *values, uint32_t depth)
+{
+	const struct dset *s = &p->sets[set];
+	const struct dattr *a;
+	PyObject *k, *v, *t, *item;
+	Py_ssize_t pos = 0, i, n;
+	long type;
+	int rc;
+
+	while (PyDict_Next(values, &pos, &k, &v)) {
+		if (!PyUnicode_CheckExact(k))	/* no Python code while iterating */
+			return ENC_FALLBACK;
+		t = PyDict_GetItemWithError(s->names, k);
+		if (!t)
+			return PyErr_Occurred() ? -1 : ENC_FALLBACK;
+		type = PyLong_AsLong(t);
+		if (type < 0 || type >= (long)s->n) {
+			PyErr_Clear();
+			return ENC_FALLBACK;
+		}
+		a = &s->attrs[type];
+		if (a->kind == NLF_SK_UNKNOWN)
+			return ENC_FALLBACK;
+		if (!a->multi) {
+			Py_INCREF(v);
+			rc = enc_one(e, p, a, (uint16_t)type, v, depth);
+			Py_DECREF(v);
+			if (rc)
+				return rc;
+			continue;
+		}
+		if (!PyList_Check(v) && !PyTuple_Check(v))
+			return ENC_FALLBACK;
+		n = PyList_Check(v) ? PyList_Size(v) : PyTuple_Size(v);
+		for (i = 0; i < n; i++) {
+			item = PyList_Check(v) ? PyList_GetItem(v, i) : PyTuple_GetItem(v, i);
+			if (!item)
+				return -1;
+			rc = enc_one(e, p, a, (uint16_t)type, item, depth);
+			if (rc)
+				return rc;
+		}
+	}
+	return 0;
+}
+
+/*
+ * encode(plan, set, values): the attributes of values (a dict, names of
+ * set) as bytes, or None when Python must encode them (see above).
+ */
+static PyObject *sd_encode(PyObject *self, PyObject *args)
+{
+	struct ebuf e = { NULL, 0, 0 };
+	PyObject *cap, *values, *r;
+	struct dplan *p;
+	long set;
+	int rc;
+
+	if (!PyArg_ParseTuple(args, "OlO!", &cap, &set, &PyDict_Type, &values))
+		return NULL;
+	p = PyCapsule_GetPointer(cap, CAPSULE_NAME);
+	if (!p)
+		return NULL;
+	if (set < 0 || set >= (long)p->nsets) {
+		PyErr_SetString(PyExc_ValueError, "no such set in the plan");
+		return NULL;
+	}
+	rc = enc_set(&e, p, (uint32_t)set, values, 0);
+	if (rc < 0) {
+		free(e.b);
+		return NULL;
+	}
+	if (rc == ENC_FALLBACK) {
+		free(e.b);
+		Py_RETURN_NONE;
+	}
+	r = PyBytes_FromStringAndSize((const char *)e.b, (Py_ssize_t)e.len);
+	free(e.b);
+	return r;
+}
+
 static PyMethodDef sd_methods[] = {
 	{ "compile", sd_compile, METH_VARARGS, "A plan from attribute and struct tuples." },
 	{ "decode", sd_decode, METH_VARARGS, "A message's header and attributes into a dict." },
 	{ "column", sd_column, METH_VARARGS, "One attribute of every message of a batch." },
+	{ "encode", sd_encode, METH_VARARGS, "A dict's attributes as bytes (None: for Python)." },
 	{ NULL, NULL, 0, NULL },
 };
 

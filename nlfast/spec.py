@@ -403,6 +403,10 @@ class Spec:
 
         :raises EncodeError: a name the op's set does not have, or a bad value.
         """
+        return self._encode(op, values, reply, True)
+
+    def _encode(self, op: str | Op, values: Mapping[str, Any] | None, reply: bool,
+                in_c: bool) -> bytes:
         o = op if isinstance(op, Op) else self.op(op)
         values = dict(values or {})
         out = bytearray()
@@ -421,8 +425,21 @@ class Spec:
             if o.attrs is None:
                 raise EncodeError(f"operation {o.name!r} carries no attributes, "
                                   f"got {', '.join(values)}")
-            _encode_set(out, o.attrs, values, o.name)
+            plan = self._dplan
+            if plan is None:
+                plan = self._dplan = _DictPlan(self)
+            # C for the common cases; None: Python encodes (and names what is wrong)
+            b = _specdict.encode(plan.cap, plan.index[id(o.attrs)], values) if in_c else None
+            if b is None:
+                _encode_set(out, o.attrs, values, o.name)
+            else:
+                out += b
         return bytes(out)
+
+    def encode_py(self, op: str | Op, values: Mapping[str, Any] | None = None, *,
+                  reply: bool = False) -> bytes:
+        """:meth:`encode` attribute by attribute in Python (a reference for tests)."""
+        return self._encode(op, values, reply, False)
 
     def message(self, op: str | Op, values: Mapping[str, Any] | None = None, *,
                 flags: int = NLM_F_REQUEST, family_id: int | None = None) -> Message:
@@ -670,7 +687,10 @@ class _DictPlan:
         for st in spec.structs.values():
             self.struct(st)
         self.tables = [self._set(s) for s in sets]
-        self.cap = _specdict.compile(self.tables, self.structs, _raw, DecodeError)
+        # names to types for encoding (a name whose number another attribute took: Python's)
+        names = [{k: a.value for k, a in s.by_name.items() if s.by_value.get(a.value) is a}
+                 for s in sets]
+        self.cap = _specdict.compile(self.tables, self.structs, _raw, DecodeError, names)
         # (op, name) -> (how, set, type, skip) of columns, see Family.column
         self.cols: dict[tuple[int, str], tuple[int, int, int, int]] = {}
 
@@ -750,8 +770,9 @@ class _DictPlan:
                                                                               a.scalar)
             else:
                 kind, size, be, cv, emap, conv, si = self._scalar(a.kind, a.scalar)
+            rmap = a.scalar.enum.by_name if cv == _CV_ENUM and a.scalar.enum else None
             table[v] = (v, kind, size, be, sub_kind, int(a.multi), cv, sub_cv, nest, si,
-                        a.name, emap, conv, a)
+                        a.name, emap, conv, a, rmap)
         return table
 
     def op(self, o: Op) -> tuple[int, int, int, int]:

@@ -11,7 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nlfast import MessageView, spec
-from tests.test_spec_props import SPEC, top
+from tests.test_spec_props import DOC, SPEC, top
+
+
+def top_names() -> list[str]:
+    return [a["name"] for a in DOC["attribute-sets"][0]["attributes"]]
 
 
 def test_struct_dicts_are_fresh_and_follow_their_bytes() -> None:
@@ -53,3 +57,42 @@ def test_views_over_other_memory(values: dict[str, Any], lead: int) -> None:
     fam = spec.Family(SPEC, None)  # type: ignore[arg-type]  # to_dict needs no socket
     assert fam.to_dict(view) == SPEC.to_dict(view) == SPEC.decode_py(16, framed[16:]) == values
     assert fam.to_dict(MessageView.from_bytes(framed)) == values
+
+
+def encoded(f: Any, *args: Any) -> Any:
+    try:
+        return f(*args)
+    except (spec.EncodeError, UnicodeEncodeError) as e:
+        return type(e), str(e)
+
+
+@settings(max_examples=200, deadline=None)
+@given(top)
+def test_c_encodes_as_python_does(values: dict[str, Any]) -> None:
+    """C encodes the common kinds and hands the rest to Python: byte for
+    byte what Python makes, for every type and nesting form."""
+    assert SPEC.encode("plain", values) == SPEC.encode_py("plain", values)
+    assert SPEC.decode(16, SPEC.encode("plain", values)) == values
+
+
+scalar = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.text(max_size=5),
+                   st.binary(max_size=5), st.lists(st.integers(0, 9), max_size=2),
+                   st.dictionaries(st.sampled_from(["x", "s", "nope"]), st.integers(0, 9),
+                                   max_size=2))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.dictionaries(st.sampled_from([*top_names(), "no-such", "pad"]), scalar, max_size=4))
+def test_c_and_python_agree_on_bad_values(values: dict[str, Any]) -> None:
+    """Any value of any attribute: the same bytes, or the same error (C hands
+    what it does not take to Python, which names the mistake)."""
+    assert encoded(SPEC.encode, "plain", values) == encoded(SPEC.encode_py, "plain", values)
+
+
+def test_c_encodes_big_endian_and_enum_names() -> None:
+    values = {"be-u32": 0x01020304, "colour": "blue", "sparse": "high", "i-u16": 7,
+              "str": "héllo", "flag": True, "nest": {"x": 1, "deeper": {"s": "a"}}}
+    payload = SPEC.encode("plain", values)
+    assert payload == SPEC.encode_py("plain", values)
+    assert b"\x01\x02\x03\x04" in payload
+    assert SPEC.decode(16, payload) == values
