@@ -416,11 +416,11 @@ static PyObject *mk_flags(PyObject *v, PyObject *bits)
 	PyObject *list, *k, *name;
 	int rc;
 
-	list = PyList_New(0);
 	if (x == (unsigned long long)-1 && PyErr_Occurred()) {
 		PyErr_Clear();	/* negative: no bits, as in Python */
-		return list;
+		x = 0;
 	}
+	list = PyList_New(0);
 	while (list && x) {
 		low = x & (~x + 1);
 		x ^= low;
@@ -794,8 +794,11 @@ static PyObject *sd_decode(PyObject *self, PyObject *args)
 	} else {
 		start = PyLong_AsVoidPtr(addr);
 	}
-	if (!start && PyErr_Occurred())
+	if (!start) {
+		if (!PyErr_Occurred())
+			PyErr_SetString(PyExc_ValueError, "a NULL address");
 		return NULL;
+	}
 	if (hdr >= (long)p->nstructs || set >= (long)p->nsets ||
 	    boff > 0xffffffffUL || off > 0xffffffffUL || len > 0xffffffffUL) {
 		PyErr_SetString(PyExc_ValueError, "no such struct or set in the plan");
@@ -864,6 +867,10 @@ static PyObject *sd_column(PyObject *self, PyObject *args)
 	lens = PyLong_AsVoidPtr(lens_o);
 	if (PyErr_Occurred())
 		return NULL;
+	if (!arena || !offs || !lens) {
+		PyErr_SetString(PyExc_ValueError, "a NULL address");
+		return NULL;
+	}
 	w.p = p;
 	w.buf = buf;
 	w.base = arena;
