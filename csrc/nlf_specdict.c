@@ -11,14 +11,21 @@
  * it hands to a Python callable of the plan, with the same arguments the
  * Python decoder would use, so the result is the same dict.
  *
+ * The same plan encodes requests from dicts (the common kinds; the rest,
+ * and every error, is left to Python) and decodes one attribute of every
+ * message of a batch into a list.
+ *
  * The shim is a cffi module, which offers no way to return Python objects;
  * nlf_specdict_register() (called once from nlfast/spec.py) makes the
- * module "nlfast._specdict" with two builtin functions:
+ * module "nlfast._specdict" with builtin functions:
  *
- *   compile(sets, structs, raw, error) -> capsule
+ *   compile(sets, structs, raw, error, names) -> capsule
  *   decode(plan, hdr, set, buf, addr, boff, hoff, off, len, out) -> out
+ *   column(plan, set, type, buf, arena, offs, lens, n, skip) -> list
+ *   encode(plan, set, values) -> bytes, or None
  *
- * See nlfast/spec.py (_DictPlan) for the tuples compile() takes.
+ * See nlfast/spec.py (_DictPlan) for the tuples compile() takes.  Only the
+ * stable ABI (3.9) is used: the shim stays one abi3 module.
  */
 #define PY_SSIZE_T_CLEAN
 #define Py_LIMITED_API 0x03090000
