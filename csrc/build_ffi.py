@@ -23,7 +23,8 @@ from cffi import FFI
 HERE = Path(__file__).resolve().parent
 TOP = HERE.parent
 FAMILY_H = TOP / "kernel" / "uapi" / "nlfast_family.h"
-SOURCES = ["nlf_parse.c", "nlf_tx.c", "nlf_sock.c", "nlf_batch.c", "nlf_spec.c"]
+SOURCES = ["nlf_parse.c", "nlf_tx.c", "nlf_sock.c", "nlf_batch.c", "nlf_spec.c",
+           "nlf_specdict.c"]
 PROTO_HEADERS = ["nlf.h", "nlf_spec.h"]  # prototypes between cdef markers
 CDEFS = ["nlf_cdef.h", "rtnl_cdef.h"]
 # test-only code, compiled into the NLFAST_ASAN=1 build and nowhere else

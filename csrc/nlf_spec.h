@@ -79,6 +79,8 @@ int64_t nlf_spec_column(const unsigned char *base, const uint32_t *offs,
 			const uint32_t *lens, uint32_t n, uint32_t skip,
 			uint16_t type, const struct nlf_spec_attr *sa,
 			uint64_t *vals, uint32_t *poff, uint32_t *plen);
+/* nlf_specdict.c: makes the module nlfast._specdict (dicts built in C) */
+int nlf_specdict_register(void);
 /* cffi cdef end */
 
 #endif /* NLF_SPEC_H */

@@ -21,11 +21,12 @@ nlfast[spec]``); ``import nlfast`` does not import it.
 
 from __future__ import annotations
 
-import errno
+import functools
 import ipaddress
 import os
 import re
 import struct
+import sys
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -377,6 +378,7 @@ class Spec:
     fixed_header: Struct | None
     origin: str = ""
     _cplan: _CPlan | None = field(default=None, repr=False, compare=False)
+    _dplan: _DictPlan | None = field(default=None, repr=False, compare=False)
 
     @property
     def genl(self) -> bool:
@@ -401,6 +403,10 @@ class Spec:
 
         :raises EncodeError: a name the op's set does not have, or a bad value.
         """
+        return self._encode(op, values, reply, True)
+
+    def _encode(self, op: str | Op, values: Mapping[str, Any] | None, reply: bool,
+                in_c: bool) -> bytes:
         o = op if isinstance(op, Op) else self.op(op)
         values = dict(values or {})
         out = bytearray()
@@ -419,8 +425,21 @@ class Spec:
             if o.attrs is None:
                 raise EncodeError(f"operation {o.name!r} carries no attributes, "
                                   f"got {', '.join(values)}")
-            _encode_set(out, o.attrs, values, o.name)
+            plan = self._dplan
+            if plan is None:
+                plan = self._dplan = _DictPlan(self)
+            # C for the common cases; None: Python encodes (and names what is wrong)
+            b = _specdict.encode(plan.cap, plan.index[id(o.attrs)], values) if in_c else None
+            if b is None:
+                _encode_set(out, o.attrs, values, o.name)
+            else:
+                out += b
         return bytes(out)
+
+    def encode_py(self, op: str | Op, values: Mapping[str, Any] | None = None, *,
+                  reply: bool = False) -> bytes:
+        """:meth:`encode` attribute by attribute in Python (a reference for tests)."""
+        return self._encode(op, values, reply, False)
 
     def message(self, op: str | Op, values: Mapping[str, Any] | None = None, *,
                 flags: int = NLM_F_REQUEST, family_id: int | None = None) -> Message:
@@ -463,22 +482,67 @@ class Spec:
         if o is None:
             raise DecodeError(f"spec {self.name!r} has no message with id "
                               f"{cmd if self.genl else msg_type}")
+        return self._decode_at(o, payload, None, 0, off, len(payload))
+
+    def _decode_at(self, o: Op, buf: bytes | memoryview, addr: Any, boff: int, off: int,
+                   plen: int) -> dict[str, Any]:
+        """The dict of a message of ``o`` whose payload is buf[boff, boff +
+        plen), its header ``off`` bytes in.  ``addr``: buf's address as an
+        int, or buf when it is bytes (None: found here)."""
+        plan = self._dplan
+        if plan is None:
+            plan = self._dplan = _DictPlan(self)
+        hdr, aset, _, _ = plan.op(o)
         out: dict[str, Any] = {}
-        if o.fixed_header is not None:
-            fh = o.fixed_header
-            if len(payload) - off < fh.size:
-                raise DecodeError(f"{o.name}: {len(payload) - off} bytes, its fixed header "
+        hoff = off
+        fh = o.fixed_header
+        if fh is not None:
+            if plen - off < fh.size:
+                raise DecodeError(f"{o.name}: {plen - off} bytes, its fixed header "
                                   f"{fh.name} needs {fh.size}")
-            out.update(fh.decode(payload, off))
+            if hdr < 0:
+                out.update(fh.decode(buf, boff + off))
             # attributes start at the aligned end of the header; a payload may
             # end unpadded right after it, with none
-            off = min(off + ((fh.size + 3) & ~3), len(payload))
-        if o.attrs is not None:
-            plan = self._cplan
-            if plan is None:
-                plan = self._cplan = _CPlan(self)
-            plan.decode(payload, off, o.attrs, out)
+            off = min(off + ((fh.size + 3) & ~3), plen)
+        if hdr >= 0 or aset >= 0:
+            if addr is None:
+                addr = buf if buf.__class__ is bytes else int(
+                    ffi.cast("uintptr_t", address(buf)))
+            _specdict.decode(plan.cap, hdr, aset, buf, addr, boff, hoff, off, plen - off, out)
         return out
+
+    def _decode_view(self, o: Op, m: MessageView) -> dict[str, Any]:
+        """:meth:`decode` of a received message as a message of ``o``,
+        read in place."""
+        plan = self._dplan
+        if plan is None:
+            plan = self._dplan = _DictPlan(self)
+        hit = plan.ops.get(id(o))
+        if hit is None:
+            hit = plan.op(o)
+        hdr, aset, need, step = hit
+        buf = m._buf
+        src = buf.obj
+        plen = m._len - 16
+        if src.__class__ is bytes and buf.nbytes == len(src):
+            addr: Any = src
+        else:
+            addr = int(ffi.cast("uintptr_t", m._ptr()))
+        if self.genl:
+            if plen < 4:
+                raise DecodeError("generic netlink payload shorter than its genlmsghdr")
+            return self._decode_at(o, buf, addr, m._off + 16, 4, plen)
+        if hdr < 0 and need:  # a header C leaves to Python
+            return self._decode_at(o, buf, addr, m._off + 16, 0, plen)
+        if plen < need:
+            fh = o.fixed_header
+            assert fh is not None
+            raise DecodeError(f"{o.name}: {plen} bytes, its fixed header "
+                              f"{fh.name} needs {fh.size}")
+        off = step if step < plen else plen
+        return _specdict.decode(plan.cap, hdr, aset, buf, addr, m._off + 16, 0, off,  # type: ignore[no-any-return]
+                                plen - off, {})
 
     def decode_py(self, msg_type: int, payload: bytes | memoryview) -> dict[str, Any]:
         """:meth:`decode` attribute by attribute in Python, without the C
@@ -505,23 +569,10 @@ class Spec:
 
 # -- the C plan -------------------------------------------------------------
 
-_REC = struct.Struct("=IHHIIQ")
-SR_UINT: int = lib.NLF_SR_UINT
-SR_SINT: int = lib.NLF_SR_SINT
-SR_STRING: int = lib.NLF_SR_STRING
-SR_BINARY: int = lib.NLF_SR_BINARY
-SR_FLAG: int = lib.NLF_SR_FLAG
-SR_BEGIN: int = lib.NLF_SR_BEGIN
-SR_ARRAY: int = lib.NLF_SR_ARRAY
-SR_END: int = lib.NLF_SR_END
-SR_RAW: int = lib.NLF_SR_RAW
-SR_UNKNOWN: int = lib.NLF_SR_UNKNOWN
-_OPENS = frozenset((SR_BEGIN, SR_ARRAY))
-
 
 class _CPlan:
-    """A spec's attribute sets as the C shim's tables (csrc/nlf_spec.h): C
-    walks a message into records, one loop here turns them into dicts."""
+    """A spec's attribute sets as the C shim's tables (csrc/nlf_spec.h), for
+    the columns :class:`_DictPlan` leaves to Python (nests, arrays, ...)."""
 
     def __init__(self, spec: Spec) -> None:
         sets = list(spec.attr_sets.values())
@@ -541,8 +592,6 @@ class _CPlan:
             self.sets[i].n = n
             self.sets[i].attrs = arr
             self._keep.append(arr)
-        self.cap = 256
-        self.recs = ffi.new("struct nlf_spec_rec[]", self.cap)
 
     def _scalar_kind(self, kind: int, sc: Scalar) -> tuple[int, int, int]:
         """(C kind, size, flags) of a value of Python kind ``kind``."""
@@ -582,65 +631,166 @@ class _CPlan:
         else:
             ca.kind, ca.size, ca.flags = self._scalar_kind(a.kind, a.scalar)
 
-    def decode(self, buf: bytes | memoryview, off: int, aset: AttrSet,
-               out: dict[str, Any]) -> None:
-        base = address(buf)
-        si = self.index[id(aset)]
-        while True:
-            n = lib.nlf_spec_decode(self.sets, self.nsets, si, base, off, len(buf) - off,
-                                    self.recs, self.cap)
-            if n != -errno.ENOSPC or self.cap >= 1 << 22:
-                break
-            self.cap *= 4
-            self.recs = ffi.new("struct nlf_spec_rec[]", self.cap)
-        if n < 0:
-            if n == -errno.EBADMSG:
-                raise DecodeError(f"malformed attribute at offset {self.recs[0].off}")
-            if n == -errno.ELOOP:
-                raise DecodeError(f"attributes nested deeper than {lib.NLF_SPEC_MAX_DEPTH}")
-            raise DecodeError(f"spec decode failed: {errno.errorcode.get(-n, -n)}")
-        keys, plain = self.keys, self.plain
-        cur: Any = out
-        stack: list[Any] = []
-        v: Any
-        for key, kind, typ, p, ln, val in _REC.iter_unpack(ffi.buffer(self.recs, n * 24)):
-            if kind == SR_END:
-                cur = stack.pop()
-                continue
-            a = keys[key]
-            if kind == SR_UINT:
-                v = val if plain[key] else a.scalar.decode_int(val)
-            elif kind == SR_STRING:
-                v = str(buf[p : p + ln], "utf-8", "replace").split("\0", 1)[0]
-            elif kind == SR_SINT:
-                v = val - (1 << 64) if val >> 63 else val
-                if not plain[key]:
-                    v = a.scalar.decode_int(v)
-            elif kind == SR_BINARY:
-                v = bytes(buf[p : p + ln])
-                if not plain[key]:
-                    v = _hint_decode(a.scalar.hint, v)
-            elif kind == SR_BEGIN:
-                v = {}
-            elif kind == SR_ARRAY:
-                v = []
-            elif kind == SR_FLAG:
-                v = True
-            elif kind == SR_RAW:
-                v = (_decode_elem(buf, p, ln, a) if cur.__class__ is list
-                     else _decode_one(buf, p, ln, a, cur))
-            else:  # SR_UNKNOWN: kept under its number
-                cur[typ] = bytes(buf[p : p + ln])
-                continue
-            if cur.__class__ is list:
-                cur.append(v)
-            elif a.multi:
-                cur.setdefault(a.name, []).append(v)
+
+# -- the dict plan: C builds the dicts --------------------------------------
+
+if lib.nlf_specdict_register() < 0:  # pragma: no cover - only out of memory
+    raise ImportError("nlfast: the shim could not make nlfast._specdict")
+_specdict: Any = sys.modules["nlfast._specdict"]
+# kinds and conversions of csrc/nlf_specdict.c
+_DK_STRUCT = 20
+_CV_NONE, _CV_ENUM, _CV_CALL, _CV_MAC, _CV_FLAGS = range(5)
+_MK_INT, _MK_STRING, _MK_BINARY, _MK_PAD = range(1, 5)
+# the attribute kinds whose columns csrc/nlf_specdict.c decodes
+_C_COLUMNS = frozenset((lib.NLF_SK_UINT, lib.NLF_SK_SINT, lib.NLF_SK_STRING, lib.NLF_SK_BINARY,
+                        lib.NLF_SK_FLAG, _DK_STRUCT))
+_COL_C = 1
+
+
+def _raw(a: Attr, buf: bytes | memoryview, p: int, n: int, here: dict[str, Any] | None) -> Any:
+    """What the C decoder leaves to Python: one value, as the Python decoder makes it."""
+    if here is None:
+        return _decode_elem(buf, p, n, a)
+    return _decode_one(buf, p, n, a, here)
+
+
+def _int_cv(sc: Scalar) -> tuple[int, Any, Any]:
+    """(conversion, enum map, callable) of an integer decoded as ``sc`` says."""
+    if sc.enum is None and sc.hint is None:
+        return _CV_NONE, None, None
+    if sc.enum is not None:
+        if sc.enum.is_flags or sc.as_flags:
+            return _CV_FLAGS, sc.enum.bits, None
+        return _CV_ENUM, sc.enum.by_value, None
+    return _CV_CALL, None, sc.decode_int
+
+
+def _bin_cv(hint: str | None) -> tuple[int, Any]:
+    """(conversion, callable) of a binary value shown as ``hint`` says."""
+    if hint is None or hint == "hex":
+        return _CV_NONE, None
+    if hint in ("mac", "fddi"):
+        return _CV_MAC, None
+    return _CV_CALL, functools.partial(_hint_decode, hint)
+
+
+class _DictPlan:
+    """A spec's attribute sets and structs as the tables csrc/nlf_specdict.c
+    walks: one C call decodes a message into its dict."""
+
+    def __init__(self, spec: Spec) -> None:
+        sets = list(spec.attr_sets.values())
+        self.index = {id(s): i for i, s in enumerate(sets)}
+        self.structs: list[tuple[int, list[tuple[Any, ...]]]] = []
+        self.sindex: dict[int, int] = {}
+        self.ops: dict[int, tuple[int, int, int, int]] = {}
+        for st in spec.structs.values():
+            self.struct(st)
+        self.tables = [self._set(s) for s in sets]
+        # names to types for encoding (a name whose number another attribute took: Python's)
+        names = [{k: a.value for k, a in s.by_name.items() if s.by_value.get(a.value) is a}
+                 for s in sets]
+        self.cap = _specdict.compile(self.tables, self.structs, _raw, DecodeError, names)
+        # (op, name) -> (how, set, type, skip) of columns, see Family.column
+        self.cols: dict[tuple[int, str], tuple[int, int, int, int]] = {}
+
+    def struct(self, st: Struct) -> int:
+        """The index of ``st`` in the plan, -1 when C cannot decode it."""
+        i = self.sindex.get(id(st))
+        if i is not None:
+            return i
+        self.sindex[id(st)] = -1  # while its members are compiled
+        members: list[tuple[Any, ...]] = []
+        off = 0
+        for m in st.members:
+            sc = m.scalar
+            if m.kind == "int":
+                assert sc.fmt is not None
+                f = sc.fmt.format
+                cv, emap, conv = _int_cv(sc)
+                members.append((m.name, off, _MK_INT, m.size, int(f[-1] in "bhiq"),
+                                int(f[0] == ">"), cv, emap, conv))
+            elif m.kind == "string":
+                members.append((m.name, off, _MK_STRING, m.size, 0, 0, _CV_NONE, None, None))
+            elif m.kind == "binary":
+                if sc.struct is not None:
+                    cv, conv = _CV_CALL, functools.partial(_struct_member, sc.struct)
+                else:
+                    cv, conv = _bin_cv(sc.hint)
+                members.append((m.name, off, _MK_BINARY, m.size, 0, 0, cv, None, conv))
+            off += m.size
+        if off != st.size:
+            return -1
+        i = len(self.structs)
+        self.structs.append((st.size, members))
+        self.sindex[id(st)] = i
+        return i
+
+    def _scalar(self, kind: int, sc: Scalar) -> tuple[int, int, int, int, Any, Any, int]:
+        """(C kind, size, big-endian, conversion, map, callable, struct) of a value."""
+        if kind == K_INT:
+            assert sc.fmt is not None
+            f = sc.fmt.format
+            cv, emap, conv = _int_cv(sc)
+            return (lib.NLF_SK_SINT if f[-1] in "bhiq" else lib.NLF_SK_UINT, sc.fmt.size,
+                    int(f[0] == ">"), cv, emap, conv, -1)
+        if kind in (K_UINT, K_SINT):
+            cv, emap, conv = _int_cv(sc)
+            return (lib.NLF_SK_UINT if kind == K_UINT else lib.NLF_SK_SINT, 0, 0, cv, emap,
+                    conv, -1)
+        if kind == K_STRING:
+            return lib.NLF_SK_STRING, 0, 0, _CV_NONE, None, None, -1
+        if kind == K_FLAG:
+            return lib.NLF_SK_FLAG, 0, 0, _CV_NONE, None, None, -1
+        if kind == K_BINARY:
+            cv, conv = _bin_cv(sc.hint)
+            si = self.struct(sc.struct) if sc.struct is not None else -1
+            if sc.struct is not None and si < 0:
+                return lib.NLF_SK_RAW, 0, 0, _CV_NONE, None, None, -1
+            return (_DK_STRUCT if si >= 0 else lib.NLF_SK_BINARY, 0, 0, cv, None, conv, si)
+        if kind in (K_PAD, K_UNUSED):
+            return lib.NLF_SK_SKIP, 0, 0, _CV_NONE, None, None, -1
+        return lib.NLF_SK_RAW, 0, 0, _CV_NONE, None, None, -1
+
+    def _set(self, s: AttrSet) -> list[tuple[Any, ...] | None]:
+        n = max(s.by_value, default=-1) + 1
+        table: list[tuple[Any, ...] | None] = [None] * n
+        for v, a in s.by_value.items():
+            nest = self.index[id(a.nest)] if a.nest is not None else -1
+            sub_kind = sub_cv = 0
+            if a.kind == K_NEST:
+                kind, size, be, cv, emap, conv, si = (lib.NLF_SK_NEST, 0, 0, _CV_NONE, None,
+                                                      None, -1)
+            elif a.kind == K_INDEXED:
+                kind, cv = lib.NLF_SK_ARRAY, _CV_NONE
+                if a.sub_kind == K_NEST:
+                    sub_kind, size, be, emap, conv, si = lib.NLF_SK_NEST, 0, 0, None, None, -1
+                else:
+                    sub_kind, size, be, sub_cv, emap, conv, si = self._scalar(a.sub_kind,
+                                                                              a.scalar)
             else:
-                cur[a.name] = v
-            if kind in _OPENS:
-                stack.append(cur)
-                cur = v
+                kind, size, be, cv, emap, conv, si = self._scalar(a.kind, a.scalar)
+            rmap = a.scalar.enum.by_name if cv == _CV_ENUM and a.scalar.enum else None
+            table[v] = (v, kind, size, be, sub_kind, int(a.multi), cv, sub_cv, nest, si,
+                        a.name, emap, conv, a, rmap)
+        return table
+
+    def op(self, o: Op) -> tuple[int, int, int, int]:
+        """(header struct, attribute set, header size, aligned header size)
+        of an op's messages (-1: none, or a header C leaves to Python; 0)."""
+        hit = self.ops.get(id(o))
+        if hit is None:
+            fh = o.fixed_header
+            hit = self.ops[id(o)] = (
+                self.sindex.get(id(fh), -1) if fh is not None else -1,
+                self.index[id(o.attrs)] if o.attrs is not None else -1,
+                fh.size if fh is not None else 0,
+                (fh.size + 3) & ~3 if fh is not None else 0)
+        return hit
+
+
+def _struct_member(st: Struct, b: bytes) -> dict[str, Any]:
+    return st.decode(b, 0)
 
 
 # -- the codecs -------------------------------------------------------------
@@ -1377,12 +1527,12 @@ class Family:
 
     def _decode(self, m: MessageView, o: Op) -> dict[str, Any]:
         spec = self.spec
-        p = m.payload
         if spec.genl:
+            p = m.payload
             ro = spec.reply_op(m.type, p[0] if len(p) else None) or o
         else:
             ro = spec.replies.get(m.type, o)
-        return spec.decode(m.type, p, op=ro)
+        return spec._decode_view(ro, m)
 
     def do(self, op: str, values: Values = None, *, flags: int = 0,
            timeout: float | None = 5.0) -> dict[str, Any] | None:
@@ -1449,6 +1599,17 @@ class Family:
                 batch.types[0], buf[offs[0] + 16])
             if o is None:
                 raise DecodeError(f"spec {spec.name!r} has no message with id {batch.types[0]}")
+        dplan = spec._dplan
+        if dplan is None:
+            dplan = spec._dplan = _DictPlan(spec)
+        hit = dplan.cols.get((id(o), name))
+        if hit is not None and hit[0] == _COL_C:
+            slab: Any = batch._slab
+            t, st = slab.b.tab, batch.start
+            return _specdict.column(  # type: ignore[no-any-return]
+                dplan.cap, hit[1], hit[2], batch._mv, int(ffi.cast("uintptr_t", slab.arena)),
+                int(ffi.cast("uintptr_t", t.off + st)), int(ffi.cast("uintptr_t", t.len + st)),
+                n, hit[3])
         skip = 16 + (4 if spec.genl else 0)
         fh = o.fixed_header
         if fh is not None:
@@ -1461,6 +1622,10 @@ class Family:
         if a is None:
             raise KeyError(f"{o.name} messages of {spec.name!r} have no attribute or field "
                            f"{name!r}")
+        si = dplan.index[id(o.attrs)]
+        if dplan.tables[si][a.value][1] in _C_COLUMNS:  # type: ignore[index]
+            dplan.cols[(id(o), name)] = (_COL_C, si, a.value, skip)
+            return self.column(batch, name, op)
         plan = spec._cplan
         if plan is None:
             plan = spec._cplan = _CPlan(spec)
@@ -1492,7 +1657,7 @@ class Family:
 
     def to_dict(self, m: MessageView) -> dict[str, Any]:
         """The dict of one received message of this family."""
-        return self._decode(m, _first_reply(self.spec, m))
+        return self.spec._decode_view(_first_reply(self.spec, m), m)
 
     def group(self, name: str) -> int:
         """A multicast group's number, by its name in the spec.
@@ -1537,8 +1702,13 @@ class Family:
 
 
 def _first_reply(spec: Spec, m: MessageView) -> Op:
+    if not spec.genl:
+        o = spec.replies.get(m.type)
+        if o is None:
+            raise DecodeError(f"spec {spec.name!r} has no message with id {m.type}")
+        return o
     p = m.payload
-    o = spec.reply_op(m.type, p[0] if spec.genl and len(p) else None)
+    o = spec.reply_op(m.type, p[0] if len(p) else None)
     if o is None:
         raise DecodeError(f"spec {spec.name!r} has no message with id {m.type}")
     return o
