@@ -525,12 +525,8 @@ def request_nlfast_aio(count: int, proto: int, req: int, reply: int, hdrlen: int
                     check_reply(m, reply, hdrlen, attr, text, size)
 
             k = max(1, min(coroutines, count))
-            shares = [count // k + (i < count % k) for i in range(k)]
             t0 = perf()
-            if k == 1:
-                await worker(count)
-            else:
-                await asyncio.gather(*[worker(n) for n in shares])
+            await asyncio.gather(*[worker(count // k + (i < count % k)) for i in range(k)])
             t1 = perf()
         return done(count, t0, t1)
 

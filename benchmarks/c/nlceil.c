@@ -204,8 +204,6 @@ static void ring_init(struct ring *r, size_t each)
 	}
 }
 
-static void rx_init(struct ring *r) { ring_init(r, O.bufsize); }
-
 /* recvmmsg: datagrams; 0 if none came in time; -1 after ENOBUFS (counted). */
 static int rx_recv(int fd, struct ring *r, int flags)
 {
@@ -530,7 +528,7 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
 		put_u32(h, NLFAM_A_SIZE, O.size);
 		O.repeat = 1;
 	}
-	rx_init(&r);
+	ring_init(&r, O.bufsize);
 	t0 = now();
 	for (i = 0; i < O.repeat; i++) {
 		h->nlmsg_seq = i + 1;
@@ -582,7 +580,7 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 	mask = ring - 1;
 	ring_seq = xmalloc(sizeof(uint32_t) * ring);
 	tx_init(&t, tmpl, msglen, &KERNEL);
-	rx_init(&r);
+	ring_init(&r, O.bufsize);
 	t0 = now();
 	while (sent < N || inflight) {
 		/* Refill when a datagram's worth of the window is free (or the
@@ -689,7 +687,7 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 
 	((struct nlmsghdr *)tmpl)->nlmsg_pid = proto == NETLINK_USERSOCK ? portid : 0;
 	tx_init(&t, tmpl, msglen, dst);
-	rx_init(&r);
+	ring_init(&r, O.bufsize);
 	t0 = now();
 	while (sent < N) {
 		k = tx_fill(&t, N - sent, &seq, &ndg);
@@ -758,7 +756,7 @@ static void run_recv(int flood)
 	if (flood && !O.group)
 		O.group = NLFAM_GRP_FLOOD;
 	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, O.group, &portid, flood ? 0.05 : O.timeout);
-	rx_init(&r);
+	ring_init(&r, O.bufsize);
 	IX.expect = first;
 	if (flood) {
 		struct nlmsghdr *h = frame(FL.req, sizeof(FL.req), NLFAM_MSG_FLOOD,
