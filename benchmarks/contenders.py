@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import struct
 import sys
 import threading
@@ -54,8 +55,6 @@ def contender(kind: str, rows: dict[str, dict[str, Any]]) -> Callable[[Fn], Fn]:
 
 
 def maxrss() -> int:
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
