@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import os
+import resource
 import struct
 import sys
 import threading
@@ -54,8 +55,6 @@ def contender(kind: str, rows: dict[str, dict[str, Any]]) -> Callable[[Fn], Fn]:
 
 
 def maxrss() -> int:
-    import resource
-
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
@@ -525,12 +524,8 @@ def request_nlfast_aio(count: int, proto: int, req: int, reply: int, hdrlen: int
                     check_reply(m, reply, hdrlen, attr, text, size)
 
             k = max(1, min(coroutines, count))
-            shares = [count // k + (i < count % k) for i in range(k)]
             t0 = perf()
-            if k == 1:
-                await worker(count)
-            else:
-                await asyncio.gather(*[worker(n) for n in shares])
+            await asyncio.gather(*[worker(count // k + (i < count % k)) for i in range(k)])
             t1 = perf()
         return done(count, t0, t1)
 

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from benchmarks.contenders import CONTENDERS, NotApplicable, maxrss
+from benchmarks.nlconst import END_TYPE, NLMSGHDR
 from benchmarks.workloads import Workload
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -43,8 +45,6 @@ def tail(text: str, n: int = 3) -> str:
 
 def answer(ans: dict[str, Any], err: str = "") -> dict[str, Any]:
     """A worker's answer: the result, or NotApplicable / RunError raised."""
-    from benchmarks.contenders import NotApplicable
-
     if "na" in ans:
         raise NotApplicable(ans["na"])
     if "error" in ans:
@@ -211,7 +211,6 @@ def send_end(ctx: Ctx, portid: int) -> None:
     import socket
 
     import nlfast
-    from benchmarks.nlconst import END_TYPE, NLMSGHDR
 
     with contextlib.suppress(OSError), \
             nlfast.Socket(nlfast.NETLINK_USERSOCK, netns=ctx.netns) as ns, \
@@ -222,8 +221,6 @@ def send_end(ctx: Ctx, portid: int) -> None:
 
 def measure(wl: Workload, ctx: Ctx, c: str, units: int) -> dict[str, Any]:
     """One run of contender ``c`` doing ``units`` of workload ``wl``."""
-    from benchmarks.contenders import NotApplicable
-
     if c in wl.na:
         raise NotApplicable(wl.na[c])
     params = dict(wl.params, count=units, **({"proto": ctx.facts["proto"]} if wl.tier == "guest"
@@ -283,10 +280,6 @@ def measure(wl: Workload, ctx: Ctx, c: str, units: int) -> dict[str, Any]:
 
 def work(line: str) -> dict[str, Any]:
     """The worker side: one measurement, its result or why there is none."""
-    import resource
-
-    from benchmarks.contenders import CONTENDERS, NotApplicable
-
     try:
         kind, contender, params = json.loads(line)
         if (kind, contender) not in CONTENDERS:
@@ -299,7 +292,7 @@ def work(line: str) -> dict[str, Any]:
         traceback.print_exc()
         return {"error": f"{type(e).__name__}: {e}"}
     res["rate"] = res["count"] / res["seconds"] if res["seconds"] > 0 else 0.0
-    res["maxrss_kib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    res["maxrss_kib"] = maxrss()
     return res
 
 

@@ -52,11 +52,9 @@ def bench_netns(pairs: int, addrs: int) -> Iterator[dict[str, Any]]:
     t0 = time.monotonic()
     _ip("netns", "add", name)
     try:
-        step = 1000
-        for lo in range(0, pairs, step):
-            hi = min(pairs, lo + step)
-            _ip("-n", name, "-batch", "-",
-                input="".join(f"link add va{i} type veth peer name vb{i}\n" for i in range(lo, hi)))
+        for lo in range(0, pairs, 1000):
+            _ip("-n", name, "-batch", "-", input="".join(
+                f"link add va{i} type veth peer name vb{i}\n" for i in range(lo, min(pairs, lo + 1000))))
         if addrs:
             if not pairs:
                 raise ValueError("addresses need links")
@@ -64,12 +62,8 @@ def bench_netns(pairs: int, addrs: int) -> Iterator[dict[str, Any]]:
                      f"dev va{i % pairs}\n" for i in range(addrs)]
             for lo in range(0, addrs, 5000):
                 _ip("-n", name, "-batch", "-", input="".join(lines[lo : lo + 5000]))
-        yield {
-            "netns": name,
-            "links": 2 * pairs + 1,
-            "addresses": addrs,
-            "setup_seconds": round(time.monotonic() - t0, 2),
-        }
+        yield {"netns": name, "links": 2 * pairs + 1, "addresses": addrs,
+               "setup_seconds": round(time.monotonic() - t0, 2)}
     finally:
         subprocess.run(["ip", "netns", "del", name], capture_output=True)
         signal.signal(signal.SIGTERM, old_term)

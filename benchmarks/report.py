@@ -43,9 +43,6 @@ def summarize(wl: Workload, runs: dict[str, list[dict[str, Any]]], errors: dict[
             row.update(median=statistics.median(vals), min=min(vals), max=max(vals))
             row["extra"] = {k: statistics.median([r[k] for r in rs]) for k in EXTRA
                             if all(isinstance(r.get(k), (int, float)) for r in rs)}
-            if not wl.lossy:
-                row["extra"].pop("loss_pct", None)
-                row["extra"].pop("overrun_events", None)
         for k, d in (("na", na), ("error", errors), ("row_note", wl.row_notes)):
             if c in d:
                 row[k] = d[c]

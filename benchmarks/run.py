@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import report
+from benchmarks.contenders import NotApplicable
 from benchmarks.harness import NLCEIL, ROOT, Ctx, RunError, measure
 from benchmarks.workloads import GUEST, HOST, NAMES, Workload
 
@@ -93,8 +94,6 @@ def run_workload(wl: Workload, ctx: Ctx, repeat: int, contenders: list[str]) -> 
     errors: dict[str, str] = {}
     na: dict[str, str] = {c: why for c, why in ctx.facts["na"].items() if c in contenders}
     units = {c: first_units(wl, ctx, c) for c in contenders}
-    from benchmarks.contenders import NotApplicable
-
     repeat = min(repeat, wl.max_repeat or repeat)
     for rnd in range(-int(wl.warmup), repeat):
         for c in contenders:
@@ -129,10 +128,9 @@ def meta_info(args: argparse.Namespace) -> dict[str, Any]:
             "python": platform.python_version(), "tier": "guest" if args.guest else "host",
             "args": " ".join(sys.argv[1:])}
     for mod in ("nlfast", "pyroute2"):
-        try:
+        info[mod] = "not installed"
+        with contextlib.suppress(PackageNotFoundError):
             info[mod] = version(mod)
-        except PackageNotFoundError:
-            info[mod] = "not installed"
     return info
 
 
@@ -153,8 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     repeat = args.repeat or (3 if args.quick else 5)
     ctx = Ctx(seconds=args.seconds or (0.1 if args.quick else 0.3), quick=args.quick,
               verbose=args.verbose, serve=args.guest)
-    meta = meta_info(args)
-    meta.update(repeat=repeat, seconds_per_run=ctx.seconds)
+    meta = dict(meta_info(args), repeat=repeat, seconds_per_run=ctx.seconds)
     build = subprocess.run(["make", "-s", "-C", str(NLCEIL.parent)], capture_output=True, text=True)
     why = "" if NLCEIL.exists() else f"nlceil unavailable: {build.stderr.strip()[-200:]}"
     ctx.facts["na"] = {c: why for c in ("c", "c-ack", "c-sync") if why}
@@ -193,8 +190,7 @@ def main(argv: list[str] | None = None) -> int:
                 meta["namespace"] = f"{ns['links']} links, {ns['addresses']} IPv4 addresses"
             for i, wl in enumerate(chosen, 1):
                 t0 = time.monotonic()
-                cs = [c for c in wl.contenders if c in contenders]
-                s = run_workload(wl, ctx, repeat, cs)
+                s = run_workload(wl, ctx, repeat, [c for c in wl.contenders if c in contenders])
                 summaries.append(s)
                 progress(f"[{i}/{len(chosen)}] {wl.name} ({time.monotonic() - t0:.0f} s): "
                          + report.one_line(s))

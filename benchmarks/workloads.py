@@ -119,8 +119,7 @@ HOST = [
                    "ynl is n/a and nlfast reads its shipped rt-link, fewer attributes)"),
     Workload("linkdump-aio", "link dump under asyncio: `async for batch in s.dump(msg)` "
              "(nlfast.aio) beside the sync dump and pyroute2's AsyncIPRoute.get_links()",
-             "dump", "links/s", ("nlfast", "nlfast-aio", "pyroute2-aio"), LINKS,
-             per_unit="links",
+             "dump", "links/s", ("nlfast", "nlfast-aio", "pyroute2-aio"), LINKS, per_unit="links",
              expected={"nlfast": 200e3, "nlfast-aio": 180e3, "pyroute2-aio": 1.5e3},
              targets={"nlfast-aio": [("nlfast", 0.8), ("pyroute2-aio", 50.0)]},
              notes="the same IFLA_IFNAME column checks as the sync nlfast row"),
@@ -141,25 +140,21 @@ HOST = [
                        "nlfast-request_many-ack": 80e3, "stdlib": 200e3, "stdlib-simple": 60e3,
                        "pyroute2": 1.3e3, "nlfast-do": 50e3},
              targets={"nlfast": vs(0.9), "nlfast-request": vs(0.9, None, "c-sync"),
-                      "nlfast-do": [("nlfast-request", 0.9)],
-                      "nlfast-request_many": vs(0.9, None),
-                      "nlfast-request_many-ack": vs(0.9, None, "c-ack")},
-             min_units=64,
+                      "nlfast-do": [("nlfast-request", 0.9)], "nlfast-request_many": vs(0.9, None),
+                      "nlfast-request_many-ack": vs(0.9, None, "c-ack")}, min_units=64,
              notes="C, nlfast columns, request_many and stdlib batched keep 64 requests in "
                    "flight, the rest one; request(), request_many() and the acked C rows add "
                    "NLM_F_ACK (two replies per request), as does rt.do('getlink', "
                    "{'ifi-index': 1}); C one per syscall pair: sendto, then recvmmsg to the ack"),
     Workload("getlink-aio", "RTM_GETLINK request/response under asyncio, one in flight: "
              "`await s.request(msg)` (nlfast.aio) beside the sync request() (both acked)",
-             "request", "round trips/s", ("nlfast-request", "nlfast-aio-request"),
-             GETLINK,
+             "request", "round trips/s", ("nlfast-request", "nlfast-aio-request"), GETLINK,
              expected={"nlfast-request": 60e3, "nlfast-aio-request": 50e3},
              targets={"nlfast-aio-request": [("nlfast-request", 0.8)]}, min_units=64),
     Workload("getlink-coroutines", "RTM_GETLINK requests from 1000 coroutines x 100 on one "
              "nlfast.aio socket, beside request_many() of the same 100,000 (all acked)",
              "request", "round trips/s", ("nlfast-request_many-ack", "nlfast-aio-coroutines"),
-             GETLINK,
-             targets={"nlfast-aio-coroutines": [("nlfast-request_many-ack", 0.8)]},
+             GETLINK, targets={"nlfast-aio-coroutines": [("nlfast-request_many-ack", 0.8)]},
              fixed={"*": 100_000}, quick={"*": 20_000},
              notes="100,000 requests per run (20,000 with --quick: 1000 coroutines x 20); "
                    "request_many keeps 64 in flight"),

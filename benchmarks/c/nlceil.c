@@ -106,16 +106,12 @@ static void index_seen(uint32_t idx)
 	IX.expect = idx + 1;
 }
 
-/* JSON, printed as it goes (stdout is a pipe: fully buffered), never cut. */
-static void ju(const char *k, uint64_t v) { printf(", \"%s\": %" PRIu64, k, v); }
-
-static void jbegin(const char *workload, uint64_t count, double seconds)
-{
-	printf("{\"workload\": \"%s\", \"count\": %" PRIu64 ", \"seconds\": %.6f, \"rate\": %.1f",
-	       workload, count, seconds, seconds > 0 ? (double)count / seconds : 0.0);
-}
-
-static void jend(void)
+/*
+ * The run's JSON object on stdout (a pipe: fully buffered, never cut): the
+ * workload, its count and time, then the workload's own (key, uint64_t)
+ * pairs up to a NULL key, then the counters every workload has.
+ */
+static void report(const char *workload, uint64_t count, double seconds, ...)
 {
 	struct rusage ru;
 	const char *k[] = { "errors", "malformed", "truncated", "unexpected", "missing",
@@ -124,12 +120,20 @@ static void jend(void)
 	uint64_t v[] = { S.errors, S.malformed, S.truncated, S.unexpected, S.missing, S.enobufs,
 			 S.timeouts, S.sum, O.batch, S.datagrams_rx + S.datagrams_tx,
 			 S.syscalls_rx + S.syscalls_tx, 0 };
+	const char *key;
 	unsigned i;
+	va_list ap;
 
+	printf("{\"workload\": \"%s\", \"count\": %" PRIu64 ", \"seconds\": %.6f, \"rate\": %.1f",
+	       workload, count, seconds, seconds > 0 ? (double)count / seconds : 0.0);
+	va_start(ap, seconds);
+	while ((key = va_arg(ap, const char *)))
+		printf(", \"%s\": %" PRIu64, key, va_arg(ap, uint64_t));
+	va_end(ap);
 	getrusage(RUSAGE_SELF, &ru);
 	v[11] = (uint64_t)ru.ru_maxrss;
 	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-		ju(k[i], v[i]);
+		printf(", \"%s\": %" PRIu64, k[i], v[i]);
 	if (S.first_error)	/* strerror() texts hold no quote or backslash */
 		printf(", \"first_error\": \"%s\"", strerror(S.first_error));
 	puts("}");
@@ -146,18 +150,14 @@ static void set_buf(int fd, int force_opt, int opt, long bytes)
 		(void)setsockopt(fd, SOL_SOCKET, opt, &v, sizeof(v));
 }
 
-static void set_rcvtimeo(int fd, double seconds)
-{
-	struct timeval tv = { (time_t)seconds, (suseconds_t)((seconds - (long)seconds) * 1e6) + 1 };
-
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-		die("SO_RCVTIMEO: %s", strerror(errno));
-}
-
-/* A bound netlink socket (port id in *portid), a member of `group' if not 0. */
-static int nl_open(int proto, unsigned group, uint32_t *portid)
+/*
+ * A bound netlink socket (port id in *portid), a member of `group' if not 0,
+ * its receives timing out after `timeout' seconds if > 0.
+ */
+static int nl_open(int proto, unsigned group, uint32_t *portid, double timeout)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
+	struct timeval tv = { (time_t)timeout, (suseconds_t)((timeout - (long)timeout) * 1e6) + 1 };
 	socklen_t sl = sizeof(sa);
 	int one = 1, g = (int)group, fd;
 
@@ -173,6 +173,8 @@ static int nl_open(int proto, unsigned group, uint32_t *portid)
 		die("getsockname: %s", strerror(errno));
 	if (group && setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0)
 		die("NETLINK_ADD_MEMBERSHIP %u: %s", group, strerror(errno));
+	if (timeout > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
+		die("SO_RCVTIMEO: %s", strerror(errno));
 	if (portid)
 		*portid = sa.nl_pid;
 	return fd;
@@ -201,8 +203,6 @@ static void ring_init(struct ring *r, size_t each)
 		r->m[i].msg_hdr.msg_iovlen = 1;
 	}
 }
-
-static void rx_init(struct ring *r) { ring_init(r, O.bufsize); }
 
 /* recvmmsg: datagrams; 0 if none came in time; -1 after ENOBUFS (counted). */
 static int rx_recv(int fd, struct ring *r, int flags)
@@ -519,7 +519,7 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
 	struct ring r;
 	double t0;
 	unsigned i;
-	int fd = nl_open(proto, 0, NULL);
+	int fd = nl_open(proto, 0, NULL, O.timeout);
 
 	if (fn == fam_dump_entry) {
 		if (O.count > 0xffffffffULL)
@@ -528,8 +528,7 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
 		put_u32(h, NLFAM_A_SIZE, O.size);
 		O.repeat = 1;
 	}
-	rx_init(&r);
-	set_rcvtimeo(fd, O.timeout);
+	ring_init(&r, O.bufsize);
 	t0 = now();
 	for (i = 0; i < O.repeat; i++) {
 		h->nlmsg_seq = i + 1;
@@ -537,15 +536,10 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
 		if (!i)
 			first = entries;
 	}
-	jbegin(name, entries, now() - t0);
-	ju("repeat", O.repeat);
-	ju("per_dump", first);
-	ju("dump_intr", S.intr);
-	if (fn == fam_dump_entry) {
-		ju("out_of_order", IX.out_of_order + IX.gaps + (IX.expect != O.count));
-		ju("size_mismatch", IX.size_mismatch);
-	}
-	jend();
+	report(name, entries, now() - t0, "repeat", (uint64_t)O.repeat, "per_dump", first,
+	       "dump_intr", S.intr, "out_of_order", fn != fam_dump_entry ? 0 :
+	       IX.out_of_order + IX.gaps + (IX.expect != O.count),
+	       "size_mismatch", IX.size_mismatch, NULL);
 	close(fd);
 }
 
@@ -573,12 +567,11 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 {
 	uint64_t N = O.count, W = O.window, sent = 0, inflight = 0, ok = 0, bad = 0, lost = 0;
 	uint64_t unmatched = 0;
-	uint32_t seq = 1, ring = 1, mask, *ring_seq;
-	uint8_t *ring_on;
+	uint32_t seq = 1, ring = 1, mask, *ring_seq;	/* a slot's seq, 0: free */
 	struct ring r;
 	struct ring t;
 	double t0;
-	int fd = nl_open(proto, 0, NULL);
+	int fd = nl_open(proto, 0, NULL, O.timeout);
 
 	if (O.ack)
 		((struct nlmsghdr *)tmpl)->nlmsg_flags |= NLM_F_ACK;
@@ -586,10 +579,8 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 		ring <<= 1;
 	mask = ring - 1;
 	ring_seq = xmalloc(sizeof(uint32_t) * ring);
-	ring_on = xmalloc(ring);
 	tx_init(&t, tmpl, msglen, &KERNEL);
-	rx_init(&r);
-	set_rcvtimeo(fd, O.timeout);
+	ring_init(&r, O.bufsize);
 	t0 = now();
 	while (sent < N || inflight) {
 		/* Refill when a datagram's worth of the window is free (or the
@@ -605,11 +596,10 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 			for (j = 0; j < k; j++) {
 				uint32_t s = first + j;
 
-				if (ring_on[s & mask]) {	/* never answered */
+				if (ring_seq[s & mask]) {	/* never answered */
 					lost++;
 					inflight--;
 				}
-				ring_on[s & mask] = 1;
 				ring_seq[s & mask] = s;
 			}
 			tx_send(fd, &t, ndg, 0);
@@ -625,14 +615,14 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 				;
 			lost += inflight;
 			inflight = 0;
-			memset(ring_on, 0, ring);
+			memset(ring_seq, 0, sizeof(uint32_t) * ring);
 			continue;
 		}
 		FOR_EACH_MSG(h, &r, n, {
 			uint32_t slot = h->nlmsg_seq & mask;
 			int fin = 1;
 
-			if (!ring_on[slot] || ring_seq[slot] != h->nlmsg_seq) {
+			if (!h->nlmsg_seq || ring_seq[slot] != h->nlmsg_seq) {
 				unmatched++;
 				fin = 0;
 			} else if (h->nlmsg_type == NLMSG_ERROR) {
@@ -648,20 +638,13 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 				bad++;
 			}
 			if (fin) {
-				ring_on[slot] = 0;
+				ring_seq[slot] = 0;
 				inflight--;
 			}
 		});
 	}
-	jbegin(name, ok, now() - t0);
-	ju("requests", sent);
-	ju("bad_replies", bad);
-	ju("lost", lost);
-	ju("unmatched", unmatched);
-	ju("acks", S.acks);
-	ju("window", W);
-	ju("ack", O.ack);
-	jend();
+	report(name, ok, now() - t0, "requests", sent, "bad_replies", bad, "lost", lost,
+	       "unmatched", unmatched, "acks", S.acks, "window", W, "ack", (uint64_t)O.ack, NULL);
 	close(fd);
 }
 
@@ -697,15 +680,14 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 	uint64_t N = O.count, sent = 0;
 	uint32_t seq = 1, portid;
 	unsigned ndg, k;
-	int acked = 0, fd = nl_open(proto, 0, &portid);
+	int acked = 0, fd = nl_open(proto, 0, &portid, O.timeout);
 	struct ring t;
 	struct ring r;
 	double t0;
 
 	((struct nlmsghdr *)tmpl)->nlmsg_pid = proto == NETLINK_USERSOCK ? portid : 0;
 	tx_init(&t, tmpl, msglen, dst);
-	rx_init(&r);
-	set_rcvtimeo(fd, O.timeout);
+	ring_init(&r, O.bufsize);
 	t0 = now();
 	while (sent < N) {
 		k = tx_fill(&t, N - sent, &seq, &ndg);
@@ -718,12 +700,9 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 	}
 	while (barrier && !acked && !S.timeouts)
 		acked = drain_acks(fd, &r, MSG_WAITFORONE, seq - 1);
-	jbegin(name, barrier ? N - (S.errors < N ? S.errors : N) : N, now() - t0);
-	ju("size", O.size);
-	ju("group", O.group);
-	ju("refused", S.refused);
-	ju("final_ack", (uint64_t)acked);
-	jend();
+	report(name, barrier ? N - (S.errors < N ? S.errors : N) : N, now() - t0,
+	       "size", (uint64_t)O.size, "group", (uint64_t)O.group, "refused", S.refused,
+	       "final_ack", (uint64_t)acked, NULL);
 	close(fd);
 }
 
@@ -776,9 +755,8 @@ static void run_recv(int flood)
 		die("--count too large");
 	if (flood && !O.group)
 		O.group = NLFAM_GRP_FLOOD;
-	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, O.group, &portid);
-	rx_init(&r);
-	set_rcvtimeo(fd, flood ? 0.05 : O.timeout);
+	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, O.group, &portid, flood ? 0.05 : O.timeout);
+	ring_init(&r, O.bufsize);
 	IX.expect = first;
 	if (flood) {
 		struct nlmsghdr *h = frame(FL.req, sizeof(FL.req), NLFAM_MSG_FLOOD,
@@ -788,7 +766,7 @@ static void run_recv(int flood)
 		put_u32(h, NLFAM_A_COUNT, (uint32_t)N);
 		put_u32(h, NLFAM_A_SIZE, O.size);
 		put_u32(h, NLFAM_A_GROUP, O.group);
-		FL.fd = nl_open(O.proto, 0, NULL);
+		FL.fd = nl_open(O.proto, 0, NULL, 0);
 		t0 = now();
 		if (pthread_create(&th, NULL, flood_request, NULL))
 			die("pthread_create failed");
@@ -833,15 +811,11 @@ static void run_recv(int flood)
 		if (FL.err)
 			record_error(FL.err);
 	}
-	jbegin(flood ? "flood-recv" : "usersock-recv", got, started ? t_last - t0 : 0.0);
-	ju("portid", portid);
-	ju("requested", N);
-	ju("lost", IX.gap_msgs + (IX.expect < first + N ? first + N - IX.expect : 0));
-	ju("gaps", IX.gaps);
-	ju("out_of_order", IX.out_of_order);
-	ju("size_mismatch", IX.size_mismatch);
-	ju("group", O.group);
-	jend();
+	report(flood ? "flood-recv" : "usersock-recv", got, started ? t_last - t0 : 0.0,
+	       "portid", (uint64_t)portid, "requested", N,
+	       "lost", IX.gap_msgs + (IX.expect < first + N ? first + N - IX.expect : 0),
+	       "gaps", IX.gaps, "out_of_order", IX.out_of_order,
+	       "size_mismatch", IX.size_mismatch, "group", (uint64_t)O.group, NULL);
 	if (flood && !atomic_load(&FL.done))
 		_exit(0);	/* the request's thread is stuck in recv */
 	close(fd);
