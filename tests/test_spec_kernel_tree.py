@@ -3,20 +3,22 @@ kernel: every family of that tree this kernel has, a real dump decoded by
 the kernel's names and checked against a second source (ip -j, genl, /sys).
 
 The host kernel lacks some families of the tree (devlink, dpll, ovs_*,
-team, fou, handshake, nfsd, nftables: no nf_tables); tc's spec describes
-its get operations as do only.  rt-neigh is not in the tree (6.12): the
+team, fou, handshake, nfsd, nftables: no nf_tables); tc's get
+operations are do only and answer with NLM_F_ECHO.  rt-neigh is not in the tree (6.12): the
 project's own spec round-trips it in tests/test_spec_kernel.py.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 from nlfast import spec
+from nlfast.constants import NLM_F_ECHO
 
 from .conftest import Netns
 from .test_genl import genl_ctrl
@@ -200,3 +202,24 @@ def test_mptcp_pm(kernel_specs: Path, netns: Netns) -> None:
         assert e["if-idx"] == ifindex[r["dev"]]
         # the spec gives flags as a plain u32: MPTCP_PM_ADDR_FLAG_SIGNAL 1, _SUBFLOW 2
         assert e["flags"] == (1 if r.get("signal") else 0) | (2 if r.get("subflow") else 0)
+
+
+def test_tc(kernel_specs: Path, netns: Netns) -> None:
+    """tc's get is do-only and answers only with NLM_F_ECHO, as the group's
+    notification unicast back to the requester (still marked with the group):
+    it must reach do(), not the event queue."""
+    veths(netns)
+    subprocess.run(["tc", "-n", netns.name, "qdisc", "add", "dev", "va0", "root", "handle",
+                    "1:", "pfifo", "limit", "10"], check=True)
+    shown = json.loads(subprocess.run(["tc", "-n", netns.name, "-j", "qdisc", "show", "dev",
+                                       "va0"], check=True, capture_output=True,
+                                      text=True).stdout)
+    idx = netns.ip_json("link", "show", "va0")[0]["ifindex"]
+    with spec.open(kspec(kernel_specs, "tc"), netns=netns.path) as fam:
+        got = fam.do("getqdisc", {"family": 0, "ifindex": idx, "handle": 0,
+                                  "parent": 0xFFFFFFFF, "info": 0}, flags=NLM_F_ECHO)
+        assert got is not None
+        assert fam.sock.events_queued == 0
+    assert (got["kind"], got["ifindex"], got["handle"]) == (shown[0]["kind"], idx, 0x10000)
+    assert shown[0]["handle"] == "1:" and shown[0]["options"]["limit"] == 10
+    assert got["options"]["limit"] == 10
