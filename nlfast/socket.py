@@ -567,7 +567,7 @@ class Socket(Counters):
                         raise split(raw, 1, None)[0].to_error()
                     if not r.nreplies:
                         return None
-                    return ffi.buffer(slab.mem, r.end), slab.addr, r.off
+                    return ffi.buffer(slab.mem), slab.addr, r.off
                 if rc < 0 and not r.sent:
                     t.send_failed(ffi.errno)  # returns for EINTR: nothing went
                     continue

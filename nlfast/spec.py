@@ -31,7 +31,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from nlfast._shim import address, ffi, lib
 from nlfast._transport import timeout_ms
@@ -537,7 +537,7 @@ class Spec:
         if hit is None:
             hit = plan.op(o)
         hdr, aset, need, step = hit
-        if self.genl:
+        if self.protocol != "netlink-raw":  # self.genl, without a call
             if plen < 4:
                 raise DecodeError("generic netlink payload shorter than its genlmsghdr")
             return self._decode_at(o, buf, addr, boff, 4, plen)
@@ -1492,6 +1492,21 @@ def load(source: str | os.PathLike[str] | Doc,
 
 
 Values = Union[Mapping[str, Any], None]
+_TIMEOUT = 5.0  # do()'s default (seconds), and in milliseconds:
+_TIMEOUT_MS = timeout_ms(_TIMEOUT)
+
+
+class _DoPlan(NamedTuple):
+    """What Family.do() needs per (operation, flags): nothing a value changes."""
+
+    op: Op
+    c: bool  # C may frame it (_specdict.frame); else spec.message()
+    type: Any  # nlmsg_type (None: message() raises why)
+    flags: int  # nlmsg_flags
+    pre: bytes  # the genlmsghdr, or nothing
+    hdr: int  # the fixed header's struct in the dict plan (-1: none)
+    aset: int  # the attribute set in the dict plan (-1: none)
+    dump: bool
 
 
 class Family:
@@ -1507,7 +1522,7 @@ class Family:
         self.genl: GenlFamily | None = None
         self._hdr = 0
         # (op, flags) -> what do() needs that no value changes, see _do_plan
-        self._do: dict[tuple[str, int], tuple[Any, ...]] = {}
+        self._do: dict[tuple[str, int], _DoPlan] = {}
         if spec.genl:
             from nlfast import genl
 
@@ -1532,10 +1547,8 @@ class Family:
             ro = spec.replies.get(m.type, o)
         return spec._decode_view(ro, m)
 
-    def _do_plan(self, op: str, flags: int) -> tuple[Any, ...]:
-        """What do(op, flags=flags) needs that no value changes: (op, whether
-        C may frame it, message type, flags, genlmsghdr, header struct and
-        attribute set in the dict plan, dump)."""
+    def _do_plan(self, op: str, flags: int) -> _DoPlan:
+        """What do(op, flags=flags) needs that no value changes."""
         spec = self.spec
         o = spec.op(op)
         if o.do is None:
@@ -1557,14 +1570,14 @@ class Family:
                 pre = _GENL_HDR.pack(o.req_value, spec.version, 0)
         if mtype is None or not 0 <= mtype <= 0xFFFF:
             c = False
-        hit = (o, c, mtype, nlflags, pre, hdr, aset, (nlflags & NLM_F_DUMP) == NLM_F_DUMP)
+        hit = _DoPlan(o, c, mtype, nlflags, pre, hdr, aset, (nlflags & NLM_F_DUMP) == NLM_F_DUMP)
         if len(self._do) >= 256:
             self._do.clear()
         self._do[(op, flags)] = hit
         return hit
 
     def do(self, op: str, values: Values = None, *, flags: int = 0,
-           timeout: float | None = 5.0) -> dict[str, Any] | None:
+           timeout: float | None = _TIMEOUT) -> dict[str, Any] | None:
         """One request by operation name; its reply as a dict (None when the
         kernel only acks).  ``flags`` adds to NLM_F_REQUEST|NLM_F_ACK
         (e.g. ``NLM_F_CREATE | NLM_F_EXCL`` for new objects).
@@ -1583,14 +1596,14 @@ class Family:
         if raw is None:
             raw = spec.message(o, values, flags=nlflags, family_id=self.id).encode()
         got = self.sock._request_first((ffi.from_buffer(raw), len(raw), raw), dump,
-                                       timeout_ms(timeout))
+                                       _TIMEOUT_MS if timeout is _TIMEOUT else timeout_ms(timeout))
         if got is None:
             return None
         if got.__class__ is not tuple:
             return self._decode(got, o)
         buf, addr, off = got  # the receive memory: decoded now, nothing keeps it
         mlen, mtype = _NLMSG_LT.unpack_from(buf, off)
-        if spec.genl:
+        if self._hdr:  # generic netlink
             ro = spec.reply_op(mtype, buf[off + 16][0] if mlen > 16 else None) or o
         else:
             ro = spec.replies.get(mtype, o)
