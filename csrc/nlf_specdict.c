@@ -23,6 +23,7 @@
  *   decode(plan, hdr, set, buf, addr, boff, hoff, off, len, out) -> out
  *   column(plan, set, type, buf, arena, offs, lens, n, skip) -> list
  *   encode(plan, set, values) -> bytes, or None
+ *   frame(plan, type, flags, pre, hdr, set, values) -> bytes, or None
  *
  * See nlfast/spec.py (_DictPlan) for the tuples compile() takes.  Only the
  * stable ABI (3.9) is used: the shim stays one abi3 module.
@@ -1051,7 +1052,7 @@ fallback:
 }
 
 static int enc_set(struct ebuf *e, const struct dplan *p, uint32_t set,
-		   PyObject *values, uint32_t depth);
+		   PyObject *values, uint32_t depth, const struct dstruct *skip);
 
 static int enc_one(struct ebuf *e, const struct dplan *p, const struct dattr *a,
 		   uint16_t type, PyObject *v, uint32_t depth)
@@ -1098,7 +1099,7 @@ static int enc_one(struct ebuf *e, const struct dplan *p, const struct dattr *a,
 		start = e->len;
 		rc = eb_put(e, type | NLA_F_NESTED, NULL, 0);
 		if (!rc)
-			rc = enc_set(e, p, (uint32_t)a->nest, v, depth + 1);
+			rc = enc_set(e, p, (uint32_t)a->nest, v, depth + 1, NULL);
 		if (!rc) {
 			uint16_t nla_len = (uint16_t)(e->len - start);
 
@@ -1114,8 +1115,20 @@ static int enc_one(struct ebuf *e, const struct dplan *p, const struct dattr *a,
 	}
 }
 
+/* The member of s named k (a str), or NULL. */
+static const struct dmember *member_named(const struct dstruct *s, PyObject *k)
+{
+	uint32_t i;
+
+	for (i = 0; i < s->n; i++)
+		if (s->m[i].name == k || !PyUnicode_Compare(s->m[i].name, k))
+			return &s->m[i];
+	return NULL;
+}
+
+/* The attributes of values (keys that name a member of skip excepted). */
 static int enc_set(struct ebuf *e, const struct dplan *p, uint32_t set,
-		   PyObject *values, uint32_t depth)
+		   PyObject *values, uint32_t depth, const struct dstruct *skip)
 {
 	const struct dset *s = &p->sets[set];
 	const struct dattr *a;
@@ -1127,6 +1140,8 @@ static int enc_set(struct ebuf *e, const struct dplan *p, uint32_t set,
 	while (PyDict_Next(values, &pos, &k, &v)) {
 		if (!PyUnicode_CheckExact(k))	/* no Python code while iterating */
 			return ENC_FALLBACK;
+		if (skip && member_named(skip, k))
+			continue;
 		t = PyDict_GetItemWithError(s->names, k);
 		if (!t)
 			return PyErr_Occurred() ? -1 : ENC_FALLBACK;
@@ -1182,7 +1197,7 @@ static PyObject *sd_encode(PyObject *self, PyObject *args)
 		PyErr_SetString(PyExc_ValueError, "no such set in the plan");
 		return NULL;
 	}
-	rc = enc_set(&e, p, (uint32_t)set, values, 0);
+	rc = enc_set(&e, p, (uint32_t)set, values, 0, NULL);
 	if (rc < 0) {
 		free(e.b);
 		return NULL;
@@ -1196,11 +1211,133 @@ static PyObject *sd_encode(PyObject *self, PyObject *args)
 	return r;
 }
 
+/*
+ * The members of struct s named by keys of values, into hdr (s->size
+ * bytes, zeroed): plain integers only (no enum, no hint), else
+ * ENC_FALLBACK; *n counts the keys used.
+ */
+static int enc_header(const struct dstruct *s, PyObject *values,
+		      unsigned char *hdr, Py_ssize_t *n)
+{
+	const struct dmember *m;
+	Py_ssize_t pos = 0;
+	PyObject *k, *v;
+	uint64_t u;
+	int ovf = 0;
+
+	*n = 0;
+	while (PyDict_Next(values, &pos, &k, &v)) {
+		if (!PyUnicode_CheckExact(k))
+			return ENC_FALLBACK;
+		m = member_named(s, k);
+		if (!m)
+			continue;
+		if (m->kind != MK_INT || m->cv != CV_NONE || !PyLong_Check(v) ||
+		    PyBool_Check(v))
+			return ENC_FALLBACK;
+		if (m->sgn) {
+			long long x = PyLong_AsLongLongAndOverflow(v, &ovf);
+
+			if (ovf || (x == -1 && PyErr_Occurred()) ||
+			    (m->size < 8 && (x < -(1LL << (m->size * 8 - 1)) ||
+					     x >= (1LL << (m->size * 8 - 1)))))
+				goto fallback;
+			u = (uint64_t)x;
+		} else {
+			u = PyLong_AsUnsignedLongLong(v);
+			if ((u == (uint64_t)-1 && PyErr_Occurred()) ||
+			    (m->size < 8 && u >> (m->size * 8)))
+				goto fallback;
+		}
+		enc_bytes(hdr + m->off, u, m->size, m->be);
+		(*n)++;
+	}
+	return 0;
+fallback:
+	PyErr_Clear();
+	return ENC_FALLBACK;
+}
+
+/*
+ * frame(plan, type, flags, pre, hdr, set, values): a request framed with
+ * seq 0 and port 0, as Message(type, flags, payload).encode() frames the
+ * payload Python makes: pre (bytes: a genlmsghdr, or empty), then the
+ * struct hdr (-1: none) from the keys of values naming its members, padded
+ * to 4 bytes, then the attributes of set (-1: none) from the other keys.
+ * None when Python must frame it (see above), also when values is not a
+ * dict (None: no values).
+ */
+static PyObject *sd_frame(PyObject *self, PyObject *args)
+{
+	struct ebuf e = { NULL, 0, 0 };
+	PyObject *cap, *pre, *values, *r = NULL;
+	const struct dstruct *st = NULL;
+	unsigned long type, flags;
+	Py_ssize_t used = 0, npre;
+	size_t at, fixed;
+	struct dplan *p;
+	long hdr, set;
+	uint32_t len;
+	uint16_t h16[2];
+	int rc = 0;
+
+	if (!PyArg_ParseTuple(args, "OkkO!llO", &cap, &type, &flags,
+			      &PyBytes_Type, &pre, &hdr, &set, &values))
+		return NULL;
+	p = PyCapsule_GetPointer(cap, CAPSULE_NAME);
+	if (!p)
+		return NULL;
+	if (hdr >= (long)p->nstructs || set >= (long)p->nsets ||
+	    type > 0xffff || flags > 0xffff) {
+		PyErr_SetString(PyExc_ValueError, "no such struct or set in the plan");
+		return NULL;
+	}
+	if (values != Py_None && !PyDict_CheckExact(values))
+		Py_RETURN_NONE;
+	npre = PyBytes_Size(pre);
+	if (hdr >= 0)
+		st = &p->structs[hdr];
+	at = NLMSG_HDRLEN + (size_t)npre;
+	fixed = NLMSG_ALIGN(at + (st ? st->size : 0));
+	if (eb_room(&e, fixed + 64) < 0)
+		return NULL;
+	memset(e.b, 0, fixed);
+	memcpy(e.b + NLMSG_HDRLEN, PyBytes_AsString(pre), (size_t)npre);
+	e.len = fixed;
+	if (st && values != Py_None)
+		rc = enc_header(st, values, e.b + at, &used);
+	if (!rc && values != Py_None && PyDict_Size(values) > used) {
+		if (set < 0)
+			rc = ENC_FALLBACK;	/* Python names the keys */
+		else
+			rc = enc_set(&e, p, (uint32_t)set, values, 0, st);
+	}
+	if (!rc && e.len > 0xffffffffUL)
+		rc = ENC_FALLBACK;
+	if (rc < 0)
+		goto out;
+	if (rc == ENC_FALLBACK) {
+		Py_INCREF(Py_None);
+		r = Py_None;
+		goto out;
+	}
+	len = (uint32_t)e.len;
+	memcpy(e.b, &len, 4);
+	h16[0] = (uint16_t)type;
+	h16[1] = (uint16_t)flags;
+	memcpy(e.b + 4, h16, 4);
+	r = PyBytes_FromStringAndSize((const char *)e.b, (Py_ssize_t)e.len);
+out:
+	free(e.b);
+	return r;
+}
+
 static PyMethodDef sd_methods[] = {
 	{ "compile", sd_compile, METH_VARARGS, "A plan from attribute and struct tuples." },
 	{ "decode", sd_decode, METH_VARARGS, "A message's header and attributes into a dict." },
 	{ "column", sd_column, METH_VARARGS, "One attribute of every message of a batch." },
 	{ "encode", sd_encode, METH_VARARGS, "A dict's attributes as bytes (None: for Python)." },
+	{ "frame", sd_frame, METH_VARARGS, "A request framed from a dict (None: for Python)." },
 	{ NULL, NULL, 0, NULL },
 };
 

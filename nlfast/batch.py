@@ -36,7 +36,7 @@ class Slab:
     Internal to nlfast: :class:`Batch` reads it, the transport fills it.
     """
 
-    __slots__ = ("arena", "arena_len", "b", "col", "mem", "origin", "rows", "scratch")
+    __slots__ = ("addr", "arena", "arena_len", "b", "col", "mem", "origin", "rows", "scratch")
 
     def __init__(self, arena_len: int, rows: int, dgrams: int,
                  origin: Origin | None = None) -> None:
@@ -54,6 +54,7 @@ class Slab:
         self.origin = origin  # the protocol, for views and their copies
         self.scratch: Any = None
         base = int(ffi.cast("uintptr_t", self.mem))
+        self.addr = base  # where the block starts, as an int
         t = b.tab
 
         def at(p: Any) -> int:

@@ -532,8 +532,59 @@ class Socket(Counters):
             if rc < 0 and not r.sent:
                 t.send_failed(ffi.errno)  # returns for EINTR: nothing went
                 continue
-            break
+            return self._request_routed(rc, slab, tmpl, dest, ack, dump, ms)
+
+    def _request_first(self, tmpl: Any, dump: bool, ms: int) -> Any:
+        """request() of a framed template, acked, to the kernel (for
+        nlfast.spec.Family.do, which decodes the first reply at once): with
+        nothing else in flight and the replies in one receive, the first
+        one in place as (memory, address, offset), the memory a cffi buffer
+        that keeps the slab alive (see nlfast.batch) and the address where
+        it starts; None when there is no reply; else the first of request()'s
+        copies (a MessageView), or None.
+
+        :raises NetlinkError: the kernel answered with an error.
+        """
+        self._enter()
+        try:
+            e = self._e
+            if e.waiters or e.stale:
+                seq = self._t.send_template(tmpl, 0, 0)
+                w = Waiter(seq, 0, ack=True, dump=dump, echo=echoes(tmpl))
+                e.add(w)
+                replies = self._finish_request(w, ms)
+                return replies[0] if replies else None
+            mode = REQ_ACK | (REQ_DUMP if dump else 0)
+            r = self._req
+            t = self._t
+            slab = t.slab()
+            while True:
+                rc = lib.nlf_sock_request(t.fd, t.wake, t.tx, tmpl[0], tmpl[1], 0, t.rx,
+                                          slab.b, ms, mode, r)
+                if rc > 0:
+                    if r.error:
+                        raw = ffi.buffer(slab.mem, r.term_off + r.term_len)[r.term_off :]
+                        raise split(raw, 1, None)[0].to_error()
+                    if not r.nreplies:
+                        return None
+                    return ffi.buffer(slab.mem), slab.addr, r.off
+                if rc < 0 and not r.sent:
+                    t.send_failed(ffi.errno)  # returns for EINTR: nothing went
+                    continue
+                got = self._finish_request(
+                    self._request_routed(rc, slab, tmpl, 0, True, dump, ms), ms)
+                return got[0] if got else None
+        finally:
+            self._leave()
+
+    def _request_routed(self, rc: int, slab: Any, tmpl: Any, dest: int, ack: bool, dump: bool,
+                        ms: int) -> Waiter:
+        """The rest of _request_start once nlf_sock_request sent the request
+        (rc from it, errno still its): the Waiter the engine now routes the
+        replies to."""
         err = ffi.errno
+        r = self._req
+        t = self._t
         e = self._e
         w = Waiter(int(r.seq), dest, ack=ack, dump=dump, echo=echoes(tmpl))
         e.add(w)

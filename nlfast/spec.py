@@ -31,15 +31,17 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, NamedTuple, Union
 
 from nlfast._shim import address, ffi, lib
+from nlfast._transport import timeout_ms
 from nlfast.constants import (
     NETLINK_GENERIC,
     NLA_F_NESTED,
     NLA_TYPE_MASK,
     NLM_F_ACK,
     NLM_F_CREATE,
+    NLM_F_DUMP,
     NLM_F_EXCL,
     NLM_F_REQUEST,
 )
@@ -54,6 +56,7 @@ SPEC_DIR = Path(__file__).resolve().parent / "specs"
 PROTOCOLS = ("genetlink", "genetlink-c", "genetlink-legacy", "netlink-raw")
 _GENL_HDR = struct.Struct("=BBH")
 _NLA = struct.Struct("=HH")
+_NLMSG_LT = struct.Struct("=IH")  # nlmsg_len, nlmsg_type
 
 
 class SpecError(NlfastError, ValueError):
@@ -515,6 +518,18 @@ class Spec:
     def _decode_view(self, o: Op, m: MessageView) -> dict[str, Any]:
         """:meth:`decode` of a received message as a message of ``o``,
         read in place."""
+        buf = m._buf
+        src = buf.obj
+        if src.__class__ is bytes and buf.nbytes == len(src):
+            addr: Any = src
+        else:
+            addr = int(ffi.cast("uintptr_t", m._ptr()))
+        return self._decode_mem(o, buf, addr, m._off + 16, m._len - 16)
+
+    def _decode_mem(self, o: Op, buf: Any, addr: Any, boff: int, plen: int) -> dict[str, Any]:
+        """:meth:`decode` of the payload at buf[boff, boff + plen) as a
+        message of ``o``, read in place (``addr``: where buf starts, an int,
+        or buf when it is bytes)."""
         plan = self._dplan
         if plan is None:
             plan = self._dplan = _DictPlan(self)
@@ -522,26 +537,19 @@ class Spec:
         if hit is None:
             hit = plan.op(o)
         hdr, aset, need, step = hit
-        buf = m._buf
-        src = buf.obj
-        plen = m._len - 16
-        if src.__class__ is bytes and buf.nbytes == len(src):
-            addr: Any = src
-        else:
-            addr = int(ffi.cast("uintptr_t", m._ptr()))
-        if self.genl:
+        if self.protocol != "netlink-raw":  # self.genl, without a call
             if plen < 4:
                 raise DecodeError("generic netlink payload shorter than its genlmsghdr")
-            return self._decode_at(o, buf, addr, m._off + 16, 4, plen)
+            return self._decode_at(o, buf, addr, boff, 4, plen)
         if hdr < 0 and need:  # a header C leaves to Python
-            return self._decode_at(o, buf, addr, m._off + 16, 0, plen)
+            return self._decode_at(o, buf, addr, boff, 0, plen)
         if plen < need:
             fh = o.fixed_header
             assert fh is not None
             raise DecodeError(f"{o.name}: {plen} bytes, its fixed header "
                               f"{fh.name} needs {fh.size}")
         off = step if step < plen else plen
-        return _specdict.decode(plan.cap, hdr, aset, buf, addr, m._off + 16, 0, off,  # type: ignore[no-any-return]
+        return _specdict.decode(plan.cap, hdr, aset, buf, addr, boff, 0, off,  # type: ignore[no-any-return]
                                 plen - off, {})
 
     def decode_py(self, msg_type: int, payload: bytes | memoryview) -> dict[str, Any]:
@@ -1484,6 +1492,21 @@ def load(source: str | os.PathLike[str] | Doc,
 
 
 Values = Union[Mapping[str, Any], None]
+_TIMEOUT = 5.0  # do()'s default (seconds), and in milliseconds:
+_TIMEOUT_MS = timeout_ms(_TIMEOUT)
+
+
+class _DoPlan(NamedTuple):
+    """What Family.do() needs per (operation, flags): nothing a value changes."""
+
+    op: Op
+    c: bool  # C may frame it (_specdict.frame); else spec.message()
+    type: Any  # nlmsg_type (None: message() raises why)
+    flags: int  # nlmsg_flags
+    pre: bytes  # the genlmsghdr, or nothing
+    hdr: int  # the fixed header's struct in the dict plan (-1: none)
+    aset: int  # the attribute set in the dict plan (-1: none)
+    dump: bool
 
 
 class Family:
@@ -1498,7 +1521,8 @@ class Family:
         self.sock = sock
         self.genl: GenlFamily | None = None
         self._hdr = 0
-        self._msgs: dict[Any, Message] = {}
+        # (op, flags) -> what do() needs that no value changes, see _do_plan
+        self._do: dict[tuple[str, int], _DoPlan] = {}
         if spec.genl:
             from nlfast import genl
 
@@ -1511,19 +1535,8 @@ class Family:
         return self.genl.id if self.genl is not None else None
 
     def message(self, op: str, values: Values = None, flags: int = NLM_F_REQUEST) -> Message:
-        """The request message of ``op`` (the same values give the same
-        Message object again: its framed bytes are built once)."""
-        try:
-            key: Any = (op, flags, frozenset(values.items()) if values else None)
-            hit = self._msgs.get(key)
-        except TypeError:  # unhashable values (lists, dicts): not cached
-            return self.spec.message(op, values, flags=flags, family_id=self.id)
-        if hit is None:
-            if len(self._msgs) >= 256:
-                self._msgs.clear()
-            hit = self._msgs[key] = self.spec.message(op, values, flags=flags,
-                                                      family_id=self.id)
-        return hit
+        """The request message of ``op``."""
+        return self.spec.message(op, values, flags=flags, family_id=self.id)
 
     def _decode(self, m: MessageView, o: Op) -> dict[str, Any]:
         spec = self.spec
@@ -1534,22 +1547,67 @@ class Family:
             ro = spec.replies.get(m.type, o)
         return spec._decode_view(ro, m)
 
+    def _do_plan(self, op: str, flags: int) -> _DoPlan:
+        """What do(op, flags=flags) needs that no value changes."""
+        spec = self.spec
+        o = spec.op(op)
+        if o.do is None:
+            raise ValueError(f"operation {op!r} of {spec.name!r} has no 'do'")
+        nlflags = NLM_F_REQUEST | NLM_F_ACK | flags
+        plan = spec._dplan
+        if plan is None:
+            plan = spec._dplan = _DictPlan(spec)
+        hdr, aset, _, _ = plan.op(o)
+        fh = o.fixed_header
+        # what C does not frame, spec.message() does (and raises what it raises)
+        c = not (fh is not None and hdr < 0) and nlflags.__class__ is int and nlflags <= 0xFFFF
+        pre = b""
+        mtype = o.req_value if not spec.genl else self.id
+        if spec.genl:
+            if o.req_value is None:
+                c = False
+            else:
+                pre = _GENL_HDR.pack(o.req_value, spec.version, 0)
+        if mtype is None or not 0 <= mtype <= 0xFFFF:
+            c = False
+        hit = _DoPlan(o, c, mtype, nlflags, pre, hdr, aset, (nlflags & NLM_F_DUMP) == NLM_F_DUMP)
+        if len(self._do) >= 256:
+            self._do.clear()
+        self._do[(op, flags)] = hit
+        return hit
+
     def do(self, op: str, values: Values = None, *, flags: int = 0,
-           timeout: float | None = 5.0) -> dict[str, Any] | None:
+           timeout: float | None = _TIMEOUT) -> dict[str, Any] | None:
         """One request by operation name; its reply as a dict (None when the
         kernel only acks).  ``flags`` adds to NLM_F_REQUEST|NLM_F_ACK
         (e.g. ``NLM_F_CREATE | NLM_F_EXCL`` for new objects).
 
         :raises NetlinkError: the kernel refused (extended ack decoded).
         """
-        o = self.spec.op(op)
-        if o.do is None:
-            raise ValueError(f"operation {op!r} of {self.spec.name!r} has no 'do'")
-        replies = self.sock.request(self.message(op, values, NLM_F_REQUEST | NLM_F_ACK | flags),
-                                    timeout=timeout)
-        if not replies:
+        hit = self._do.get((op, flags))
+        if hit is None:
+            hit = self._do_plan(op, flags)
+        o, c, mtype, nlflags, pre, hdr, aset, dump = hit
+        spec = self.spec
+        # framed in C from the dict; None: by spec.message(), which raises
+        # what is wrong
+        raw = _specdict.frame(spec._dplan.cap, mtype, nlflags, pre, hdr,  # type: ignore[union-attr]
+                              aset, values) if c else None
+        if raw is None:
+            raw = spec.message(o, values, flags=nlflags, family_id=self.id).encode()
+        got = self.sock._request_first((ffi.from_buffer(raw), len(raw), raw), dump,
+                                       _TIMEOUT_MS if timeout is _TIMEOUT else timeout_ms(timeout))
+        if got is None:
             return None
-        return self._decode(replies[0], o)
+        if got.__class__ is not tuple:
+            return self._decode(got, o)
+        buf, addr, off = got  # the receive memory: decoded now, nothing keeps it
+        mlen, mtype = _NLMSG_LT.unpack_from(buf, off)
+        if self._hdr:  # generic netlink
+            ro = spec.reply_op(mtype, buf[off + 16][0] if mlen > 16 else None) or o
+        else:
+            ro = spec.replies.get(mtype, o)
+        return spec._decode_mem(ro, buf, addr, off + 16, mlen - 16)
 
     def dump(self, op: str, values: Values = None, *,
              timeout: float | None = 5.0) -> list[dict[str, Any]]:

@@ -82,6 +82,7 @@ def test_parsers_clean_under_asan(asan_env: dict[str, str]) -> None:
          str(TOP / "tests" / "test_parse_fuzz.py"), str(TOP / "tests" / "test_framing.py"),
          str(TOP / "tests" / "test_receive_state.py"),
          str(TOP / "tests" / "test_spec_props.py"), str(TOP / "tests" / "test_spec_cdecode.py"),
+         str(TOP / "tests" / "test_spec_do.py"),
          str(TOP / "tests" / "test_receive_path.py") + "::test_view_kept_past_close_and_gc_reads_its_own_bytes"],
         cwd=BUILD, env=asan_env, capture_output=True, text=True,
     )
