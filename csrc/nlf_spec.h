@@ -1,16 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Spec decode plans: a compiled netlink spec as tables the shim walks.
+ * Spec plans: a compiled netlink spec as tables the shim walks.
  *
  * A plan is an array of attribute sets; a set is a table indexed by
  * attribute type (the model is the kernel's C YNL ynl_policy_nest and
- * ynl_policy_attr).  nlf_spec_decode() walks a message's attributes with
- * the shim's one walker (nlf_attr.h) and writes a flat record stream that
- * Python turns into dicts in one tight loop: a scalar's value, or the
- * offset and length of a string or binary payload, and marks where a nest
- * or an indexed array begins and ends.  What C leaves to Python (structs,
- * sub-messages, bitfield32, type-value nests) comes out as a RAW record
- * with the payload's offset and length.
+ * ynl_policy_attr).  nlf_specdict.c decodes whole messages to dicts and
+ * encodes dicts with it; nlf_spec_column() reads one attribute of every
+ * message of a batch.
  */
 #ifndef NLF_SPEC_H
 #define NLF_SPEC_H
@@ -30,18 +26,6 @@
 #define NLF_SK_RAW	8	/* left to Python */
 #define NLF_SK_SKIP	9	/* pad / unused: no record */
 
-/* record kinds (struct nlf_spec_rec.kind) */
-#define NLF_SR_UINT	1
-#define NLF_SR_SINT	2
-#define NLF_SR_STRING	3
-#define NLF_SR_BINARY	4
-#define NLF_SR_FLAG	5
-#define NLF_SR_BEGIN	6	/* a nest (a dict) begins */
-#define NLF_SR_ARRAY	7	/* an indexed array (a list) begins */
-#define NLF_SR_END	8	/* the innermost nest or array ends */
-#define NLF_SR_RAW	9
-#define NLF_SR_UNKNOWN	10	/* .type and the payload: not in the set */
-
 #define NLF_SF_BE	0x1	/* big-endian integer */
 
 #define NLF_SPEC_MAX_DEPTH	32
@@ -60,20 +44,6 @@ struct nlf_spec_set {
 	const struct nlf_spec_attr *attrs;
 };
 
-/* 24 bytes, no padding: Python reads the stream with struct "<IHHIIQ" */
-struct nlf_spec_rec {
-	uint32_t key;
-	uint16_t kind;
-	uint16_t type;
-	uint32_t off;		/* payload offset from base */
-	uint32_t len;
-	uint64_t val;		/* integers (signed ones two's complement) */
-};
-
-int64_t nlf_spec_decode(const struct nlf_spec_set *sets, uint32_t nsets,
-			uint32_t set, const unsigned char *base,
-			uint32_t off, uint32_t len,
-			struct nlf_spec_rec *out, uint32_t cap);
 #define NLF_SPEC_ABSENT	0xffffffff	/* plen of a row without the attribute */
 int64_t nlf_spec_column(const unsigned char *base, const uint32_t *offs,
 			const uint32_t *lens, uint32_t n, uint32_t skip,
