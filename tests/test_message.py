@@ -114,3 +114,20 @@ def test_extack_error_checks_its_arguments() -> None:
     with pytest.raises(TypeError, match="seq must be an int"):
         message.extack_error(mv, _extack(0), True)
     assert message.extack_error(mv, _extack(0), 9).seq == 9
+
+
+def test_encode_defaults_to_seq_0() -> None:
+    v = MessageView.from_bytes(Message(0x40, flags=5, portid=9).encode())
+    assert v.header == (16, 0x40, 5, 0, 9)
+
+
+def test_framed_with_other_flags_frames_those_flags() -> None:
+    m = Message(0x40, flags=1, attrs=[attrs.u32(1, 2)])
+
+    def flags_of(t: tuple[object, int, object]) -> int:
+        return MessageView.from_bytes(bytes(ffi.buffer(t[0], t[1]))).flags
+
+    for f in (1, 5, 9, 5, 1, 0x305, 9):
+        assert flags_of(m.framed(f)) == f
+    assert flags_of(m.framed()) == 1
+    assert bytes(ffi.buffer(*m.framed(5)[:2])) == m.with_flags(5).encode()
