@@ -6,6 +6,7 @@ message text bounds, bad UTF-8)."""
 from __future__ import annotations
 
 import struct
+import threading
 
 import pytest
 
@@ -131,3 +132,15 @@ def test_framed_with_other_flags_frames_those_flags() -> None:
         assert flags_of(m.framed(f)) == f
     assert flags_of(m.framed()) == 1
     assert bytes(ffi.buffer(*m.framed(5)[:2])) == m.with_flags(5).encode()
+
+
+def test_encode_in_new_threads() -> None:
+    # each thread frames in its own arena, made on its first encode()
+    m = Message(0x40, flags=5, attrs=[attrs.string(1, "x" * 100), attrs.u64(2, 2**60)])
+    want = m.encode(seq=3)
+    got: list[bytes] = []
+    for _ in range(3):
+        t = threading.Thread(target=lambda: got.extend([m.encode(seq=3), m.encode(seq=3)]))
+        t.start()
+        t.join()
+    assert got == [want] * 6

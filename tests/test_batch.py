@@ -1,0 +1,109 @@
+"""A Batch read column by column, row by row and attribute by attribute,
+over messages a USERSOCK socket sent to itself (the kernel delivers them
+as datagrams; what came back is checked field by field)."""
+
+from __future__ import annotations
+
+import pytest
+
+import nlfast
+from nlfast import Message, attrs
+
+T = 0x40
+HDR = b"\x07\x00\x00\x00"  # a 4-byte family header before the attributes
+
+
+def _sent(s: nlfast.Socket) -> list[Message]:
+    msgs = []
+    for i in range(5):
+        kids = [attrs.u32(1, 100 + i), attrs.u16(2, i), attrs.binary(4, bytes([i]) * (i + 1))]
+        if i != 2:
+            kids.append(attrs.string(3, f"name{i}"))
+        msgs.append(Message(T + (i % 2), flags=1 | (i << 8), header=HDR, attrs=kids,
+                            portid=1000 + i))
+    s.send_batch(msgs, dest=s.portid)
+    return msgs
+
+
+def _recv_all(s: nlfast.Socket, n: int) -> nlfast.Batch:
+    b = s.recv(timeout=2)
+    assert len(b) == n, "send_batch to itself arrives in one receive"
+    return b
+
+
+def test_columns_rows_and_views() -> None:
+    with nlfast.Socket(nlfast.NETLINK_USERSOCK) as s:
+        msgs = _sent(s)
+        b = _recv_all(s, 5)
+        assert bool(b) and repr(b) == "<nlfast.Batch 5 messages>"
+        assert b.protocol == nlfast.NETLINK_USERSOCK
+        assert list(b.types) == [T, T + 1, T, T + 1, T]
+        assert list(b.flags) == [1 | (i << 8) for i in range(5)]
+        assert list(b.portids) == [1000 + i for i in range(5)]
+        assert list(b.errors) == [0] * 5
+        assert list(b.lengths) == [m.wire_size() for m in msgs]
+        seqs = list(b.seqs)
+        assert seqs == list(range(seqs[0], seqs[0] + 5))
+        offs = list(b.offsets)
+        for i, m in enumerate(msgs):
+            raw = bytes(b.buffer[offs[i]: offs[i] + b.lengths[i]])
+            assert raw == m.encode(seq=seqs[i])
+            assert bytes(b[i].data()) == raw and bytes(b[i - 5].data()) == raw
+        assert [v.seq for v in b] == seqs
+        for bad in (5, -6):
+            with pytest.raises(IndexError, match="out of range"):
+                b[bad]
+        assert b.count(T) == 3 and b.count(T + 1) == 2 and b.count(T + 2) == 0
+        assert b.datagrams >= 1 and b.overruns == 0 and b.truncated == 0
+        assert not b.interrupted
+        assert [b.sender(i) for i in range(5)] == [s.portid] * 5
+        assert [b.group(i) for i in (0, -1)] == [0, 0]
+        for bad in (5, -6):
+            with pytest.raises(IndexError, match="out of range"):
+                b.sender(bad)
+
+
+def test_sub_batches_and_copies() -> None:
+    with nlfast.Socket(nlfast.NETLINK_USERSOCK) as s:
+        msgs = _sent(s)
+        b = _recv_all(s, 5)
+        seqs = list(b.seqs)
+        sub = b.sub(b.start + 1, b.start + 4)
+        assert len(sub) == 3 and list(sub.seqs) == seqs[1:4]
+        assert [v.seq for v in sub] == seqs[1:4] and sub[-1].seq == seqs[3]
+        assert not b.sub(b.start + 2, b.start + 2)
+        assert sub.attr_uint(1, 4) .tolist() == [101, 102, 103]
+        row = b.copy_row(b.start + 3)
+        assert bytes(row.data()) == msgs[3].encode(seq=seqs[3])
+        assert row.protocol == nlfast.NETLINK_USERSOCK
+        rows = b.copy_rows(b.start + 1, 4)
+        assert [bytes(r.data()) for r in rows] == \
+            [m.encode(seq=q) for m, q in zip(msgs[1:], seqs[1:])]
+        assert [r.protocol for r in rows] == [nlfast.NETLINK_USERSOCK] * 4
+        with pytest.raises(ValueError, match="whole batch"):
+            sub.seq_gaps(T, seqs[1])
+
+
+def test_attribute_columns() -> None:
+    with nlfast.Socket(nlfast.NETLINK_USERSOCK) as s:
+        _sent(s)
+        b = _recv_all(s, 5)
+        assert b.attr_uint(1, 4).tolist() == [100, 101, 102, 103, 104]
+        assert b.attr_uint(2, 4).tolist() == [0, 1, 2, 3, 4]
+        assert b.attr_uint(9, 4, default=7).tolist() == [7] * 5
+        assert b.attr_uint(9, 4).tolist() == [0] * 5
+        assert b.attr_bytes(4, 4) == [bytes([i]) * (i + 1) for i in range(5)]
+        assert b.attr_bytes(9, 4) == [None] * 5
+        assert b.attr_str(3, 4) == ["name0", "name1", None, "name3", "name4"]
+        assert b.attr_str(3, 4) == ["name0", "name1", None, "name3", "name4"]  # scratch reused
+        assert b.sub(b.start, b.start + 2).attr_str(3, 4) == ["name0", "name1"]
+        assert b.sub(b.start, b.start).attr_str(3, 4) == []
+        offs, lens = b.attr_column(4, 4)
+        assert lens.tolist() == [1, 2, 3, 4, 5]
+        assert [bytes(b.buffer[o: o + n]) for o, n in zip(offs, lens)] == b.attr_bytes(4, 4)
+        assert b.attr_gaps(1, 100, 4) == (0, 105, 0)
+        assert b.attr_gaps(1, 98, 4) == (2, 105, 0)
+        assert b.attr_gaps(3, 0, 4)[2] == 5  # a string attribute is not a counter
+        seqs = list(b.seqs)
+        assert b.seq_gaps(T, seqs[0]) == (2, seqs[4] + 1)
+        assert b.seq_gaps(T + 1, seqs[1]) == (1, seqs[3] + 1)
