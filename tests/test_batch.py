@@ -72,7 +72,9 @@ def test_sub_batches_and_copies() -> None:
         assert len(sub) == 3 and list(sub.seqs) == seqs[1:4]
         assert [v.seq for v in sub] == seqs[1:4] and sub[-1].seq == seqs[3]
         assert not b.sub(b.start + 2, b.start + 2)
-        assert sub.attr_uint(1, 4) .tolist() == [101, 102, 103]
+        assert sub.attr_uint(1, 4).tolist() == [101, 102, 103]
+        assert sub.attr_gaps(1, 101, 4) == (0, 104, 0)
+        assert b.sub(b.start + 1, b.start + 3).attr_gaps(1, 101, 4) == (0, 103, 0)
         row = b.copy_row(b.start + 3)
         assert bytes(row.data()) == msgs[3].encode(seq=seqs[3])
         assert row.protocol == nlfast.NETLINK_USERSOCK
@@ -107,3 +109,39 @@ def test_attribute_columns() -> None:
         seqs = list(b.seqs)
         assert b.seq_gaps(T, seqs[0]) == (2, seqs[4] + 1)
         assert b.seq_gaps(T + 1, seqs[1]) == (1, seqs[3] + 1)
+
+
+def test_rows_across_datagrams() -> None:
+    # two datagrams of two messages each, read by one receive
+    with nlfast.Socket(nlfast.NETLINK_USERSOCK) as s:
+        msgs = [Message(T, attrs=[attrs.u64(1, 2**64 - 1 - i), attrs.binary(2, b"d" * (4 + i))])
+                for i in range(4)]
+        s.send_batch(msgs[:2], dest=s.portid)
+        s.send_batch(msgs[2:], dest=s.portid)
+        b = s.recv(timeout=2)
+        if len(b) < 4:
+            b2 = s.recv(timeout=2)
+            pytest.fail(f"one receive brought {len(b)} of 4 messages, then {len(b2)}")
+        assert b.start == 0 and b.datagrams == 2
+        seqs = list(b.seqs)
+        want = [m.encode(seq=q) for m, q in zip(msgs, seqs)]
+        for first in range(4):
+            for n in range(1, 5 - first):
+                rows = b.copy_rows(first, n)
+                assert [bytes(r.data()) for r in rows] == want[first:first + n], (first, n)
+        assert b.attr_uint(1).tolist() == [2**64 - 1 - i for i in range(4)]
+        sub = b.sub(1, 3)
+        assert sub.attr_uint(1).tolist() == [2**64 - 2, 2**64 - 3]
+        assert b.sub(2, 2).attr_uint(1).tolist() == []
+        assert sub.attr_gaps(2, 0) == (0, 0, 2)  # 5- and 6-byte payloads: not counters
+        assert sub.attr_gaps(1, 0)[2] == 0
+        assert [sub.sender(i) for i in (0, 1, -1, -2)] == [s.portid] * 4
+        for bad in (2, -3):
+            with pytest.raises(IndexError, match=r"^batch index out of range$"):
+                sub.sender(bad)
+            with pytest.raises(IndexError, match=r"^batch index out of range$"):
+                sub[bad]
+        for part in (b.sub(0, 3), b.sub(1, 4)):
+            with pytest.raises(ValueError, match=r"^seq_gaps works on a whole batch as received$"):
+                part.seq_gaps(T, seqs[0])
+        assert b.seq_gaps(T, seqs[0]) == (0, seqs[3] + 1)

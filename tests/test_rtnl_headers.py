@@ -42,9 +42,13 @@ def test_rtnl_groups_by_name_in_order() -> None:
 ])
 def test_header_len_per_type(msgtype: int, length: int | None) -> None:
     assert rtnl.header_len(msgtype) == length
+    # the table header_len reads, as built from the system's RTM_* names
+    assert rtnl._type_hdrlen().get(msgtype) == length
 
 
 def test_headers_are_laid_out_as_the_kernel_reads_them() -> None:
+    assert rtnl.ifinfomsg() == bytes(16) and rtnl.ifaddrmsg() == bytes(8)
+    assert rtnl.rtmsg() == bytes(12) and rtnl.ndmsg() == bytes(12)
     assert rtnl.ifinfomsg(family=2, type=772, index=-3, flags=0x10001, change=0xFFFFFFFF) == \
         struct.pack("=BxHiII", 2, 772, -3, 0x10001, 0xFFFFFFFF)
     assert rtnl.ifaddrmsg(family=10, prefixlen=64, flags=0x80, scope=253, index=0xFFFFFFF0) == \

@@ -4,7 +4,8 @@ judged by the fast host test files that exercise the Python package.
 
 Prints mutmut's verdicts, the score (killed / (killed + survived)) and the
 surviving mutants' names; ``mutmut show NAME`` in build/mutation/py shows one.
-``--only GLOB`` restricts the run (e.g. "nlfast.attrs*").
+``--only GLOB`` restricts the run (e.g. "nlfast.attrs*"; several globs,
+separated by spaces: "nlfast.message* nlfast.rtnl*").
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ TESTS = ["tests/test_framing.py", "tests/test_parse_fuzz.py", "tests/test_shim_k
          "tests/test_receive_path.py", "tests/test_misuse.py", "tests/test_genl.py",
          "tests/test_usersock.py", "tests/test_byteorder.py", "tests/test_spec_kernel.py",
          "tests/test_spec_examples.py", "tests/test_message.py",
-         "tests/test_error_types.py", "tests/test_rtnl_headers.py"]
+         "tests/test_error_types.py", "tests/test_rtnl_headers.py", "tests/test_batch.py"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="", help="mutant name glob for mutmut run")
+    ap.add_argument("--only", default="", help="mutant name globs for mutmut run (space separated)")
     ap.add_argument("--jobs", type=int, default=1)
     a = ap.parse_args()
     if WORK.exists():
@@ -61,8 +62,7 @@ def main() -> None:
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     env = dict(os.environ, NLFAST_MUTATION="1")
     cmd = [mutmut, "run", "--max-children", str(a.jobs)]
-    if a.only:
-        cmd.append(a.only)
+    cmd += a.only.split()
     r = subprocess.run(cmd, cwd=WORK, env=env, check=False)
     res = subprocess.run([mutmut, "results", "--all", "true"], cwd=WORK, env=env,
                          capture_output=True, text=True, check=False).stdout
