@@ -50,6 +50,8 @@ def test_columns_rows_and_views() -> None:
             assert raw == m.encode(seq=seqs[i])
             assert bytes(b[i].data()) == raw and bytes(b[i - 5].data()) == raw
         assert [v.seq for v in b] == seqs
+        assert [v.protocol for v in b] == [nlfast.NETLINK_USERSOCK] * 5
+        assert b[1].protocol == nlfast.NETLINK_USERSOCK and b[1].attrs(4).u32(1) == 101
         for bad in (5, -6):
             with pytest.raises(IndexError, match="out of range"):
                 b[bad]
@@ -133,6 +135,12 @@ def test_rows_across_datagrams() -> None:
         sub = b.sub(1, 3)
         assert sub.attr_uint(1).tolist() == [2**64 - 2, 2**64 - 3]
         assert b.sub(2, 2).attr_uint(1).tolist() == []
+        assert b.attr_bytes(2) == [b"d" * (4 + i) for i in range(4)]
+        assert sub.attr_bytes(2) == [b"d" * 5, b"d" * 6]
+        offs, lens = sub.attr_column(2)
+        assert lens.tolist() == [5, 6] and offs.tolist() == b.attr_column(2)[0].tolist()[1:3]
+        assert [x.tolist() for x in b.sub(3, 3).attr_column(2)] == [[], []]
+        assert b.sub(3, 3).attr_bytes(2) == []
         assert sub.attr_gaps(2, 0) == (0, 0, 2)  # 5- and 6-byte payloads: not counters
         assert sub.attr_gaps(1, 0)[2] == 0
         assert [sub.sender(i) for i in (0, 1, -1, -2)] == [s.portid] * 4

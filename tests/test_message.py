@@ -100,7 +100,7 @@ def test_extack_error_text_bounds() -> None:
     # text that ends exactly at the end of the message is read
     assert message.extack_error(mv, _extack(lib.NLF_EXTACK_MSG, 16, 4), 3).msg == "abcd"
     for off, ln in ((16, 5), (10, 100), (21, 0)):
-        with pytest.raises(DecodeError, match="outside the message"):
+        with pytest.raises(DecodeError, match=r"^extended-ack message text lies outside the message$"):
             message.extack_error(mv, _extack(lib.NLF_EXTACK_MSG, off, ln), 3)
 
 
