@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import nlfast
-from nlfast import Message, attrs
+from nlfast import Message, attrs, rtnl
 
 T = 0x40
 HDR = b"\x07\x00\x00\x00"  # a 4-byte family header before the attributes
@@ -153,3 +153,34 @@ def test_rows_across_datagrams() -> None:
             with pytest.raises(ValueError, match=r"^seq_gaps works on a whole batch as received$"):
                 part.seq_gaps(T, seqs[0])
         assert b.seq_gaps(T, seqs[0]) == (0, seqs[3] + 1)
+
+
+def test_attr_str_when_strings_fill_the_receive() -> None:
+    # four datagrams, each nearly all one string: the gathered strings take
+    # almost the whole arena (the scratch buffer must hold them all)
+    with nlfast.Socket(nlfast.NETLINK_USERSOCK, rx_buffers=4, rx_bufsize=4096) as s:
+        for i in range(4):
+            s.send(Message(T, attrs=[attrs.string(3, chr(97 + i) * 4070)]), dest=s.portid)
+        b = s.recv(timeout=2)
+        assert len(b) == 4 and b.datagrams == 4
+        assert b.attr_str(3) == [chr(97 + i) * 4070 for i in range(4)]
+        assert b.sub(1, 3).attr_str(3) == ["b" * 4070, "c" * 4070]
+
+
+def test_attr_str_replaces_bad_utf8() -> None:
+    with nlfast.Socket(nlfast.NETLINK_USERSOCK) as s:
+        s.send_batch([Message(T, attrs=[attrs.binary(3, b"a\xffb\0")]),
+                      Message(T, attrs=[attrs.binary(3, b"ok\0")])], dest=s.portid)
+        b = s.recv(timeout=2)
+        assert b.attr_str(3) == ["a\ufffdb", "ok"]
+
+
+def test_a_dump_request_returns_every_reply_as_its_own_view() -> None:
+    with nlfast.Socket(nlfast.NETLINK_ROUTE) as s:
+        req = Message(rtnl.RTM_GETROUTE, flags=0x301, header=rtnl.rtmsg(family=rtnl.AF_INET))
+        dumped = [bytes(m.data()) for m in s.dump_messages(req)]
+        assert len(dumped) > 1, "the host's IPv4 tables hold several routes"
+        got = s.request(req)
+        strip = [d[:8] + d[12:] for d in dumped]  # all but nlmsg_seq
+        assert [bytes(v.data())[:8] + bytes(v.data())[12:] for v in got] == strip
+        assert len({v.seq for v in got}) == 1 and all(v.protocol == 0 for v in got)
