@@ -4,10 +4,15 @@ as datagrams; what came back is checked field by field)."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import nlfast
 from nlfast import Message, attrs, rtnl
+from nlfast._shim import ffi
+
+from .conftest import Netns
 
 T = 0x40
 HDR = b"\x07\x00\x00\x00"  # a 4-byte family header before the attributes
@@ -184,3 +189,28 @@ def test_a_dump_request_returns_every_reply_as_its_own_view() -> None:
         strip = [d[:8] + d[12:] for d in dumped]  # all but nlmsg_seq
         assert [bytes(v.data())[:8] + bytes(v.data())[12:] for v in got] == strip
         assert len({v.seq for v in got}) == 1 and all(v.protocol == 0 for v in got)
+
+
+def test_scan_fills_the_struct_it_is_given() -> None:
+    with nlfast.Socket(nlfast.NETLINK_USERSOCK) as s:
+        s.send_batch([Message(T), Message(2, header=b"\xea\xff\xff\xff" + bytes(16))],
+                     dest=s.portid)
+        b = s.recv(timeout=2)
+        out = ffi.new("struct nlf_scan *")
+        assert b.scan(out) is out
+        assert (out.n_error, out.n_ack, out.term) == (1, 0, 1) and b.scan().n_error == 1
+
+
+def test_queued_events_keep_their_protocol(netns: Netns) -> None:
+    # link events that arrive while a request waits are queued (copied out
+    # of the receive): read later, they still know their protocol, so
+    # attrs() finds the ifinfomsg by itself
+    with nlfast.Socket(nlfast.NETLINK_ROUTE, netns=netns.name,
+                       groups=[rtnl.RTNLGRP_LINK]) as s:
+        netns.ip("link", "add", "bq0", "type", "veth", "peer", "name", "bq1")
+        time.sleep(0.05)
+        s.request(Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg(index=1)))
+        assert s.events_queued >= 2
+        events = list(s.events(timeout=0.2))
+        assert all(m.protocol == nlfast.NETLINK_ROUTE for m in events)
+        assert {"bq0", "bq1"} <= {m.attrs().str(rtnl.IFLA_IFNAME) for m in events}
