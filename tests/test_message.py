@@ -144,3 +144,30 @@ def test_encode_in_new_threads() -> None:
         t.start()
         t.join()
     assert got == [want] * 6
+
+
+def test_field_ranges_are_exact_and_named() -> None:
+    top = Message(0xFFFF, flags=0xFFFF, portid=0xFFFFFFFF)
+    assert MessageView.from_bytes(top.encode()).header == (16, 0xFFFF, 0xFFFF, 0, 0xFFFFFFFF)
+    with pytest.raises(ValueError, match=r"^message type 65536 is out of range 0\.\.65535$"):
+        Message(0x10000)
+    with pytest.raises(ValueError, match=r"^message flags 65536 is out of range 0\.\.65535$"):
+        Message(16, flags=0x10000)
+    with pytest.raises(ValueError,
+                       match=r"^message portid 4294967296 is out of range 0\.\.4294967295$"):
+        Message(16, portid=2**32)
+    with pytest.raises(TypeError, match=r"^message flags must be an int, not '1'$"):
+        Message(16, flags="1")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"^message portid must be an int, not None$"):
+        Message(16, portid=None)  # type: ignore[arg-type]
+
+
+def test_a_message_of_exactly_16_mib_is_framed() -> None:
+    body = [attrs.binary(1, b"m" * 65528)] * 256  # 256 attributes of 65532 bytes
+    exact = Message(0x40, attrs=[*body, attrs.binary(2, b"r" * 1004)])
+    assert exact.wire_size() == 1 << 24
+    raw = exact.encode(seq=1)
+    assert len(raw) == 1 << 24 and MessageView.from_bytes(raw).attrs().bytes(2) == b"r" * 1004
+    over = Message(0x40, attrs=[*body, attrs.binary(2, b"r" * 1008)])
+    with pytest.raises(nlfast.MessageTooLargeError, match="larger than 16 MiB"):
+        over.encode()
