@@ -42,8 +42,17 @@ def test_rtnl_groups_by_name_in_order() -> None:
 ])
 def test_header_len_per_type(msgtype: int, length: int | None) -> None:
     assert rtnl.header_len(msgtype) == length
-    # the table header_len reads, as built from the system's RTM_* names
-    assert rtnl._type_hdrlen().get(msgtype) == length
+
+
+def test_the_type_table_is_built_from_the_rtm_names() -> None:
+    # the table header_len reads, built again from the system's RTM_* names
+    table = rtnl._type_hdrlen()
+    assert table == {t: rtnl.header_len(t) for t in rtnl.rtm_names() if rtnl.header_len(t)}
+    assert table[rtnl.RTM_NEWLINK] == rtnl.IFINFOMSG_LEN
+    assert table[rtnl.RTM_GETADDR] == rtnl.IFADDRMSG_LEN
+    assert table[int(lib.RTM_NEWRULE)] == rtnl.FIB_RULE_HDR_LEN
+    assert table[int(lib.RTM_DELTFILTER)] == rtnl.TCMSG_LEN
+    assert int(lib.RTM_NEWNEXTHOP) not in table
 
 
 def test_headers_are_laid_out_as_the_kernel_reads_them() -> None:
