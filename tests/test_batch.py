@@ -214,3 +214,14 @@ def test_queued_events_keep_their_protocol(netns: Netns) -> None:
         events = list(s.events(timeout=0.2))
         assert all(m.protocol == nlfast.NETLINK_ROUTE for m in events)
         assert {"bq0", "bq1"} <= {m.attrs().str(rtnl.IFLA_IFNAME) for m in events}
+
+
+def test_a_truncated_datagram_while_a_request_waits_is_reported() -> None:
+    # the receive routed for the waiting request holds no whole message
+    with nlfast.Socket(nlfast.NETLINK_USERSOCK, rx_bufsize=256) as s, \
+            nlfast.Socket(nlfast.NETLINK_USERSOCK) as peer:
+        peer.send(Message(T, attrs=[attrs.binary(1, b"q" * 1000)]), dest=s.portid)
+        with pytest.raises(nlfast.TruncatedError, match="raise rx_bufsize") as ei:
+            s.request(Message(T + 1), dest=peer.portid, timeout=0.5)
+        assert len(ei.value.batch) == 0 and s.truncated == 1
+        assert peer.recv(timeout=2).types.tolist() == [T + 1]  # the request went
