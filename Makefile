@@ -105,7 +105,9 @@ test: lint test-host test-pythons test-s390x docs test-guest test-guest-rt
 # csrc/: universalmutator mutants of nlf_parse.c and nlf_tx.c, judged by the C
 # unit test (ASan/UBSan) and then the shim's host tests against an ASan
 # extension; MUTANTS valid, distinct mutants per file (0: all).  nlfast/:
-# mutmut in a private copy (MUTMUT_ONLY="nlfast.attrs*" narrows it).
+# mutmut in a private copy, each mutant judged by the host test files listed
+# in tests/mutation/mutate_py.py (TESTS) that cover its function
+# (MUTMUT_ONLY="nlfast.attrs* nlfast.rtnl*" narrows it to those modules).
 # Reports: build/mutation/report.json, and the survivors on stdout.
 MUTANTS ?= 100
 MUTMUT_ONLY ?=

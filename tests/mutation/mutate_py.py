@@ -4,7 +4,8 @@ judged by the fast host test files that exercise the Python package.
 
 Prints mutmut's verdicts, the score (killed / (killed + survived)) and the
 surviving mutants' names; ``mutmut show NAME`` in build/mutation/py shows one.
-``--only GLOB`` restricts the run (e.g. "nlfast.attrs*").
+``--only GLOB`` restricts the run (e.g. "nlfast.attrs*"; several globs,
+separated by spaces: "nlfast.message* nlfast.rtnl*").
 """
 
 from __future__ import annotations
@@ -19,19 +20,30 @@ from pathlib import Path
 
 TOP = Path(__file__).resolve().parents[2]
 WORK = TOP / "build" / "mutation" / "py"
+# The host test files that drive the package against real kernel families;
+# mutmut 3 runs, for each mutant, only the tests that cover its function.
+# Left out: the hypothesis state machine (test_receive_state.py) and the
+# random-argument property test (test_misuse_property.py), for time;
+# test_spec.py (26 s a run; spec.py is not judged yet); test_aio.py (its
+# model test segfaults under mutmut's stats tracing); test_readme.py (it
+# reads README.md, which the private copy does not hold).
 TESTS = ["tests/test_framing.py", "tests/test_parse_fuzz.py", "tests/test_shim_kernel.py",
-         "tests/test_errors.py", "tests/test_captured.py", "tests/test_rtnl.py"]
+         "tests/test_errors.py", "tests/test_captured.py", "tests/test_rtnl.py",
+         "tests/test_receive_path.py", "tests/test_misuse.py", "tests/test_genl.py",
+         "tests/test_usersock.py", "tests/test_byteorder.py", "tests/test_spec_kernel.py",
+         "tests/test_spec_examples.py", "tests/test_message.py",
+         "tests/test_error_types.py", "tests/test_rtnl_headers.py", "tests/test_batch.py"]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--only", default="", help="mutant name glob for mutmut run")
+    ap.add_argument("--only", default="", help="mutant name globs for mutmut run (space separated)")
     ap.add_argument("--jobs", type=int, default=1)
     a = ap.parse_args()
     if WORK.exists():
         shutil.rmtree(WORK)
     WORK.mkdir(parents=True)
-    for d in ("nlfast", "tests", "kernel/uapi", "csrc"):
+    for d in ("nlfast", "tests", "kernel/uapi", "csrc", "examples"):
         shutil.copytree(TOP / d, WORK / d, ignore=shutil.ignore_patterns(
             "__pycache__", "mutation"))
     shutil.copy(TOP / "pyproject.toml", WORK / "pyproject.toml")
@@ -43,7 +55,7 @@ def main() -> None:
         "[mutmut]\n"
         "source_paths = nlfast/\n"
         f"also_copy =\n    {so[0].relative_to(TOP)}\n    nlfast/py.typed\n"
-        "    kernel/\n    csrc/\n"
+        "    kernel/\n    csrc/\n    examples/\n"
         f"pytest_add_cli_args_test_selection =\n    {tests}\n"
         "pytest_add_cli_args = -p no:cacheprovider\n"
         "mutate_only_covered_lines = true\n"
@@ -52,8 +64,7 @@ def main() -> None:
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     env = dict(os.environ, NLFAST_MUTATION="1")
     cmd = [mutmut, "run", "--max-children", str(a.jobs)]
-    if a.only:
-        cmd.append(a.only)
+    cmd += a.only.split()
     r = subprocess.run(cmd, cwd=WORK, env=env, check=False)
     res = subprocess.run([mutmut, "results", "--all", "true"], cwd=WORK, env=env,
                          capture_output=True, text=True, check=False).stdout
