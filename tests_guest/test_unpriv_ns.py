@@ -4,6 +4,7 @@ the initial namespace), and uid 65534 in the initial namespace."""
 
 from __future__ import annotations
 
+import bisect
 import errno
 import json
 import time
@@ -201,17 +202,19 @@ def test_unprivileged_mcast_hello_is_rate_bounded() -> None:
     n = 5 * F.NLFAM_MCAST_UNPRIV_PER_SEC
     with fam(groups=[F.NLFAM_GRP_HELLO]) as rx:
         out = run(f"""
-ok, busy, msgs = 0, 0, set()
+import time
+ok, busy, msgs, times = 0, 0, set(), []
 with nlfast.Socket(30) as s:
     for _ in range({n}):
         try:
             s.request(msg(F.NLFAM_MSG_MCAST_HELLO))
             ok += 1
+            times.append(time.monotonic())
         except nlfast.NetlinkError as e:
             assert e.code == errno.EBUSY, e
             busy += 1
             msgs.add(e.msg)
-out.update(ok=ok, busy=busy, msgs=sorted(msgs))
+out.update(ok=ok, busy=busy, msgs=sorted(msgs), times=times)
 """, unpriv=True)
         got = 0
         while True:
@@ -219,8 +222,13 @@ out.update(ok=ok, busy=busy, msgs=sorted(msgs))
                 got += len(rx.recv(timeout=0.5))
             except TimeoutError:
                 break
-    # a burst may straddle two one-second windows
-    assert 0 < out["ok"] <= 2 * F.NLFAM_MCAST_UNPRIV_PER_SEC
+    # Any one second of the sender's clock overlaps at most two of the
+    # module's one-second windows; how many windows the whole burst spans
+    # depends on the kernel's speed (a KASAN kernel under TCG takes seconds).
+    t = out["times"]
+    most = max(bisect.bisect_right(t, x + 1.0) - i for i, x in enumerate(t))
+    assert 0 < most <= 2 * F.NLFAM_MCAST_UNPRIV_PER_SEC
+    assert out["busy"] > 0
     assert out["ok"] + out["busy"] == n
     assert out["msgs"] == [f"MCAST_HELLO without CAP_NET_ADMIN: at most "
                            f"{F.NLFAM_MCAST_UNPRIV_PER_SEC} per second in a namespace"]
