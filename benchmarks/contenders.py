@@ -1013,10 +1013,17 @@ def decode_ynl(count: int, **_: Any) -> dict[str, Any]:
 
 @contender("decode", {"pyroute2": {}})
 def decode_pyroute2(count: int, **_: Any) -> dict[str, Any]:
-    """``MarshalRtnl().parse(datagram)``: what IPRoute does with each datagram."""
+    """``MarshalRtnl().parse(datagram)`` (what IPRoute does with each
+    datagram), then ``dump()`` of each message: every attribute into dicts,
+    as to_dict gives them (parse alone leaves nested attributes undecoded)."""
     from pyroute2.netlink.rtnl.marshal import MarshalRtnl
 
     parse = MarshalRtnl().parse
-    return decode(count, [b"".join(d) for d in captured_links()],
-                  lambda data: (m.get_attr("IFLA_IFNAME") for m in parse(data)))
+
+    def names(data: bytes) -> Iterator[Any]:
+        for m in parse(data):
+            d = m.dump()
+            yield next((v for k, v in d["attrs"] if k == "IFLA_IFNAME"), None)
+
+    return decode(count, [b"".join(d) for d in captured_links()], names)
 

@@ -116,7 +116,8 @@ HOST = [
              notes="the same bytes: each contender captures one dump of the namespace's links "
                    "before the clock, then decodes every message (framing included); nlfast and "
                    "ynl read the kernel tree's rt_link.yaml (NLFAST_KERNEL_TREE; without it "
-                   "ynl is n/a and nlfast reads its shipped rt-link, fewer attributes)"),
+                   "ynl is n/a and nlfast reads its shipped rt-link, fewer attributes); "
+                   "pyroute2 parses each datagram and dump()s each message to dicts"),
     Workload("linkdump-aio", "link dump under asyncio: `async for batch in s.dump(msg)` "
              "(nlfast.aio) beside the sync dump and pyroute2's AsyncIPRoute.get_links()",
              "dump", "links/s", ("nlfast", "nlfast-aio", "pyroute2-aio"), LINKS, per_unit="links",
