@@ -75,6 +75,36 @@ def test_genl_family() -> None:
             assert f"'{g}':" in " ".join(line)
 
 
+def test_veth_pair(netns: Netns) -> None:
+    """Made, seen by `ip -j` while the script waits, and gone after Enter."""
+    cmd = ["ip", "netns", "exec", netns.name, sys.executable, str(EXAMPLES / "veth_pair.py")]
+    with subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                          text=True) as p:
+        assert p.stdin is not None and p.stdout is not None
+        lines = []
+        for line in p.stdout:
+            if line.startswith("Enter"):
+                break
+            lines.append(line.split())
+        (made,) = netns.ip_json("-d", "link", "show", "nlf0")
+        idx = {d["ifname"]: str(d["ifindex"]) for d in netns.ip_json("link", "show")}
+        addrs = {(str(d["ifindex"]), a["local"], str(a["prefixlen"]))
+                 for d in netns.ip_json("-4", "addr", "show") for a in d["addr_info"]}
+        routes = {(idx[r["dev"]], *(r["dst"] if "/" in r["dst"] else r["dst"] + "/32").split("/"),
+                   r.get("gateway", "-"))
+                  for r in netns.ip_json("-4", "route", "show", "table", "all")}
+        try:
+            p.communicate("\n", timeout=30)
+        finally:
+            p.kill()
+    assert p.returncode == 0
+    assert lines[0] == ["link", str(made["ifindex"]), made["linkinfo"]["info_kind"]]
+    assert {tuple(r[1:]) for r in lines if r[0] == "addr"} == addrs
+    assert {tuple(r[1:]) for r in lines if r[0] == "route"} == routes
+    assert ("10.77.0.0", "16", "10.9.0.2") in {r[1:] for r in routes}
+    assert [d["ifname"] for d in netns.ip_json("link", "show")] == ["lo"]
+
+
 def test_examples_are_no_longer_than_pyroute2() -> None:
     """Every line but the docstring and blank ones, imports included."""
     for name, limit in PYROUTE2_LINES.items():
