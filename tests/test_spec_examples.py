@@ -4,6 +4,7 @@ namespace and checked against `ip -j` and `genl ctrl`."""
 from __future__ import annotations
 
 import ipaddress
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +17,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # lines of the pyroute2 programs the issue (#11) measured: a route listing 4,
 # a generic netlink family lookup 10; links and addresses: 6, its shortest
 PYROUTE2_LINES = {"list_links.py": 6, "list_addrs.py": 6, "list_routes.py": 4,
-                  "genl_family.py": 10}
+                  "genl_family.py": 10, "tcp_listeners.py": 5}
 
 
 def run_in(ns: Netns | None, name: str, *args: str) -> list[list[str]]:
@@ -103,6 +104,29 @@ def test_veth_pair(netns: Netns) -> None:
     assert {tuple(r[1:]) for r in lines if r[0] == "route"} == routes
     assert ("10.77.0.0", "16", "10.9.0.2") in {r[1:] for r in routes}
     assert [d["ifname"] for d in netns.ip_json("link", "show")] == ["lo"]
+
+
+def test_tcp_listeners(netns: Netns) -> None:
+    """Sockets a second process listens on in the namespace, as `ss` sees them."""
+    netns.ip("link", "set", "lo", "up")
+    code = ("import socket, sys\n"
+            "ss = [socket.create_server((a, 0)) for a in ('127.0.0.1', '0.0.0.0', '127.0.0.1')]\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.read()\n")
+    with subprocess.Popen(["ip", "netns", "exec", netns.name, sys.executable, "-c", code],
+                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as p:
+        assert p.stdin is not None and p.stdout is not None
+        try:
+            assert p.stdout.readline() == "ready\n"
+            got = sorted(tuple(r) for r in run_in(netns, "tcp_listeners.py"))
+            ref = sorted(
+                (*line.split()[3].rsplit(":", 1), str(os.getuid()), line.split("ino:")[1].split()[0])
+                for line in subprocess.run(["ip", "netns", "exec", netns.name, "ss", "-ltn4eH"],
+                                           check=True, capture_output=True,
+                                           text=True).stdout.splitlines())
+        finally:
+            p.kill()
+    assert len(got) == 3 and got == ref
 
 
 def test_examples_are_no_longer_than_pyroute2() -> None:
