@@ -17,7 +17,8 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 # lines of the pyroute2 programs the issue (#11) measured: a route listing 4,
 # a generic netlink family lookup 10; links and addresses: 6, its shortest
 PYROUTE2_LINES = {"list_links.py": 6, "list_addrs.py": 6, "list_routes.py": 4,
-                  "genl_family.py": 10, "tcp_listeners.py": 5}
+                  "genl_family.py": 10, "tcp_listeners.py": 5,
+                  "ethtool_link.py": 5}
 
 
 def run_in(ns: Netns | None, name: str, *args: str) -> list[list[str]]:
@@ -127,6 +128,18 @@ def test_tcp_listeners(netns: Netns) -> None:
         finally:
             p.kill()
     assert len(got) == 3 and got == ref
+
+
+def test_ethtool_link(netns: Netns) -> None:
+    """A veth's settings by the ethtool family, as sysfs shows them (speed,
+    duplex); a veth has no autonegotiation and a twisted-pair port."""
+    setup(netns)
+    for dev in ("va0", "vb0"):
+        (line,) = run_in(netns, "ethtool_link.py", dev)
+        sysfs = subprocess.run(["ip", "netns", "exec", netns.name, "cat",
+                                f"/sys/class/net/{dev}/speed", f"/sys/class/net/{dev}/duplex"],
+                               check=True, capture_output=True, text=True).stdout.split()
+        assert line == [*sysfs, "off", "tp"]
 
 
 def test_examples_are_no_longer_than_pyroute2() -> None:
