@@ -14,7 +14,6 @@ with spec.open("rt-link") as ln, spec.open("rt-addr") as ad, spec.open("rt-route
           flags=spec.NEW_FLAGS)
     rt.do("newroute", {"rtm-family": 2, "rtm-dst-len": 16, "rtm-type": "unicast",
                        "dst": "10.77.0.0", "gateway": "10.9.0.2"}, flags=spec.NEW_FLAGS)
-    print("link", i, ln.do("getlink", {"ifi-index": i})["linkinfo"]["kind"])
     for a in ad.dump("getaddr"):
         print("addr", a["ifa-index"], a["local"], a["ifa-prefixlen"])
     for r in rt.dump("getroute", {"rtm-family": 2}):
