@@ -14,7 +14,8 @@ import pytest
 from nlfast import spec
 from nlfast.errors import DecodeError
 
-SHIPPED = ["rt-link", "rt-addr", "rt-route", "rt-neigh", "nlctrl", "nlfast-family"]
+SHIPPED = ["rt-link", "rt-addr", "rt-route", "rt-neigh", "nlctrl", "nlfast-family", "ethtool",
+           "sock-diag"]
 
 BASE: dict[str, Any] = {
     "name": "toy",
