@@ -7,13 +7,12 @@ print what the kernel then holds, and on Enter delete it (the peer goes with it)
 from nlfast import spec
 
 with spec.open("rt-link") as ln, spec.open("rt-addr") as ad, spec.open("rt-route") as rt:
-    ln.do("newlink", {"ifname": "nlf0", "ifi-flags": ["up"], "linkinfo": {"kind": "veth"}},
-          flags=spec.NEW_FLAGS)
+    ln.create("newlink", {"ifname": "nlf0", "ifi-flags": ["up"], "linkinfo": {"kind": "veth"}})
     i = ln.do("getlink", {"ifname": "nlf0"})["ifi-index"]
-    ad.do("newaddr", {"ifa-family": 2, "ifa-prefixlen": 24, "ifa-index": i, "local": "10.9.0.1"},
-          flags=spec.NEW_FLAGS)
-    rt.do("newroute", {"rtm-family": 2, "rtm-dst-len": 16, "rtm-type": "unicast",
-                       "dst": "10.77.0.0", "gateway": "10.9.0.2"}, flags=spec.NEW_FLAGS)
+    ad.create("newaddr", {"ifa-family": 2, "ifa-prefixlen": 24, "ifa-index": i,
+                          "local": "10.9.0.1"})
+    rt.create("newroute", {"rtm-family": 2, "rtm-dst-len": 16, "rtm-type": "unicast",
+                           "dst": "10.77.0.0", "gateway": "10.9.0.2"})
     for a in ad.dump("getaddr"):
         print("addr", a["ifa-index"], a["local"], a["ifa-prefixlen"])
     for r in rt.dump("getroute", {"rtm-family": 2}):

@@ -1609,6 +1609,16 @@ class Family:
             ro = spec.replies.get(mtype, o)
         return spec._decode_mem(ro, buf, addr, off + 16, mlen - 16)
 
+    def create(self, op: str, values: Values = None, *,
+               timeout: float | None = 5.0) -> dict[str, Any] | None:
+        """``do()`` with NLM_F_CREATE | NLM_F_EXCL: makes a new object (what
+        ``ip link add`` asks), failing if it exists.  Returns what do()
+        returns.
+
+        :raises NetlinkError: the kernel refused (EEXIST when it exists).
+        """
+        return self.do(op, values, flags=NEW_FLAGS, timeout=timeout)
+
     def dump(self, op: str, values: Values = None, *,
              timeout: float | None = 5.0) -> list[dict[str, Any]]:
         """A dump by operation name: every object as a dict."""

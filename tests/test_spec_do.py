@@ -241,3 +241,18 @@ def test_do_on_generic_netlink() -> None:
         with pytest.raises(nlfast.NetlinkError) as e:
             fam.do("getfamily", {"family-name": "no-such-family"})
         assert e.value.code == errno.ENOENT
+
+
+def test_create_makes_a_new_object_once(netns: Netns) -> None:
+    """create() is do() with NLM_F_CREATE | NLM_F_EXCL: the link is made, and
+    a second create of the same name is the kernel's EEXIST; do() without
+    the flags on a name that does not exist is its ENODEV."""
+    with spec.open("rt-link", netns=netns.path) as fam:
+        assert fam.create("newlink", {"ifname": "nlf1", "linkinfo": {"kind": "veth"}}) is None
+        assert netns.ip_json("link", "show", "nlf1")[0]["ifname"] == "nlf1"
+        with pytest.raises(nlfast.NetlinkError) as ei:
+            fam.create("newlink", {"ifname": "nlf1", "linkinfo": {"kind": "veth"}})
+        assert ei.value.code == errno.EEXIST
+        with pytest.raises(nlfast.NetlinkError) as ei:
+            fam.do("newlink", {"ifname": "nlf9", "linkinfo": {"kind": "veth"}})
+        assert ei.value.code == errno.ENODEV
