@@ -28,7 +28,7 @@ from typing import Any
 from nlfast._shim import ffi, lib
 from nlfast._transport import Transport
 from nlfast.batch import Batch, pack
-from nlfast.errors import NetlinkError
+from nlfast.errors import EventOverflowError, NetlinkError
 from nlfast.message import MessageView
 
 NLMSG_ERROR: int = lib.NLMSG_ERROR
@@ -210,6 +210,14 @@ class Engine:
             return batch.sub(first[1], first[2])
         self._queue_events(events)
         return None
+
+    def report_overflow(self, raise_it: bool) -> None:
+        """Events dropped since the last report: raised as EventOverflowError
+        when ``raise_it`` (overrun="raise"), else only counted."""
+        if self.events_overflowed:
+            n, self.events_overflowed = self.events_overflowed, 0
+            if raise_it:
+                raise EventOverflowError(n, self.events_dropped)
 
     def _queue_events(self, runs: list[tuple[Batch, int, int]]) -> None:
         room = self.events_max - self.events_queued

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import time
-from typing import Any
+from typing import Any, NoReturn
 
 from nlfast._shim import ffi, lib, oserror
 from nlfast.batch import Batch, Slab, slab_idle
@@ -31,6 +31,18 @@ def timeout_ms(timeout: float | None) -> int:
     if timeout < 0:
         raise ValueError(f"timeout must be >= 0 or None, not {timeout}")
     return min(int(timeout * 1000 + 0.999), 2**31 - 1)
+
+
+def repeat_failed(err: int, done: int) -> NoReturn:
+    """Raises what a failed nlf_sock_send_repeat means (after EINTR/EAGAIN are
+    handled by the caller); an OSError carries how many went in ``sent``."""
+    if err == errno.EINVAL:
+        raise ValueError("send_repeat needs one whole framed message")
+    if err == errno.EMSGSIZE:
+        raise MessageTooLargeError("message larger than the send arena (tx_size)")
+    e = oserror("sendmmsg", err)
+    e.sent = done  # type: ignore[attr-defined]
+    raise e
 
 
 class Transport:
@@ -208,13 +220,7 @@ class Transport:
                 err = ffi.errno
                 if err == errno.EINTR:
                     continue
-                if err == errno.EINVAL:
-                    raise ValueError("send_repeat needs one whole framed message")
-                if err == errno.EMSGSIZE:
-                    raise MessageTooLargeError("message larger than the send arena (tx_size)")
-                e = oserror("sendmmsg", err)
-                e.sent = done  # type: ignore[attr-defined]
-                raise e
+                repeat_failed(err, done)
         return done
 
     # -- receive ------------------------------------------------------------------

@@ -35,12 +35,11 @@ from typing import Any
 
 from nlfast._engine import Waiter, echoes
 from nlfast._shim import ffi, lib, oserror
-from nlfast._transport import timeout_ms
+from nlfast._transport import repeat_failed, timeout_ms
 from nlfast.batch import Batch
 from nlfast.errors import (
     ClosedError,
     DumpInterruptedError,
-    EventOverflowError,
     MessageTooLargeError,
     NetlinkError,
 )
@@ -296,10 +295,7 @@ class Socket(Counters):
         e = self._e
         while True:
             self._check()
-            if e.events_overflowed:
-                n, e.events_overflowed = e.events_overflowed, 0
-                if self._t.overrun_raise:
-                    raise EventOverflowError(n, e.events_dropped)
+            e.report_overflow(self._t.overrun_raise)
             b = e.next_event()
             if b is not None:
                 return b
@@ -500,13 +496,7 @@ class Socket(Counters):
                 continue
             if err == errno.EINTR:
                 continue
-            if err == errno.EINVAL:
-                raise ValueError("send_repeat needs one whole framed message")
-            if err == errno.EMSGSIZE:
-                raise MessageTooLargeError("message larger than the send arena (tx_size)")
-            e = oserror("sendmmsg", err)
-            e.sent = done  # type: ignore[attr-defined]
-            raise e
+            repeat_failed(err, done)
         return done
 
     # -- requests ------------------------------------------------------------------------

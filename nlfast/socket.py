@@ -24,7 +24,6 @@ from nlfast.errors import (
     ClosedError,
     ConcurrentUseError,
     DumpInterruptedError,
-    EventOverflowError,
     NetlinkError,
     NlfastError,
     TruncatedError,
@@ -429,10 +428,7 @@ class Socket(Counters):
 
     def _recv_routed(self, ms: int) -> Batch:
         e = self._e
-        if e.events_overflowed:
-            n, e.events_overflowed = e.events_overflowed, 0
-            if self._t.overrun_raise:
-                raise EventOverflowError(n, e.events_dropped)
+        e.report_overflow(self._t.overrun_raise)
         b = e.next_event()
         if b is not None:
             return b
