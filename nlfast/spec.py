@@ -1342,13 +1342,18 @@ class _Compiler:
             fh = None
             if "fixed-header" in f:
                 fh = self.struct_ref(f["fixed-header"], f"{fp}/fixed-header")
-            aset = None
-            if "attribute-set" in f:
-                aset = self.sets.get(f["attribute-set"])
-                if aset is None:
-                    raise self.err(f"{fp}/attribute-set",
-                                   f"no attribute set {f['attribute-set']!r}")
+            aset = self.set_ref(f, fp)
             smp.formats[value] = Format(value, fh, aset)
+
+    def set_ref(self, doc: Doc, path: str) -> AttrSet | None:
+        """The attribute set ``doc`` names under "attribute-set", or None."""
+        if "attribute-set" not in doc:
+            return None
+        aset = self.sets.get(doc["attribute-set"])
+        if aset is None:
+            raise self.err(f"{path}/attribute-set",
+                           f"no attribute set {doc['attribute-set']!r}")
+        return aset
 
     def struct_ref(self, name: Any, path: str) -> Struct:
         if name not in self.structs:
@@ -1374,12 +1379,7 @@ class _Compiler:
             fh = fixed
             if "fixed-header" in o:
                 fh = self.struct_ref(o["fixed-header"], f"{path}/fixed-header")
-            aset = None
-            if "attribute-set" in o:
-                aset = self.sets.get(o["attribute-set"])
-                if aset is None:
-                    raise self.err(f"{path}/attribute-set",
-                                   f"no attribute set {o['attribute-set']!r}")
+            aset = self.set_ref(o, path)
             do, dump, event = o.get("do"), o.get("dump"), o.get("event")
             notify = o.get("notify")
             req: int | None
