@@ -644,7 +644,7 @@ def recv_stdlib(count: int, proto: int, mtype: int, group: int = 0, index: int =
     first = 0 if index else 1
     s = K.open_socket(proto, rcvbuf)
     if group:
-        s.setsockopt(270, 1, group)  # SOL_NETLINK, NETLINK_ADD_MEMBERSHIP
+        s.setsockopt(K.SOL_NETLINK, K.NETLINK_ADD_MEMBERSHIP, group)
     ready(s.getsockname()[0])
     buf = bytearray(K.BIG_BUF)
     hdr, nla, u32 = NLMSGHDR.unpack_from, NLATTR.unpack_from, U32.unpack_from

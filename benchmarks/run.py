@@ -81,19 +81,22 @@ def progress(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def first_units(wl: Workload, ctx: Ctx, c: str) -> int:
-    fixed = (wl.quick if ctx.quick and wl.quick else wl.fixed)
-    if fixed:
-        return fixed.get(c, fixed.get("*", 1))
-    per = max(1, int(ctx.facts.get(wl.per_unit, 1))) if wl.per_unit else 1
-    return max(wl.min_units, round(wl.expected.get(c, 1e5) * ctx.seconds * 0.3 / per))
+def next_units(wl: Workload, ctx: Ctx, res: dict[str, Any]) -> int:
+    """The units of a run of about ctx.seconds at the rate ``res`` saw."""
+    secs = res["seconds"]
+    return max(wl.min_units, min(1 << 31, round(res["units"] * (ctx.seconds / secs if secs > 0 else 100))))
 
 
 def run_workload(wl: Workload, ctx: Ctx, repeat: int, contenders: list[str]) -> dict[str, Any]:
+    """Rounds of every contender in turn.  Fixed workloads do their units;
+    the others start at min_units, the uncounted sizing round grows a run
+    to about ctx.seconds, and each run sizes the next."""
     runs: dict[str, list[dict[str, Any]]] = {c: [] for c in contenders}
     errors: dict[str, str] = {}
     na: dict[str, str] = {c: why for c, why in ctx.facts["na"].items() if c in contenders}
-    units = {c: first_units(wl, ctx, c) for c in contenders}
+    fixed = wl.quick if ctx.quick and wl.quick else wl.fixed
+    units = {c: fixed.get(c, fixed.get("*", 1)) if fixed else wl.min_units for c in contenders}
+    sized = not (fixed or wl.footprint)
     repeat = min(repeat, wl.max_repeat or repeat)
     for rnd in range(-int(wl.warmup), repeat):
         for c in contenders:
@@ -101,16 +104,19 @@ def run_workload(wl: Workload, ctx: Ctx, repeat: int, contenders: list[str]) -> 
                 continue
             try:
                 res = measure(wl, ctx, c, units[c])
+                for _ in range(4 if sized and rnd < 0 else 0):  # the sizing round
+                    if res["seconds"] > ctx.seconds / 4:
+                        break
+                    units[c] = next_units(wl, ctx, res)
+                    res = measure(wl, ctx, c, units[c])
             except (NotApplicable, RunError) as e:
                 (na if isinstance(e, NotApplicable) else errors)[c] = str(e)
                 ctx.kill_all()
                 continue
             if rnd >= 0:
                 runs[c].append(res)
-            if not (wl.fixed or wl.footprint):
-                secs = res["seconds"]
-                u = res["units"] * (ctx.seconds / secs if secs > 0 else 2)
-                units[c] = max(wl.min_units, min(1 << 31, round(u)))
+            if sized:
+                units[c] = next_units(wl, ctx, res)
     for c in list(errors):
         if runs[c]:  # it worked in some rounds: keep those, say what failed
             errors[c] = f"{len(runs[c])} runs kept; one failed: {errors[c]}"
