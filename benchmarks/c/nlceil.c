@@ -7,7 +7,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -31,19 +30,18 @@
 
 #define USERSOCK_TYPE NLMSG_MIN_TYPE	/* what usersock workloads carry */
 #define END_TYPE (USERSOCK_TYPE + 1)	/* ends a usersock receive */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The options: --NAME VALUE sets the field NAME (see OPTS) */
 static struct {
-	uint64_t count;
-	unsigned repeat, window, size, group, batch, vlen, ack;
-	int ifindex, proto;
-	uint32_t dest;
+	uint64_t count, rcvbuf, sndbuf;
+	unsigned repeat, window, size, group, batch, ack, ifindex, proto, dest, vlen;
 	double timeout;
 	size_t bufsize;
-	long rcvbuf, sndbuf;
 } O = {
 	.count = 1000000, .repeat = 1, .window = 64, .size = 16, .batch = 64, .vlen = 64,
 	.ifindex = 1, .proto = NLFAM_PROTO_DEFAULT, .timeout = 5.0, .bufsize = 32768,
-	.rcvbuf = 32L << 20, .sndbuf = 32L << 20,
+	.rcvbuf = 32 << 20, .sndbuf = 32 << 20,
 };
 
 /* Counters; each workload prints those it uses. */
@@ -132,7 +130,7 @@ static void report(const char *workload, uint64_t count, double seconds, ...)
 	va_end(ap);
 	getrusage(RUSAGE_SELF, &ru);
 	v[11] = (uint64_t)ru.ru_maxrss;
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(v); i++)
 		printf(", \"%s\": %" PRIu64, k[i], v[i]);
 	if (S.first_error)	/* strerror() texts hold no quote or backslash */
 		printf(", \"first_error\": \"%s\"", strerror(S.first_error));
@@ -142,7 +140,7 @@ static void report(const char *workload, uint64_t count, double seconds, ...)
 
 /* Sockets */
 
-static void set_buf(int fd, int force_opt, int opt, long bytes)
+static void set_buf(int fd, int force_opt, int opt, uint64_t bytes)
 {
 	int v = bytes > 0x7fffffff ? 0x7fffffff : (int)bytes;
 
@@ -426,7 +424,7 @@ static int link_entry(const struct nlmsghdr *h)
 	const struct nlattr *a = msg_attr(h, sizeof(*ifi), IFLA_IFNAME);
 	const char *z;
 
-	if (h->nlmsg_type != RTM_NEWLINK || !a || (reply_check && ifi->ifi_index != O.ifindex)) {
+	if (h->nlmsg_type != RTM_NEWLINK || !a || (reply_check && (unsigned)ifi->ifi_index != O.ifindex)) {
 		S.unexpected += h->nlmsg_type != RTM_NEWLINK;
 		S.missing += !a;
 		return 0;
@@ -821,79 +819,68 @@ static void run_recv(int flood)
 	close(fd);
 }
 
-static void usage(FILE *f)
+static __attribute__((noreturn)) void usage(int status)
 {
-	fputs("usage: nlceil WORKLOAD [options]; prints one JSON object\n"
-	      "  linkdump|addrdump --repeat R      rtnetlink dumps (IFLA_IFNAME; IFA_ADDRESS+LOCAL)\n"
-	      "  getlink --count N --ifindex I --window W [--ack 1]   pipelined RTM_GETLINK\n"
-	      "  echo --count N --size S --window W [--ack 1]   NLFAM_MSG_ECHO round trips\n"
-	      "      (--window 1: one request per syscall pair; --ack 1: done at each ack)\n"
-	      "  sink --count N --size S           NLFAM_MSG_SINK send rate, the last acked\n"
-	      "  flood-recv --count N --size S --group G   NLFAM_MSG_FLOOD received, losses counted\n"
-	      "  dump --count N --size S           NLFAM_MSG_DUMP entries\n"
-	      "  usersock-send --count N --size S --dest PORTID\n"
-	      "  usersock-mcast-send --count N --size S --group G   (G in 1..32)\n"
+	fputs("usage: nlceil WORKLOAD [--OPTION VALUE]...; prints one JSON object\n"
+	      "  linkdump|addrdump --repeat R   rtnetlink dumps (IFLA_IFNAME; IFA_ADDRESS+LOCAL)\n"
+	      "  getlink|echo --count N --window W [--ack 1]   pipelined requests: RTM_GETLINK\n"
+	      "      of --ifindex I, NLFAM_MSG_ECHO of --size S (--ack 1: done at each ack)\n"
+	      "  sink|dump|flood-recv --count N --size S [--group G]   NLFAM_MSG_SINK (the\n"
+	      "      last acked), _DUMP, _FLOOD (received, losses counted)\n"
+	      "  usersock-send|usersock-mcast-send --count N --size S --dest PORTID|--group G\n"
 	      "  usersock-recv --count N [--group G]   prints READY <portid> on stderr\n"
-	      "options: --proto P (the family's, 30)  --batch B (messages per datagram, 64; 64\n"
-	      "  datagrams of 32 KiB per sendmmsg/recvmmsg)  --rcvbuf BYTES (SO_RCVBUFFORCE,\n"
-	      "  32 MiB)  --timeout SECONDS (5)\n", f);
+	      "options: --proto P (the family's, 30)  --batch B (messages per datagram, 64)\n"
+	      "  --rcvbuf BYTES (SO_RCVBUFFORCE, 32 MiB)  --timeout SECONDS (5)\n",
+	      status ? stderr : stdout);
+	exit(status);
 }
 
-static unsigned long long num(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long v;
+#define OPT(f) { #f, &O.f, sizeof(O.f) }
 
+static const struct opt {
+	const char *name;
+	void *field;
+	size_t size;
+} OPTS[] = {
+	OPT(count), OPT(repeat), OPT(ifindex), OPT(window), OPT(size), OPT(dest),
+	OPT(group), OPT(timeout), OPT(proto), OPT(batch), OPT(rcvbuf), OPT(ack),
+};
+
+/* --NAME VALUE: a whole number (but --timeout's) in the field of OPTS. */
+static void set_opt(const char *arg, const char *val)
+{
+	const struct opt *o = OPTS;
+	unsigned long long v;
+	char *end;
+
+	while (o < OPTS + ARRAY_SIZE(OPTS) && (strncmp(arg, "--", 2) || strcmp(arg + 2, o->name)))
+		o++;
+	if (o == OPTS + ARRAY_SIZE(OPTS) || !val)
+		die("%s: no such option, or no value (see --help)", arg);
 	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-')
-		die("bad %s: %s", what, s);
-	return v;
+	v = strtoull(val, &end, 0);
+	if (o->field == &O.timeout)
+		O.timeout = strtod(val, &end);
+	else if (o->size == sizeof(uint64_t))
+		*(uint64_t *)o->field = v;
+	else
+		*(unsigned *)o->field = (unsigned)v;
+	if (errno || end == val || *end || val[0] == '-' || (o->size < sizeof(v) && v >> 32))
+		die("bad %s: %s", arg, val);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "count", 1, NULL, 'n' }, { "repeat", 1, NULL, 'r' }, { "ifindex", 1, NULL, 'i' },
-		{ "window", 1, NULL, 'w' }, { "size", 1, NULL, 's' }, { "dest", 1, NULL, 'd' },
-		{ "group", 1, NULL, 'g' }, { "timeout", 1, NULL, 't' }, { "proto", 1, NULL, 'P' },
-		{ "batch", 1, NULL, 'b' }, { "rcvbuf", 1, NULL, 'R' }, { "ack", 1, NULL, 'a' },
-		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
 	struct sockaddr_nl dst = { .nl_family = AF_NETLINK };
-	const char *wl;
+	const char *wl = argv[1];
 	size_t len;
 	char *m;
-	int c;
+	int i;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
-	wl = argv[1];
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		unsigned long long v = optarg && c != 't' ? num(optarg, argv[optind - 1]) : 0;
-
-		switch (c) {
-		case 'n': O.count = v; break;
-		case 'r': O.repeat = (unsigned)v; break;
-		case 'i': O.ifindex = (int)v; break;
-		case 'w': O.window = (unsigned)v; break;
-		case 's': O.size = (unsigned)v; break;
-		case 'd': O.dest = (uint32_t)v; break;
-		case 'g': O.group = (unsigned)v; break;
-		case 't': O.timeout = strtod(optarg, NULL); break;
-		case 'P': O.proto = (int)v; break;
-		case 'b': O.batch = (unsigned)v; break;
-		case 'R': O.rcvbuf = (long)v; break;
-		case 'a': O.ack = (unsigned)v; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc)
-		die("unexpected argument: %s", argv[optind]);
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+		usage(argc < 2 ? 2 : 0);
+	for (i = 2; i < argc; i += 2)
+		set_opt(argv[i], i + 1 < argc ? argv[i + 1] : NULL);
 	if (!O.batch || !O.repeat || !O.window || O.window > (1u << 24) || O.size > 65000)
 		die("--batch, --repeat, --window (at most 2^24) must be > 0; --size <= 65000");
 
@@ -930,8 +917,7 @@ int main(int argc, char **argv)
 	} else if (!strcmp(wl, "usersock-recv") || !strcmp(wl, "flood-recv")) {
 		run_recv(wl[0] == 'f');
 	} else {
-		usage(stderr);
-		die("unknown workload: %s", wl);
+		die("unknown workload: %s (see --help)", wl);
 	}
 	return 0;
 }
