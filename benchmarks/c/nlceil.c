@@ -49,14 +49,10 @@ static struct {
 	uint64_t datagrams_rx, datagrams_tx, syscalls_rx, syscalls_tx;
 	uint64_t errors, acks, malformed, truncated, unexpected, missing;
 	uint64_t enobufs, timeouts, refused, intr, sum;
+	uint64_t gaps, gap_msgs, out_of_order, size_mismatch;	/* index_seen()'s */
+	uint32_t expect;	/* index_seen(): the next seq or NLFAM_A_INDEX */
 	int first_error;
 } S;
-
-/* In-order check of a sequence (usersock seqs, NLFAM_A_INDEX values). */
-static struct {
-	uint32_t expect;
-	uint64_t gaps, gap_msgs, out_of_order, size_mismatch;
-} IX;
 
 static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...)
 {
@@ -87,21 +83,25 @@ static void *xmalloc(size_t n)
 	return memset(p, 0, n);
 }
 
-static void record_error(int err)
+/* Counts an answer: an error (the first one kept), or 0: an ack. */
+static void answer(int err)
 {
-	S.first_error = S.errors++ ? S.first_error : err < 0 ? -err : err;
+	if (!err)
+		S.acks++;
+	else if (!S.errors++)
+		S.first_error = err < 0 ? -err : err;
 }
 
 static void index_seen(uint32_t idx)
 {
-	if (idx > IX.expect) {
-		IX.gaps++;
-		IX.gap_msgs += idx - IX.expect;
-	} else if (idx < IX.expect) {
-		IX.out_of_order++;
+	if (idx > S.expect) {
+		S.gaps++;
+		S.gap_msgs += idx - S.expect;
+	} else if (idx < S.expect) {
+		S.out_of_order++;
 		return;
 	}
-	IX.expect = idx + 1;
+	S.expect = idx + 1;
 }
 
 /*
@@ -424,7 +424,7 @@ static int link_entry(const struct nlmsghdr *h)
 	const struct nlattr *a = msg_attr(h, sizeof(*ifi), IFLA_IFNAME);
 	const char *z;
 
-	if (h->nlmsg_type != RTM_NEWLINK || !a || (reply_check && (unsigned)ifi->ifi_index != O.ifindex)) {
+	if (h->nlmsg_type != RTM_NEWLINK || !a || (reply_check && ifi->ifi_index != (int)O.ifindex)) {
 		S.unexpected += h->nlmsg_type != RTM_NEWLINK;
 		S.missing += !a;
 		return 0;
@@ -468,7 +468,7 @@ static int fam_entry(const struct nlmsghdr *h, uint16_t type)
 		return 0;
 	index_seen(idx);
 	a = msg_attr(h, 0, NLFAM_A_DATA);
-	IX.size_mismatch += a && nla_plen(a) != (long)O.size;
+	S.size_mismatch += a && nla_plen(a) != (long)O.size;
 	S.sum += idx;
 	return 1;
 }
@@ -495,10 +495,7 @@ static uint64_t dump_once(int fd, struct ring *r, const struct nlmsghdr *req, en
 			if (h->nlmsg_seq != req->nlmsg_seq || h->nlmsg_type == NLMSG_NOOP) {
 				S.unexpected++;
 			} else if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-				int e = nl_errcode(h);
-
-				if (e)
-					record_error(e);
+				answer(nl_errcode(h));
 				done = 1;
 			} else {
 				S.intr += !!(h->nlmsg_flags & NLM_F_DUMP_INTR);
@@ -520,8 +517,6 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
 	int fd = nl_open(proto, 0, NULL, O.timeout);
 
 	if (fn == fam_dump_entry) {
-		if (O.count > 0xffffffffULL)
-			die("--count too large");
 		put_u32(h, NLFAM_A_COUNT, (uint32_t)O.count);
 		put_u32(h, NLFAM_A_SIZE, O.size);
 		O.repeat = 1;
@@ -536,8 +531,8 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
 	}
 	report(name, entries, now() - t0, "repeat", (uint64_t)O.repeat, "per_dump", first,
 	       "dump_intr", S.intr, "out_of_order", fn != fam_dump_entry ? 0 :
-	       IX.out_of_order + IX.gaps + (IX.expect != O.count),
-	       "size_mismatch", IX.size_mismatch, NULL);
+	       S.out_of_order + S.gaps + (S.expect != O.count),
+	       "size_mismatch", S.size_mismatch, NULL);
 	close(fd);
 }
 
@@ -624,11 +619,7 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 				unmatched++;
 				fin = 0;
 			} else if (h->nlmsg_type == NLMSG_ERROR) {
-				int e = nl_errcode(h);
-
-				if (e)
-					record_error(e);
-				S.acks += !e;
+				answer(nl_errcode(h));
 			} else if (reply_check(h)) {
 				ok++;
 				fin = !O.ack;
@@ -655,15 +646,12 @@ static int drain_acks(int fd, struct ring *r, int flags, uint32_t ackseq)
 
 	while ((n = rx_recv(fd, r, flags)) != 0) {
 		FOR_EACH_MSG(h, r, n, {
-			int e = h->nlmsg_type == NLMSG_ERROR ? nl_errcode(h) : 0;
-
-			if (h->nlmsg_type != NLMSG_ERROR)
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				answer(nl_errcode(h));
+				got |= h->nlmsg_seq == ackseq;
+			} else {
 				S.unexpected++;
-			else if (e)
-				record_error(e);
-			else
-				S.acks++;
-			got |= h->nlmsg_type == NLMSG_ERROR && h->nlmsg_seq == ackseq;
+			}
 		});
 		if (got || (n > 0 && !(flags & MSG_DONTWAIT)))
 			return got;
@@ -749,13 +737,11 @@ static void run_recv(int flood)
 	pthread_t th;
 	struct ring r;
 
-	if (N > 0xffffffffULL)
-		die("--count too large");
 	if (flood && !O.group)
 		O.group = NLFAM_GRP_FLOOD;
 	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, O.group, &portid, flood ? 0.05 : O.timeout);
 	ring_init(&r, O.bufsize);
-	IX.expect = first;
+	S.expect = first;
 	if (flood) {
 		struct nlmsghdr *h = frame(FL.req, sizeof(FL.req), NLFAM_MSG_FLOOD,
 					   NLM_F_REQUEST | NLM_F_ACK, 0);
@@ -806,14 +792,13 @@ static void run_recv(int flood)
 		usleep(1000);	/* everything came before the ack: give it a moment */
 	if (flood && atomic_load(&FL.done)) {
 		pthread_join(th, NULL);
-		if (FL.err)
-			record_error(FL.err);
+		answer(FL.err);	/* the request's error, or its ack */
 	}
 	report(flood ? "flood-recv" : "usersock-recv", got, started ? t_last - t0 : 0.0,
 	       "portid", (uint64_t)portid, "requested", N,
-	       "lost", IX.gap_msgs + (IX.expect < first + N ? first + N - IX.expect : 0),
-	       "gaps", IX.gaps, "out_of_order", IX.out_of_order,
-	       "size_mismatch", IX.size_mismatch, "group", (uint64_t)O.group, NULL);
+	       "lost", S.gap_msgs + (S.expect < first + N ? first + N - S.expect : 0),
+	       "gaps", S.gaps, "out_of_order", S.out_of_order,
+	       "size_mismatch", S.size_mismatch, "group", (uint64_t)O.group, NULL);
 	if (flood && !atomic_load(&FL.done))
 		_exit(0);	/* the request's thread is stuck in recv */
 	close(fd);
@@ -881,8 +866,9 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? 2 : 0);
 	for (i = 2; i < argc; i += 2)
 		set_opt(argv[i], i + 1 < argc ? argv[i + 1] : NULL);
-	if (!O.batch || !O.repeat || !O.window || O.window > (1u << 24) || O.size > 65000)
-		die("--batch, --repeat, --window (at most 2^24) must be > 0; --size <= 65000");
+	if (!O.batch || !O.repeat || !O.window || O.window > (1u << 24) || O.size > 65000 ||
+	    O.count >> 32)
+		die("--batch, --repeat, --window (<= 2^24) > 0; --size <= 65000; --count < 2^32");
 
 	if (!strcmp(wl, "linkdump")) {
 		run_dump(wl, NETLINK_ROUTE, RTM_GETLINK, sizeof(struct ifinfomsg), link_entry);
