@@ -187,6 +187,8 @@ struct ring {
 	size_t msglen;	/* sending: the length of one message */
 };
 
+static struct ring R;	/* every workload's receive ring: O.vlen x O.bufsize */
+
 static void ring_init(struct ring *r, size_t each)
 {
 	unsigned i;
@@ -203,11 +205,11 @@ static void ring_init(struct ring *r, size_t each)
 }
 
 /* recvmmsg: datagrams; 0 if none came in time; -1 after ENOBUFS (counted). */
-static int rx_recv(int fd, struct ring *r, int flags)
+static int rx_recv(int fd, int flags)
 {
 	int n;
 
-	while ((n = recvmmsg(fd, r->m, O.vlen, flags, NULL)) < 0 && errno == EINTR)
+	while ((n = recvmmsg(fd, R.m, O.vlen, flags, NULL)) < 0 && errno == EINTR)
 		;
 	S.syscalls_rx++;
 	if (n < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EWOULDBLOCK)
@@ -217,13 +219,13 @@ static int rx_recv(int fd, struct ring *r, int flags)
 	return n < 0 && errno != ENOBUFS ? 0 : n;
 }
 
-static long rx_len(const struct ring *r, int i)
+static long rx_len(int i)
 {
-	if (r->m[i].msg_hdr.msg_flags & MSG_TRUNC) {
+	if (R.m[i].msg_hdr.msg_flags & MSG_TRUNC) {
 		S.truncated++;
 		return (long)O.bufsize;
 	}
-	return (long)r->m[i].msg_len;
+	return (long)R.m[i].msg_len;
 }
 
 /*
@@ -231,10 +233,10 @@ static long rx_len(const struct ring *r, int i)
  * receive: the NLMSG_OK walk with a signed remaining length; a bad length
  * stops the datagram's walk and counts.
  */
-#define FOR_EACH_MSG(h, r, n, ...)                                                 \
+#define FOR_EACH_MSG(h, n, ...)                                                    \
 	for (int i_ = 0; i_ < (n); i_++) {                                         \
-		const char *p_ = (r)->buf + (size_t)i_ * O.bufsize;                \
-		long rem_ = rx_len((r), i_);                                        \
+		const char *p_ = R.buf + (size_t)i_ * O.bufsize;                   \
+		long rem_ = rx_len(i_);                                            \
 		while (rem_ >= (long)NLMSG_HDRLEN) {                               \
 			const struct nlmsghdr *h = (const void *)p_;               \
 			if (h->nlmsg_len < NLMSG_HDRLEN || (long)h->nlmsg_len > rem_) { \
@@ -476,7 +478,7 @@ static int fam_entry(const struct nlmsghdr *h, uint16_t type)
 static int fam_dump_entry(const struct nlmsghdr *h) { return fam_entry(h, NLFAM_MSG_DUMP); }
 
 /* Sends one dump request and consumes it to its NLMSG_DONE. */
-static uint64_t dump_once(int fd, struct ring *r, const struct nlmsghdr *req, entry_fn fn)
+static uint64_t dump_once(int fd, const struct nlmsghdr *req, entry_fn fn)
 {
 	uint64_t entries = 0;
 	int done = 0;
@@ -485,13 +487,13 @@ static uint64_t dump_once(int fd, struct ring *r, const struct nlmsghdr *req, en
 		die("sendto: %s", strerror(errno));
 	S.syscalls_tx++;
 	while (!done) {
-		int n = rx_recv(fd, r, MSG_WAITFORONE);
+		int n = rx_recv(fd, MSG_WAITFORONE);
 
 		if (!n) {
 			S.timeouts++;
 			break;
 		}
-		FOR_EACH_MSG(h, r, n, {
+		FOR_EACH_MSG(h, n, {
 			if (h->nlmsg_seq != req->nlmsg_seq || h->nlmsg_type == NLMSG_NOOP) {
 				S.unexpected++;
 			} else if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
@@ -511,7 +513,6 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
 	char req[64];
 	struct nlmsghdr *h = frame(req, sizeof(req), type, NLM_F_REQUEST | NLM_F_DUMP, famlen);
 	uint64_t entries = 0, first = 0;
-	struct ring r;
 	double t0;
 	unsigned i;
 	int fd = nl_open(proto, 0, NULL, O.timeout);
@@ -521,11 +522,10 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
 		put_u32(h, NLFAM_A_SIZE, O.size);
 		O.repeat = 1;
 	}
-	ring_init(&r, O.bufsize);
 	t0 = now();
 	for (i = 0; i < O.repeat; i++) {
 		h->nlmsg_seq = i + 1;
-		entries += dump_once(fd, &r, h, fn);
+		entries += dump_once(fd, h, fn);
 		if (!i)
 			first = entries;
 	}
@@ -533,7 +533,6 @@ static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, 
 	       "dump_intr", S.intr, "out_of_order", fn != fam_dump_entry ? 0 :
 	       S.out_of_order + S.gaps + (S.expect != O.count),
 	       "size_mismatch", S.size_mismatch, NULL);
-	close(fd);
 }
 
 /*
@@ -561,7 +560,6 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 	uint64_t N = O.count, W = O.window, sent = 0, inflight = 0, ok = 0, bad = 0, lost = 0;
 	uint64_t unmatched = 0;
 	uint32_t seq = 1, ring = 1, mask, *ring_seq;	/* a slot's seq, 0: free */
-	struct ring r;
 	struct ring t;
 	double t0;
 	int fd = nl_open(proto, 0, NULL, O.timeout);
@@ -573,7 +571,6 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 	mask = ring - 1;
 	ring_seq = xmalloc(sizeof(uint32_t) * ring);
 	tx_init(&t, tmpl, msglen, &KERNEL);
-	ring_init(&r, O.bufsize);
 	t0 = now();
 	while (sent < N || inflight) {
 		/* Refill when a datagram's worth of the window is free (or the
@@ -601,17 +598,17 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 		}
 		if (!inflight)
 			continue;
-		n = rx_recv(fd, &r, MSG_WAITFORONE);
+		n = rx_recv(fd, MSG_WAITFORONE);
 		if (n <= 0) {	/* replies were dropped or never came: forget them */
 			S.timeouts += !n;
-			while (rx_recv(fd, &r, MSG_DONTWAIT))
+			while (rx_recv(fd, MSG_DONTWAIT))
 				;
 			lost += inflight;
 			inflight = 0;
 			memset(ring_seq, 0, sizeof(uint32_t) * ring);
 			continue;
 		}
-		FOR_EACH_MSG(h, &r, n, {
+		FOR_EACH_MSG(h, n, {
 			uint32_t slot = h->nlmsg_seq & mask;
 			int fin = 1;
 
@@ -634,18 +631,17 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 	}
 	report(name, ok, now() - t0, "requests", sent, "bad_replies", bad, "lost", lost,
 	       "unmatched", unmatched, "acks", S.acks, "window", W, "ack", (uint64_t)O.ack, NULL);
-	close(fd);
 }
 
 /* Senders: usersock-send, usersock-mcast-send, sink (the last one acked) */
 
 /* Reads answers (errors and acks); 1 once `ackseq' was acked. */
-static int drain_acks(int fd, struct ring *r, int flags, uint32_t ackseq)
+static int drain_acks(int fd, int flags, uint32_t ackseq)
 {
 	int got = 0, n;
 
-	while ((n = rx_recv(fd, r, flags)) != 0) {
-		FOR_EACH_MSG(h, r, n, {
+	while ((n = rx_recv(fd, flags)) != 0) {
+		FOR_EACH_MSG(h, n, {
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				answer(nl_errcode(h));
 				got |= h->nlmsg_seq == ackseq;
@@ -668,12 +664,10 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 	unsigned ndg, k;
 	int acked = 0, fd = nl_open(proto, 0, &portid, O.timeout);
 	struct ring t;
-	struct ring r;
 	double t0;
 
 	((struct nlmsghdr *)tmpl)->nlmsg_pid = proto == NETLINK_USERSOCK ? portid : 0;
 	tx_init(&t, tmpl, msglen, dst);
-	ring_init(&r, O.bufsize);
 	t0 = now();
 	while (sent < N) {
 		k = tx_fill(&t, N - sent, &seq, &ndg);
@@ -682,14 +676,13 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 			((struct nlmsghdr *)(t.buf + (k - 1) * msglen))->nlmsg_flags |= NLM_F_ACK;
 		tx_send(fd, &t, ndg, dst->nl_groups != 0);
 		if (barrier && sent < N)
-			(void)drain_acks(fd, &r, MSG_DONTWAIT, 0);
+			(void)drain_acks(fd, MSG_DONTWAIT, 0);
 	}
 	while (barrier && !acked && !S.timeouts)
-		acked = drain_acks(fd, &r, MSG_WAITFORONE, seq - 1);
+		acked = drain_acks(fd, MSG_WAITFORONE, seq - 1);
 	report(name, barrier ? N - (S.errors < N ? S.errors : N) : N, now() - t0,
 	       "size", (uint64_t)O.size, "group", (uint64_t)O.group, "refused", S.refused,
 	       "final_ack", (uint64_t)acked, NULL);
-	close(fd);
 }
 
 /*
@@ -735,12 +728,10 @@ static void run_recv(int flood)
 	double t0 = 0, t_last = now();
 	int done = 0, started = flood, fd;
 	pthread_t th;
-	struct ring r;
 
 	if (flood && !O.group)
 		O.group = NLFAM_GRP_FLOOD;
 	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, O.group, &portid, flood ? 0.05 : O.timeout);
-	ring_init(&r, O.bufsize);
 	S.expect = first;
 	if (flood) {
 		struct nlmsghdr *h = frame(FL.req, sizeof(FL.req), NLFAM_MSG_FLOOD,
@@ -759,7 +750,7 @@ static void run_recv(int flood)
 		fflush(stderr);
 	}
 	while (!done && got < N) {
-		int n = rx_recv(fd, &r, MSG_WAITFORONE);
+		int n = rx_recv(fd, MSG_WAITFORONE);
 
 		if (n < 0)
 			continue;
@@ -774,7 +765,7 @@ static void run_recv(int flood)
 			started = 1;
 			t0 = t_last;
 		}
-		FOR_EACH_MSG(h, &r, n, {
+		FOR_EACH_MSG(h, n, {
 			if (flood) {
 				got += (uint64_t)fam_entry(h, NLFAM_MSG_FLOOD);
 			} else if (h->nlmsg_type == USERSOCK_TYPE) {
@@ -801,7 +792,6 @@ static void run_recv(int flood)
 	       "size_mismatch", S.size_mismatch, "group", (uint64_t)O.group, NULL);
 	if (flood && !atomic_load(&FL.done))
 		_exit(0);	/* the request's thread is stuck in recv */
-	close(fd);
 }
 
 static __attribute__((noreturn)) void usage(int status)
@@ -869,6 +859,7 @@ int main(int argc, char **argv)
 	if (!O.batch || !O.repeat || !O.window || O.window > (1u << 24) || O.size > 65000 ||
 	    O.count >> 32)
 		die("--batch, --repeat, --window (<= 2^24) > 0; --size <= 65000; --count < 2^32");
+	ring_init(&R, O.bufsize);
 
 	if (!strcmp(wl, "linkdump")) {
 		run_dump(wl, NETLINK_ROUTE, RTM_GETLINK, sizeof(struct ifinfomsg), link_entry);
