@@ -353,36 +353,29 @@ static void tx_init(struct ring *t, const void *tmpl, size_t msglen, const struc
 }
 
 /*
- * Frames up to `n' messages (at most O.vlen datagrams), seqs *seq, *seq+1,
- * ...; returns how many.  *ndg gets the datagrams to send.
+ * Sends up to `want' messages (at most O.vlen datagrams), seqs *seq, *seq+1,
+ * ..., the last wanted one (if among them) with `last_flags'; returns how
+ * many.  A usersock multicast also unicasts to port id 0, which no socket
+ * owns: ECONNREFUSED comes *after* the broadcast went out, so that datagram
+ * counts as sent.
  */
-static unsigned tx_fill(struct ring *t, uint64_t n, uint32_t *seq, unsigned *ndg)
+static unsigned tx_send(int fd, struct ring *t, uint64_t want, uint32_t *seq, uint16_t last_flags)
 {
 	uint64_t cap = (uint64_t)O.vlen * O.batch;
-	unsigned k = (unsigned)(n < cap ? n : cap), j;
+	unsigned k = (unsigned)(want < cap ? want : cap), ndg, off = 0, j;
 
 	for (j = 0; j < k; j++)
 		((struct nlmsghdr *)(t->buf + j * t->msglen))->nlmsg_seq = (*seq)++;
-	for (*ndg = 0; (size_t)*ndg * O.batch < k; (*ndg)++)
-		t->iov[*ndg].iov_len = (k - *ndg * O.batch < O.batch ? k - *ndg * O.batch : O.batch)
-				       * t->msglen;
-	return k;
-}
-
-/*
- * Sends datagrams [0, ndg).  A usersock multicast also unicasts to port id
- * 0, which no socket owns: ECONNREFUSED comes *after* the broadcast went out,
- * so with `refused_ok' that datagram counts as sent.
- */
-static void tx_send(int fd, struct ring *t, unsigned ndg, int refused_ok)
-{
-	unsigned off = 0;
-
+	if (k == want)
+		((struct nlmsghdr *)(t->buf + (k - 1) * t->msglen))->nlmsg_flags |= last_flags;
+	for (ndg = 0; (size_t)ndg * O.batch < k; ndg++)
+		t->iov[ndg].iov_len = (k - ndg * O.batch < O.batch ? k - ndg * O.batch : O.batch)
+				      * t->msglen;
 	while (off < ndg) {
 		int n = sendmmsg(fd, t->m + off, ndg - off, 0);
 
 		S.syscalls_tx++;
-		if (n < 0 && errno == ECONNREFUSED && refused_ok) {
+		if (n < 0 && errno == ECONNREFUSED && t->dst.nl_groups) {
 			S.refused++;
 			n = 1;
 		} else if (n < 0 && errno == EINTR) {
@@ -393,6 +386,7 @@ static void tx_send(int fd, struct ring *t, unsigned ndg, int refused_ok)
 		S.datagrams_tx += (uint64_t)n;
 		off += (unsigned)n;
 	}
+	return k;
 }
 
 static unsigned char pat(size_t i) { return (unsigned char)(i * 131u + 7u); }
@@ -576,23 +570,19 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 		/* Refill when a datagram's worth of the window is free (or the
 		 * rest of the run fits), so that the peer gets full datagrams. */
 		uint64_t need = N - sent < O.batch ? N - sent : O.batch, can = W - inflight;
-		unsigned ndg, k, j;
+		unsigned k;
+		uint32_t s;
 		int n;
 
 		if (sent < N && can >= (need < W ? need : W)) {
-			uint32_t first = seq;
-
-			k = tx_fill(&t, can < N - sent ? can : N - sent, &seq, &ndg);
-			for (j = 0; j < k; j++) {
-				uint32_t s = first + j;
-
+			k = tx_send(fd, &t, can < N - sent ? can : N - sent, &seq, 0);
+			for (s = seq - k; s != seq; s++) {
 				if (ring_seq[s & mask]) {	/* never answered */
 					lost++;
 					inflight--;
 				}
 				ring_seq[s & mask] = s;
 			}
-			tx_send(fd, &t, ndg, 0);
 			sent += k;
 			inflight += k;
 		}
@@ -661,7 +651,6 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 {
 	uint64_t N = O.count, sent = 0;
 	uint32_t seq = 1, portid;
-	unsigned ndg, k;
 	int acked = 0, fd = nl_open(proto, 0, &portid, O.timeout);
 	struct ring t;
 	double t0;
@@ -670,11 +659,7 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 	tx_init(&t, tmpl, msglen, dst);
 	t0 = now();
 	while (sent < N) {
-		k = tx_fill(&t, N - sent, &seq, &ndg);
-		sent += k;
-		if (barrier && sent == N)
-			((struct nlmsghdr *)(t.buf + (k - 1) * msglen))->nlmsg_flags |= NLM_F_ACK;
-		tx_send(fd, &t, ndg, dst->nl_groups != 0);
+		sent += tx_send(fd, &t, N - sent, &seq, barrier ? NLM_F_ACK : 0);
 		if (barrier && sent < N)
 			(void)drain_acks(fd, MSG_DONTWAIT, 0);
 	}
