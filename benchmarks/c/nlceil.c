@@ -332,11 +332,12 @@ static void put_u32(struct nlmsghdr *h, uint16_t type, uint32_t v) { put_attr(h,
 static const struct sockaddr_nl KERNEL = { .nl_family = AF_NETLINK };
 
 /*
- * O.vlen datagrams of O.batch copies of `tmpl' (msglen bytes, aligned).  The
+ * O.vlen datagrams of O.batch copies of `tmpl' (its length aligned).  The
  * batch is clamped so that a datagram fits an O.bufsize receive buffer.
  */
-static void tx_init(struct ring *t, const void *tmpl, size_t msglen, const struct sockaddr_nl *dst)
+static void tx_init(struct ring *t, const struct nlmsghdr *tmpl, const struct sockaddr_nl *dst)
 {
+	size_t msglen = NLMSG_ALIGN(tmpl->nlmsg_len);
 	unsigned i;
 
 	if ((size_t)O.batch * msglen > O.bufsize)
@@ -391,36 +392,37 @@ static unsigned tx_send(int fd, struct ring *t, uint64_t want, uint32_t *seq, ui
 
 static unsigned char pat(size_t i) { return (unsigned char)(i * 131u + 7u); }
 
-/* A message: O.size pattern bytes, bare (as its family header) or as NLFAM_A_DATA. */
-static char *data_msg(uint16_t type, uint16_t flags, int as_attr, size_t *msglen)
+/*
+ * A message of O.size pattern bytes: a family request's NLFAM_A_DATA (`fam'),
+ * or bare (as its family header) on NETLINK_USERSOCK.
+ */
+static struct nlmsghdr *data_msg(uint16_t type, int fam)
 {
 	size_t len = NLMSG_SPACE(NLA_HDRLEN + O.size), i;
-	char *m = xmalloc(len), *d;
-	struct nlmsghdr *h = frame(m, len, type, flags, as_attr ? 0 : O.size);
+	struct nlmsghdr *h = frame(xmalloc(len), len, type, fam ? NLM_F_REQUEST : 0,
+				   fam ? 0 : O.size);
+	char *d;
 
 	if (O.size > NLFAM_DATA_MAX)
 		die("--size %u exceeds NLFAM_DATA_MAX %d", O.size, NLFAM_DATA_MAX);
-	d = as_attr ? put_attr(h, NLFAM_A_DATA, NULL, O.size) : NLMSG_DATA(h);
+	d = fam ? put_attr(h, NLFAM_A_DATA, NULL, O.size) : NLMSG_DATA(h);
 	for (i = 0; i < O.size; i++)
 		d[i] = (char)pat(i);
-	*msglen = NLMSG_ALIGN(h->nlmsg_len);
-	return m;
+	return h;
 }
 
-/* Dumps: linkdump, addrdump (rtnetlink, --repeat times), dump (the family) */
+/* Requests and dumps: linkdump, addrdump, dump, getlink, echo */
 
 typedef int (*entry_fn)(const struct nlmsghdr *h);
 
-static entry_fn reply_check;	/* pipelined requests: what a good reply is */
-
-/* An RTM_NEWLINK with a non-empty IFLA_IFNAME; getlink's replies: of O.ifindex. */
+/* An RTM_NEWLINK with a non-empty IFLA_IFNAME. */
 static int link_entry(const struct nlmsghdr *h)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(h);
 	const struct nlattr *a = msg_attr(h, sizeof(*ifi), IFLA_IFNAME);
 	const char *z;
 
-	if (h->nlmsg_type != RTM_NEWLINK || !a || (reply_check && ifi->ifi_index != (int)O.ifindex)) {
+	if (h->nlmsg_type != RTM_NEWLINK || !a) {
 		S.unexpected += h->nlmsg_type != RTM_NEWLINK;
 		S.missing += !a;
 		return 0;
@@ -432,6 +434,14 @@ static int link_entry(const struct nlmsghdr *h)
 	}
 	S.sum += (uint64_t)(z - (const char *)nla_data(a)) + (uint32_t)ifi->ifi_index;
 	return 1;
+}
+
+/* getlink's replies: link entries of --ifindex. */
+static int link_reply(const struct nlmsghdr *h)
+{
+	const struct ifinfomsg *ifi = NLMSG_DATA(h);
+
+	return link_entry(h) && ifi->ifi_index == (int)O.ifindex;
 }
 
 /* IFA_ADDRESS and IFA_LOCAL, each read as a u32. */
@@ -471,70 +481,7 @@ static int fam_entry(const struct nlmsghdr *h, uint16_t type)
 
 static int fam_dump_entry(const struct nlmsghdr *h) { return fam_entry(h, NLFAM_MSG_DUMP); }
 
-/* Sends one dump request and consumes it to its NLMSG_DONE. */
-static uint64_t dump_once(int fd, const struct nlmsghdr *req, entry_fn fn)
-{
-	uint64_t entries = 0;
-	int done = 0;
-
-	if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&KERNEL, sizeof(KERNEL)) < 0)
-		die("sendto: %s", strerror(errno));
-	S.syscalls_tx++;
-	while (!done) {
-		int n = rx_recv(fd, MSG_WAITFORONE);
-
-		if (!n) {
-			S.timeouts++;
-			break;
-		}
-		FOR_EACH_MSG(h, n, {
-			if (h->nlmsg_seq != req->nlmsg_seq || h->nlmsg_type == NLMSG_NOOP) {
-				S.unexpected++;
-			} else if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-				answer(nl_errcode(h));
-				done = 1;
-			} else {
-				S.intr += !!(h->nlmsg_flags & NLM_F_DUMP_INTR);
-				entries += (uint64_t)fn(h);
-			}
-		});
-	}
-	return entries;
-}
-
-static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, entry_fn fn)
-{
-	char req[64];
-	struct nlmsghdr *h = frame(req, sizeof(req), type, NLM_F_REQUEST | NLM_F_DUMP, famlen);
-	uint64_t entries = 0, first = 0;
-	double t0;
-	unsigned i;
-	int fd = nl_open(proto, 0, NULL, O.timeout);
-
-	if (fn == fam_dump_entry) {
-		put_u32(h, NLFAM_A_COUNT, (uint32_t)O.count);
-		put_u32(h, NLFAM_A_SIZE, O.size);
-		O.repeat = 1;
-	}
-	t0 = now();
-	for (i = 0; i < O.repeat; i++) {
-		h->nlmsg_seq = i + 1;
-		entries += dump_once(fd, h, fn);
-		if (!i)
-			first = entries;
-	}
-	report(name, entries, now() - t0, "repeat", (uint64_t)O.repeat, "per_dump", first,
-	       "dump_intr", S.intr, "out_of_order", fn != fam_dump_entry ? 0 :
-	       S.out_of_order + S.gaps + (S.expect != O.count),
-	       "size_mismatch", S.size_mismatch, NULL);
-}
-
-/*
- * Pipelined request/reply (getlink, echo): O.window requests in flight, each
- * slot of a ring remembers its seq.  A request is done at its reply, or with
- * --ack at its ack.  --window 1 is one request per syscall pair: sendmmsg of
- * one message, recvmmsg of its answers.
- */
+/* An NLFAM_MSG_ECHO with NLFAM_A_DATA of O.size pattern bytes (first and last checked). */
 static int echo_check(const struct nlmsghdr *h)
 {
 	const struct nlattr *a = msg_attr(h, 0, NLFAM_A_DATA);
@@ -549,22 +496,31 @@ static int echo_check(const struct nlmsghdr *h)
 	return 1;
 }
 
-static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
+/*
+ * Requests and their answers: O.window in flight (getlink, echo) or one at a
+ * time (the dumps: linkdump and addrdump --repeat times, the family's dump
+ * once), each slot of a ring remembering its seq.  A request is done at its
+ * reply (with --ack: at its ack), a dump at its NLMSG_DONE.  --window 1 is
+ * one request per syscall pair: sendmmsg of one message, recvmmsg of its
+ * answers.
+ */
+static void run_req(const char *name, int proto, struct nlmsghdr *req, entry_fn check)
 {
-	uint64_t N = O.count, W = O.window, sent = 0, inflight = 0, ok = 0, bad = 0, lost = 0;
-	uint64_t unmatched = 0;
+	int dump = !!(req->nlmsg_flags & NLM_F_DUMP), fd = nl_open(proto, 0, NULL, O.timeout);
+	uint64_t N = dump ? O.repeat : O.count, W = dump ? 1 : O.window, sent = 0, inflight = 0;
+	uint64_t ok = 0, bad = 0, lost = 0, unmatched = 0, first = 0;
 	uint32_t seq = 1, ring = 1, mask, *ring_seq;	/* a slot's seq, 0: free */
 	struct ring t;
 	double t0;
-	int fd = nl_open(proto, 0, NULL, O.timeout);
 
-	if (O.ack)
-		((struct nlmsghdr *)tmpl)->nlmsg_flags |= NLM_F_ACK;
+	if (dump)
+		O.ack = 0;
+	req->nlmsg_flags |= O.ack ? NLM_F_ACK : 0;
 	while (ring < 2 * W)
 		ring <<= 1;
 	mask = ring - 1;
 	ring_seq = xmalloc(sizeof(uint32_t) * ring);
-	tx_init(&t, tmpl, msglen, &KERNEL);
+	tx_init(&t, req, &KERNEL);
 	t0 = now();
 	while (sent < N || inflight) {
 		/* Refill when a datagram's worth of the window is free (or the
@@ -600,18 +556,24 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 		}
 		FOR_EACH_MSG(h, n, {
 			uint32_t slot = h->nlmsg_seq & mask;
-			int fin = 1;
+			int fin = !dump;
 
 			if (!h->nlmsg_seq || ring_seq[slot] != h->nlmsg_seq) {
 				unmatched++;
 				fin = 0;
-			} else if (h->nlmsg_type == NLMSG_ERROR) {
+			} else if (h->nlmsg_type == NLMSG_ERROR ||
+				   (dump && h->nlmsg_type == NLMSG_DONE)) {
 				answer(nl_errcode(h));
-			} else if (reply_check(h)) {
-				ok++;
-				fin = !O.ack;
+				first = h->nlmsg_seq == 1 ? ok : first;	/* per_dump */
+				fin = 1;
 			} else {
-				bad++;
+				S.intr += !!(h->nlmsg_flags & NLM_F_DUMP_INTR);
+				if (check(h)) {
+					ok++;
+					fin &= !O.ack;
+				} else {
+					bad++;
+				}
 			}
 			if (fin) {
 				ring_seq[slot] = 0;
@@ -619,8 +581,17 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 			}
 		});
 	}
-	report(name, ok, now() - t0, "requests", sent, "bad_replies", bad, "lost", lost,
-	       "unmatched", unmatched, "acks", S.acks, "window", W, "ack", (uint64_t)O.ack, NULL);
+	if (dump) {
+		S.unexpected += unmatched;	/* a dump's answers all have its seq */
+		report(name, ok, now() - t0, "repeat", N, "per_dump", first, "dump_intr", S.intr,
+		       "out_of_order", check != fam_dump_entry ? 0 :
+		       S.out_of_order + S.gaps + (S.expect != O.count),
+		       "size_mismatch", S.size_mismatch, NULL);
+	} else {
+		report(name, ok, now() - t0, "requests", sent, "bad_replies", bad, "lost", lost,
+		       "unmatched", unmatched, "acks", S.acks, "window", W, "ack", (uint64_t)O.ack,
+		       NULL);
+	}
 }
 
 /* Senders: usersock-send, usersock-mcast-send, sink (the last one acked) */
@@ -646,7 +617,7 @@ static int drain_acks(int fd, int flags, uint32_t ackseq)
 	return got;
 }
 
-static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
+static void run_send(const char *name, int proto, struct nlmsghdr *msg,
 		     const struct sockaddr_nl *dst, int barrier)
 {
 	uint64_t N = O.count, sent = 0;
@@ -655,8 +626,8 @@ static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
 	struct ring t;
 	double t0;
 
-	((struct nlmsghdr *)tmpl)->nlmsg_pid = proto == NETLINK_USERSOCK ? portid : 0;
-	tx_init(&t, tmpl, msglen, dst);
+	msg->nlmsg_pid = proto == NETLINK_USERSOCK ? portid : 0;
+	tx_init(&t, msg, dst);
 	t0 = now();
 	while (sent < N) {
 		sent += tx_send(fd, &t, N - sent, &seq, barrier ? NLM_F_ACK : 0);
@@ -831,10 +802,11 @@ static void set_opt(const char *arg, const char *val)
 
 int main(int argc, char **argv)
 {
+	const uint16_t dump = NLM_F_REQUEST | NLM_F_DUMP;
 	struct sockaddr_nl dst = { .nl_family = AF_NETLINK };
 	const char *wl = argv[1];
-	size_t len;
-	char *m;
+	struct nlmsghdr *h;
+	char req[64];
 	int i;
 
 	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
@@ -847,26 +819,25 @@ int main(int argc, char **argv)
 	ring_init(&R, O.bufsize);
 
 	if (!strcmp(wl, "linkdump")) {
-		run_dump(wl, NETLINK_ROUTE, RTM_GETLINK, sizeof(struct ifinfomsg), link_entry);
+		h = frame(req, sizeof(req), RTM_GETLINK, dump, sizeof(struct ifinfomsg));
+		run_req(wl, NETLINK_ROUTE, h, link_entry);
 	} else if (!strcmp(wl, "addrdump")) {
-		run_dump(wl, NETLINK_ROUTE, RTM_GETADDR, sizeof(struct ifaddrmsg), addr_entry);
+		h = frame(req, sizeof(req), RTM_GETADDR, dump, sizeof(struct ifaddrmsg));
+		run_req(wl, NETLINK_ROUTE, h, addr_entry);
 	} else if (!strcmp(wl, "dump")) {
-		run_dump(wl, O.proto, NLFAM_MSG_DUMP, 0, fam_dump_entry);
+		h = frame(req, sizeof(req), NLFAM_MSG_DUMP, dump, 0);
+		put_u32(h, NLFAM_A_COUNT, (uint32_t)O.count);
+		put_u32(h, NLFAM_A_SIZE, O.size);
+		O.repeat = 1;
+		run_req(wl, O.proto, h, fam_dump_entry);
 	} else if (!strcmp(wl, "getlink")) {
-		char req[64];
-		struct nlmsghdr *h = frame(req, sizeof(req), RTM_GETLINK, NLM_F_REQUEST,
-					   sizeof(struct ifinfomsg));
-
-		((struct ifinfomsg *)NLMSG_DATA(h))->ifi_index = O.ifindex;
-		reply_check = link_entry;
-		run_pipe(wl, NETLINK_ROUTE, req, NLMSG_ALIGN(h->nlmsg_len));
+		h = frame(req, sizeof(req), RTM_GETLINK, NLM_F_REQUEST, sizeof(struct ifinfomsg));
+		((struct ifinfomsg *)NLMSG_DATA(h))->ifi_index = (int)O.ifindex;
+		run_req(wl, NETLINK_ROUTE, h, link_reply);
 	} else if (!strcmp(wl, "echo")) {
-		reply_check = echo_check;
-		m = data_msg(NLFAM_MSG_ECHO, NLM_F_REQUEST, 1, &len);
-		run_pipe(wl, O.proto, m, len);
+		run_req(wl, O.proto, data_msg(NLFAM_MSG_ECHO, 1), echo_check);
 	} else if (!strcmp(wl, "sink")) {
-		m = data_msg(NLFAM_MSG_SINK, NLM_F_REQUEST, 1, &len);
-		run_send(wl, O.proto, m, len, &KERNEL, 1);
+		run_send(wl, O.proto, data_msg(NLFAM_MSG_SINK, 1), &KERNEL, 1);
 	} else if (!strcmp(wl, "usersock-send") || !strcmp(wl, "usersock-mcast-send")) {
 		if (wl[9] == 'm' && (O.group < 1 || O.group > 32))
 			die("--group must be 1..32 (a sockaddr_nl nl_groups bit)");
@@ -874,8 +845,7 @@ int main(int argc, char **argv)
 			die("--dest PORTID is required");
 		dst.nl_pid = wl[9] == 'm' ? 0 : O.dest;
 		dst.nl_groups = wl[9] == 'm' ? 1u << (O.group - 1) : 0;
-		m = data_msg(USERSOCK_TYPE, 0, 0, &len);
-		run_send(wl, NETLINK_USERSOCK, m, len, &dst, 0);
+		run_send(wl, NETLINK_USERSOCK, data_msg(USERSOCK_TYPE, 0), &dst, 0);
 	} else if (!strcmp(wl, "usersock-recv") || !strcmp(wl, "flood-recv")) {
 		run_recv(wl[0] == 'f');
 	} else {
