@@ -34,8 +34,9 @@
 
 /* The options: --NAME VALUE sets the field NAME (see OPTS) */
 static struct {
-	uint64_t count, rcvbuf, sndbuf;
-	unsigned repeat, window, size, group, batch, ack, ifindex, proto, dest, vlen;
+	uint64_t count, repeat, window, size, group, batch, ack, ifindex, proto, dest, rcvbuf;
+	uint64_t sndbuf;
+	unsigned vlen;
 	double timeout;
 	size_t bufsize;
 } O = {
@@ -341,7 +342,7 @@ static void tx_init(struct ring *t, const struct nlmsghdr *tmpl, const struct so
 	unsigned i;
 
 	if ((size_t)O.batch * msglen > O.bufsize)
-		O.batch = O.bufsize / msglen ? (unsigned)(O.bufsize / msglen) : 1;
+		O.batch = O.bufsize / msglen ? O.bufsize / msglen : 1;
 	ring_init(t, (size_t)O.batch * msglen);
 	t->msglen = msglen;
 	t->dst = *dst;
@@ -404,7 +405,7 @@ static struct nlmsghdr *data_msg(uint16_t type, int fam)
 	char *d;
 
 	if (O.size > NLFAM_DATA_MAX)
-		die("--size %u exceeds NLFAM_DATA_MAX %d", O.size, NLFAM_DATA_MAX);
+		die("--size %" PRIu64 " exceeds NLFAM_DATA_MAX %d", O.size, NLFAM_DATA_MAX);
 	d = fam ? put_attr(h, NLFAM_A_DATA, NULL, O.size) : NLMSG_DATA(h);
 	for (i = 0; i < O.size; i++)
 		d[i] = (char)pat(i);
@@ -589,8 +590,7 @@ static void run_req(const char *name, int proto, struct nlmsghdr *req, entry_fn 
 		       "size_mismatch", S.size_mismatch, NULL);
 	} else {
 		report(name, ok, now() - t0, "requests", sent, "bad_replies", bad, "lost", lost,
-		       "unmatched", unmatched, "acks", S.acks, "window", W, "ack", (uint64_t)O.ack,
-		       NULL);
+		       "unmatched", unmatched, "acks", S.acks, "window", W, "ack", O.ack, NULL);
 	}
 }
 
@@ -637,7 +637,7 @@ static void run_send(const char *name, int proto, struct nlmsghdr *msg,
 	while (barrier && !acked && !S.timeouts)
 		acked = drain_acks(fd, MSG_WAITFORONE, seq - 1);
 	report(name, barrier ? N - (S.errors < N ? S.errors : N) : N, now() - t0,
-	       "size", (uint64_t)O.size, "group", (uint64_t)O.group, "refused", S.refused,
+	       "size", O.size, "group", O.group, "refused", S.refused,
 	       "final_ack", (uint64_t)acked, NULL);
 }
 
@@ -745,7 +745,7 @@ static void run_recv(int flood)
 	       "portid", (uint64_t)portid, "requested", N,
 	       "lost", S.gap_msgs + (S.expect < first + N ? first + N - S.expect : 0),
 	       "gaps", S.gaps, "out_of_order", S.out_of_order,
-	       "size_mismatch", S.size_mismatch, "group", (uint64_t)O.group, NULL);
+	       "size_mismatch", S.size_mismatch, "group", O.group, NULL);
 	if (flood && !atomic_load(&FL.done))
 		_exit(0);	/* the request's thread is stuck in recv */
 }
@@ -766,22 +766,20 @@ static __attribute__((noreturn)) void usage(int status)
 	exit(status);
 }
 
-#define OPT(f) { #f, &O.f, sizeof(O.f) }
+#define OPT(f) { #f, &O.f }
 
 static const struct opt {
 	const char *name;
-	void *field;
-	size_t size;
+	uint64_t *field;	/* NULL: O.timeout, a double */
 } OPTS[] = {
 	OPT(count), OPT(repeat), OPT(ifindex), OPT(window), OPT(size), OPT(dest),
-	OPT(group), OPT(timeout), OPT(proto), OPT(batch), OPT(rcvbuf), OPT(ack),
+	OPT(group), { "timeout", NULL }, OPT(proto), OPT(batch), OPT(rcvbuf), OPT(ack),
 };
 
 /* --NAME VALUE: a whole number (but --timeout's) in the field of OPTS. */
 static void set_opt(const char *arg, const char *val)
 {
 	const struct opt *o = OPTS;
-	unsigned long long v;
 	char *end;
 
 	while (o < OPTS + ARRAY_SIZE(OPTS) && (strncmp(arg, "--", 2) || strcmp(arg + 2, o->name)))
@@ -789,14 +787,11 @@ static void set_opt(const char *arg, const char *val)
 	if (o == OPTS + ARRAY_SIZE(OPTS) || !val)
 		die("%s: no such option, or no value (see --help)", arg);
 	errno = 0;
-	v = strtoull(val, &end, 0);
-	if (o->field == &O.timeout)
-		O.timeout = strtod(val, &end);
-	else if (o->size == sizeof(uint64_t))
-		*(uint64_t *)o->field = v;
+	if (o->field)
+		*o->field = strtoull(val, &end, 0);
 	else
-		*(unsigned *)o->field = (unsigned)v;
-	if (errno || end == val || *end || val[0] == '-' || (o->size < sizeof(v) && v >> 32))
+		O.timeout = strtod(val, &end);
+	if (errno || end == val || *end || val[0] == '-')
 		die("bad %s: %s", arg, val);
 }
 
