@@ -655,14 +655,13 @@ static struct {
 
 /* The request's socket gets the module's FLOOD reply (how many went), then
  * the request's ack (or error). */
-static void *flood_request(void *arg)
+static void *flood_request(void *req)
 {
-	struct nlmsghdr *h = (struct nlmsghdr *)FL.req;
 	char buf[4096];
 	ssize_t n;
 
-	(void)arg;
-	n = sendto(FL.fd, FL.req, h->nlmsg_len, 0, (const struct sockaddr *)&KERNEL, sizeof(KERNEL));
+	n = sendto(FL.fd, req, ((struct nlmsghdr *)req)->nlmsg_len, 0,
+		   (const struct sockaddr *)&KERNEL, sizeof(KERNEL));
 	while (n >= 0) {
 		n = recv(FL.fd, buf, sizeof(buf), 0);
 		if (n < 0 && errno == EINTR)
@@ -680,9 +679,9 @@ static void *flood_request(void *arg)
 static void run_recv(int flood)
 {
 	uint64_t N = O.count, got = 0;
-	uint32_t portid, first = flood ? 0 : 1;
-	double t0 = 0, t_last = now();
-	int done = 0, started = flood, fd;
+	uint32_t portid, first = !flood;
+	double t0 = 0, t_last = now();	/* t0: the first message's, or the request's */
+	int done = 0, fd;
 	pthread_t th;
 
 	if (flood && !O.group)
@@ -699,7 +698,7 @@ static void run_recv(int flood)
 		put_u32(h, NLFAM_A_GROUP, O.group);
 		FL.fd = nl_open(O.proto, 0, NULL, 0);
 		t0 = now();
-		if (pthread_create(&th, NULL, flood_request, NULL))
+		if (pthread_create(&th, NULL, flood_request, h))
 			die("pthread_create failed");
 	} else {
 		fprintf(stderr, "READY %u\n", portid);
@@ -717,10 +716,8 @@ static void run_recv(int flood)
 			break;
 		}
 		t_last = now();
-		if (!started) {
-			started = 1;
+		if (!t0)
 			t0 = t_last;
-		}
 		FOR_EACH_MSG(h, n, {
 			if (flood) {
 				got += (uint64_t)fam_entry(h, NLFAM_MSG_FLOOD);
@@ -741,7 +738,7 @@ static void run_recv(int flood)
 		pthread_join(th, NULL);
 		answer(FL.err);	/* the request's error, or its ack */
 	}
-	report(flood ? "flood-recv" : "usersock-recv", got, started ? t_last - t0 : 0.0,
+	report(flood ? "flood-recv" : "usersock-recv", got, t0 ? t_last - t0 : 0.0,
 	       "portid", (uint64_t)portid, "requested", N,
 	       "lost", S.gap_msgs + (S.expect < first + N ? first + N - S.expect : 0),
 	       "gaps", S.gaps, "out_of_order", S.out_of_order,
