@@ -220,24 +220,17 @@ static int rx_recv(int fd, int flags)
 	return n < 0 && errno != ENOBUFS ? 0 : n;
 }
 
-static long rx_len(int i)
-{
-	if (R.m[i].msg_hdr.msg_flags & MSG_TRUNC) {
-		S.truncated++;
-		return (long)O.bufsize;
-	}
-	return (long)R.m[i].msg_len;
-}
-
 /*
  * Runs the body for every message `h' of the n datagrams of the last
  * receive: the NLMSG_OK walk with a signed remaining length; a bad length
- * stops the datagram's walk and counts.
+ * stops the datagram's walk and counts.  A truncated datagram counts too,
+ * its first O.bufsize bytes walked (msg_len, as MSG_TRUNC is not asked for).
  */
 #define FOR_EACH_MSG(h, n, ...)                                                    \
 	for (int i_ = 0; i_ < (n); i_++) {                                         \
 		const char *p_ = R.buf + (size_t)i_ * O.bufsize;                   \
-		long rem_ = rx_len(i_);                                            \
+		long rem_ = (long)R.m[i_].msg_len;                                 \
+		S.truncated += !!(R.m[i_].msg_hdr.msg_flags & MSG_TRUNC);          \
 		while (rem_ >= (long)NLMSG_HDRLEN) {                               \
 			const struct nlmsghdr *h = (const void *)p_;               \
 			if (h->nlmsg_len < NLMSG_HDRLEN || (long)h->nlmsg_len > rem_) { \
