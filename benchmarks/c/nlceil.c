@@ -11,7 +11,6 @@
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,8 +46,7 @@ static struct {
 
 /* Counters; each workload prints those it uses. */
 static struct {
-	uint64_t datagrams_rx, datagrams_tx, syscalls_rx, syscalls_tx;
-	uint64_t errors, acks, malformed, truncated, unexpected, missing;
+	uint64_t datagrams, syscalls, errors, acks, malformed, truncated, unexpected, missing;
 	uint64_t enobufs, timeouts, refused, intr, sum;
 	uint64_t gaps, gap_msgs, out_of_order, size_mismatch;	/* index_seen()'s */
 	uint32_t expect;	/* index_seen(): the next seq or NLFAM_A_INDEX */
@@ -112,13 +110,11 @@ static void index_seen(uint32_t idx)
  */
 static void report(const char *workload, uint64_t count, double seconds, ...)
 {
-	struct rusage ru;
-	const char *k[] = { "errors", "malformed", "truncated", "unexpected", "missing",
-			    "enobufs", "timeouts", "checksum", "batch", "datagrams", "syscalls",
-			    "maxrss_kib" };
+	const char *k[] = { "errors", "malformed", "truncated", "unexpected", "missing", "enobufs",
+			    "timeouts", "checksum", "batch", "datagrams", "syscalls", "maxrss_kib" };
 	uint64_t v[] = { S.errors, S.malformed, S.truncated, S.unexpected, S.missing, S.enobufs,
-			 S.timeouts, S.sum, O.batch, S.datagrams_rx + S.datagrams_tx,
-			 S.syscalls_rx + S.syscalls_tx, 0 };
+			 S.timeouts, S.sum, O.batch, S.datagrams, S.syscalls, 0 };
+	struct rusage ru;
 	const char *key;
 	unsigned i;
 	va_list ap;
@@ -212,11 +208,11 @@ static int rx_recv(int fd, int flags)
 
 	while ((n = recvmmsg(fd, R.m, O.vlen, flags, NULL)) < 0 && errno == EINTR)
 		;
-	S.syscalls_rx++;
+	S.syscalls++;
 	if (n < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EWOULDBLOCK)
 		die("recvmmsg: %s", strerror(errno));
 	S.enobufs += n < 0 && errno == ENOBUFS;
-	S.datagrams_rx += n > 0 ? (uint64_t)n : 0;
+	S.datagrams += n > 0 ? (uint64_t)n : 0;
 	return n < 0 && errno != ENOBUFS ? 0 : n;
 }
 
@@ -369,7 +365,7 @@ static unsigned tx_send(int fd, struct ring *t, uint64_t want, uint32_t *seq, ui
 	while (off < ndg) {
 		int n = sendmmsg(fd, t->m + off, ndg - off, 0);
 
-		S.syscalls_tx++;
+		S.syscalls++;
 		if (n < 0 && errno == ECONNREFUSED && t->dst.nl_groups) {
 			S.refused++;
 			n = 1;
@@ -378,7 +374,7 @@ static unsigned tx_send(int fd, struct ring *t, uint64_t want, uint32_t *seq, ui
 		} else if (n < 0) {
 			die("sendmmsg: %s", strerror(errno));
 		}
-		S.datagrams_tx += (uint64_t)n;
+		S.datagrams += (uint64_t)n;
 		off += (unsigned)n;
 	}
 	return k;
@@ -507,9 +503,8 @@ static void run_req(const char *name, int proto, struct nlmsghdr *req, entry_fn 
 	struct ring t;
 	double t0;
 
-	if (dump)
-		O.ack = 0;
-	req->nlmsg_flags |= O.ack ? NLM_F_ACK : 0;
+	if (O.ack && !dump)	/* a dump is done at its NLMSG_DONE */
+		req->nlmsg_flags |= NLM_F_ACK;
 	while (ring < 2 * W)
 		ring <<= 1;
 	mask = ring - 1;
