@@ -6,6 +6,7 @@
  * work on it.  Each run prints one JSON object on stdout; see usage().
  */
 #define _GNU_SOURCE
+#include <err.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -53,18 +54,6 @@ static struct {
 	int first_error;
 } S;
 
-static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("nlceil: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
-
 static double now(void)
 {
 	struct timespec ts;
@@ -78,7 +67,7 @@ static void *xmalloc(size_t n)
 	void *p = NULL;
 
 	if (posix_memalign(&p, 4096, n ? n : 1))
-		die("out of memory (%zu bytes)", n);
+		errx(1, "out of memory (%zu bytes)", n);
 	return memset(p, 0, n);
 }
 
@@ -158,18 +147,18 @@ static int nl_open(int proto, unsigned group, uint32_t *portid, double timeout)
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
 	if (fd < 0)
-		die("socket(AF_NETLINK, SOCK_RAW, %d): %s", proto, strerror(errno));
+		err(1, "socket(AF_NETLINK, SOCK_RAW, %d)", proto);
 	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, O.rcvbuf);
 	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, O.sndbuf);
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("bind(netlink proto %d): %s", proto, strerror(errno));
+		err(1, "bind(netlink proto %d)", proto);
 	if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
-		die("getsockname: %s", strerror(errno));
+		err(1, "getsockname");
 	if (group && setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0)
-		die("NETLINK_ADD_MEMBERSHIP %u: %s", group, strerror(errno));
+		err(1, "NETLINK_ADD_MEMBERSHIP %u", group);
 	if (timeout > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-		die("SO_RCVTIMEO: %s", strerror(errno));
+		err(1, "SO_RCVTIMEO");
 	if (portid)
 		*portid = sa.nl_pid;
 	return fd;
@@ -210,7 +199,7 @@ static int rx_recv(int fd, int flags)
 		;
 	S.syscalls++;
 	if (n < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EWOULDBLOCK)
-		die("recvmmsg: %s", strerror(errno));
+		err(1, "recvmmsg");
 	S.enobufs += n < 0 && errno == ENOBUFS;
 	S.datagrams += n > 0 ? (uint64_t)n : 0;
 	return n < 0 && errno != ENOBUFS ? 0 : n;
@@ -372,7 +361,7 @@ static unsigned tx_send(int fd, struct ring *t, uint64_t want, uint32_t *seq, ui
 		} else if (n < 0 && errno == EINTR) {
 			continue;
 		} else if (n < 0) {
-			die("sendmmsg: %s", strerror(errno));
+			err(1, "sendmmsg");
 		}
 		S.datagrams += (uint64_t)n;
 		off += (unsigned)n;
@@ -394,7 +383,7 @@ static struct nlmsghdr *data_msg(uint16_t type, int fam)
 	char *d;
 
 	if (O.size > NLFAM_DATA_MAX)
-		die("--size %" PRIu64 " exceeds NLFAM_DATA_MAX %d", O.size, NLFAM_DATA_MAX);
+		errx(1, "--size %" PRIu64 " exceeds NLFAM_DATA_MAX %d", O.size, NLFAM_DATA_MAX);
 	d = fam ? put_attr(h, NLFAM_A_DATA, NULL, O.size) : NLMSG_DATA(h);
 	for (i = 0; i < O.size; i++)
 		d[i] = (char)pat(i);
@@ -687,7 +676,7 @@ static void run_recv(int flood)
 		FL.fd = nl_open(O.proto, 0, NULL, 0);
 		t0 = now();
 		if (pthread_create(&th, NULL, flood_request, h))
-			die("pthread_create failed");
+			errx(1, "pthread_create failed");
 	} else {
 		fprintf(stderr, "READY %u\n", portid);
 		fflush(stderr);
@@ -770,14 +759,14 @@ static void set_opt(const char *arg, const char *val)
 	while (o < OPTS + ARRAY_SIZE(OPTS) && (strncmp(arg, "--", 2) || strcmp(arg + 2, o->name)))
 		o++;
 	if (o == OPTS + ARRAY_SIZE(OPTS) || !val)
-		die("%s: no such option, or no value (see --help)", arg);
+		errx(1, "%s: no such option, or no value (see --help)", arg);
 	errno = 0;
 	if (o->field)
 		*o->field = strtoull(val, &end, 0);
 	else
 		O.timeout = strtod(val, &end);
 	if (errno || end == val || *end || val[0] == '-')
-		die("bad %s: %s", arg, val);
+		errx(1, "bad %s: %s", arg, val);
 }
 
 int main(int argc, char **argv)
@@ -795,7 +784,7 @@ int main(int argc, char **argv)
 		set_opt(argv[i], i + 1 < argc ? argv[i + 1] : NULL);
 	if (!O.batch || !O.repeat || !O.window || O.window > (1u << 24) || O.size > 65000 ||
 	    O.count >> 32)
-		die("--batch, --repeat, --window (<= 2^24) > 0; --size <= 65000; --count < 2^32");
+		errx(1, "--batch, --repeat, --window (<= 2^24) > 0; --size <= 65000; --count < 2^32");
 	ring_init(&R, O.bufsize);
 
 	if (!strcmp(wl, "linkdump")) {
@@ -820,16 +809,16 @@ int main(int argc, char **argv)
 		run_send(wl, O.proto, data_msg(NLFAM_MSG_SINK, 1), &KERNEL, 1);
 	} else if (!strcmp(wl, "usersock-send") || !strcmp(wl, "usersock-mcast-send")) {
 		if (wl[9] == 'm' && (O.group < 1 || O.group > 32))
-			die("--group must be 1..32 (a sockaddr_nl nl_groups bit)");
+			errx(1, "--group must be 1..32 (a sockaddr_nl nl_groups bit)");
 		if (wl[9] != 'm' && !O.dest)
-			die("--dest PORTID is required");
+			errx(1, "--dest PORTID is required");
 		dst.nl_pid = wl[9] == 'm' ? 0 : O.dest;
 		dst.nl_groups = wl[9] == 'm' ? 1u << (O.group - 1) : 0;
 		run_send(wl, NETLINK_USERSOCK, data_msg(USERSOCK_TYPE, 0), &dst, 0);
 	} else if (!strcmp(wl, "usersock-recv") || !strcmp(wl, "flood-recv")) {
 		run_recv(wl[0] == 'f');
 	} else {
-		die("unknown workload: %s (see --help)", wl);
+		errx(1, "unknown workload: %s (see --help)", wl);
 	}
 	return 0;
 }
