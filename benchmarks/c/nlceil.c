@@ -82,13 +82,12 @@ static void answer(int err)
 
 static void index_seen(uint32_t idx)
 {
-	if (idx > S.expect) {
-		S.gaps++;
-		S.gap_msgs += idx - S.expect;
-	} else if (idx < S.expect) {
+	if (idx < S.expect) {
 		S.out_of_order++;
 		return;
 	}
+	S.gaps += idx > S.expect;
+	S.gap_msgs += idx - S.expect;
 	S.expect = idx + 1;
 }
 
@@ -121,7 +120,6 @@ static void report(const char *workload, uint64_t count, double seconds, ...)
 	if (S.first_error)	/* strerror() texts hold no quote or backslash */
 		printf(", \"first_error\": \"%s\"", strerror(S.first_error));
 	puts("}");
-	fflush(stdout);
 }
 
 /* Sockets */
@@ -504,8 +502,7 @@ static void run_req(const char *name, int proto, struct nlmsghdr *req, entry_fn 
 		/* Refill when a datagram's worth of the window is free (or the
 		 * rest of the run fits), so that the peer gets full datagrams. */
 		uint64_t need = N - sent < O.batch ? N - sent : O.batch, can = W - inflight;
-		unsigned k;
-		uint32_t s;
+		uint32_t k, s;
 		int n;
 
 		if (sent < N && can >= (need < W ? need : W)) {
@@ -538,6 +535,7 @@ static void run_req(const char *name, int proto, struct nlmsghdr *req, entry_fn 
 
 			if (!h->nlmsg_seq || ring_seq[slot] != h->nlmsg_seq) {
 				unmatched++;
+				S.unexpected += dump;	/* a dump's answers all have its seq */
 				fin = 0;
 			} else if (h->nlmsg_type == NLMSG_ERROR ||
 				   (dump && h->nlmsg_type == NLMSG_DONE)) {
@@ -559,16 +557,14 @@ static void run_req(const char *name, int proto, struct nlmsghdr *req, entry_fn 
 			}
 		});
 	}
-	if (dump) {
-		S.unexpected += unmatched;	/* a dump's answers all have its seq */
+	if (dump)
 		report(name, ok, now() - t0, "repeat", N, "per_dump", first, "dump_intr", S.intr,
 		       "out_of_order", check != fam_dump_entry ? 0 :
 		       S.out_of_order + S.gaps + (S.expect != O.count),
 		       "size_mismatch", S.size_mismatch, NULL);
-	} else {
+	else
 		report(name, ok, now() - t0, "requests", sent, "bad_replies", bad, "lost", lost,
 		       "unmatched", unmatched, "acks", S.acks, "window", W, "ack", O.ack, NULL);
-	}
 }
 
 /* Senders: usersock-send, usersock-mcast-send, sink (the last one acked) */
@@ -678,17 +674,15 @@ static void run_recv(int flood)
 		if (pthread_create(&th, NULL, flood_request, h))
 			errx(1, "pthread_create failed");
 	} else {
-		fprintf(stderr, "READY %u\n", portid);
-		fflush(stderr);
+		fprintf(stderr, "READY %u\n", portid);	/* stderr is unbuffered */
 	}
 	while (!done && got < N) {
 		int n = rx_recv(fd, MSG_WAITFORONE);
 
-		if (n < 0)
-			continue;
+		if (n < 0 || (!n && flood && !(atomic_load(&FL.done) && FL.err) &&
+			      now() - t_last < O.timeout))
+			continue;	/* after ENOBUFS (counted), or while the flood may come */
 		if (!n) {
-			if (flood && !(atomic_load(&FL.done) && FL.err) && now() - t_last < O.timeout)
-				continue;
 			S.timeouts++;
 			break;
 		}
@@ -720,8 +714,6 @@ static void run_recv(int flood)
 	       "lost", S.gap_msgs + (S.expect < first + N ? first + N - S.expect : 0),
 	       "gaps", S.gaps, "out_of_order", S.out_of_order,
 	       "size_mismatch", S.size_mismatch, "group", O.group, NULL);
-	if (flood && !atomic_load(&FL.done))
-		_exit(0);	/* the request's thread is stuck in recv */
 }
 
 static __attribute__((noreturn)) void usage(int status)
