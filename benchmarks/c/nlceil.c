@@ -569,12 +569,12 @@ static void run_req(const char *name, int proto, struct nlmsghdr *req, entry_fn 
 
 /* Senders: usersock-send, usersock-mcast-send, sink (the last one acked) */
 
-/* Reads answers (errors and acks); 1 once `ackseq' was acked. */
-static int drain_acks(int fd, int flags, uint32_t ackseq)
+/* Reads answers: those there are, or until ackseq's (if not 0) or a timeout; 1: it came. */
+static int drain_acks(int fd, uint32_t ackseq)
 {
 	int got = 0, n;
 
-	while ((n = rx_recv(fd, flags)) != 0) {
+	while (!got && (n = rx_recv(fd, ackseq ? MSG_WAITFORONE : MSG_DONTWAIT)) != 0) {
 		FOR_EACH_MSG(h, n, {
 			if (h->nlmsg_type == NLMSG_ERROR) {
 				answer(nl_errcode(h));
@@ -583,10 +583,8 @@ static int drain_acks(int fd, int flags, uint32_t ackseq)
 				S.unexpected++;
 			}
 		});
-		if (got || (n > 0 && !(flags & MSG_DONTWAIT)))
-			return got;
 	}
-	S.timeouts += !(flags & MSG_DONTWAIT);
+	S.timeouts += !got && ackseq;
 	return got;
 }
 
@@ -595,7 +593,7 @@ static void run_send(const char *name, int proto, struct nlmsghdr *msg,
 {
 	uint64_t N = O.count, sent = 0;
 	uint32_t seq = 1, portid;
-	int acked = 0, fd = nl_open(proto, 0, &portid, O.timeout);
+	int acked, fd = nl_open(proto, 0, &portid, O.timeout);
 	struct ring t;
 	double t0;
 
@@ -605,10 +603,9 @@ static void run_send(const char *name, int proto, struct nlmsghdr *msg,
 	while (sent < N) {
 		sent += tx_send(fd, &t, N - sent, &seq, barrier ? NLM_F_ACK : 0);
 		if (barrier && sent < N)
-			(void)drain_acks(fd, MSG_DONTWAIT, 0);
+			(void)drain_acks(fd, 0);
 	}
-	while (barrier && !acked && !S.timeouts)
-		acked = drain_acks(fd, MSG_WAITFORONE, seq - 1);
+	acked = barrier && drain_acks(fd, seq - 1);
 	report(name, barrier ? N - (S.errors < N ? S.errors : N) : N, now() - t0,
 	       "size", O.size, "group", O.group, "refused", S.refused,
 	       "final_ack", (uint64_t)acked, NULL);
