@@ -21,10 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/if_addr.h>
-#include <linux/if_link.h>
 #include <linux/netlink.h>
-#include <linux/rtnetlink.h>
+#include <linux/rtnetlink.h>	/* and with it if_link.h, if_addr.h */
 
 #include "nlfast_family.h"
 
@@ -32,13 +30,12 @@
 #define END_TYPE (USERSOCK_TYPE + 1)	/* ends a usersock receive */
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
-/* The options: --NAME VALUE sets the field NAME (see OPTS) */
+/* The options: --NAME VALUE sets the field NAME (see OPTS); the rest are fixed. */
 static struct {
 	uint64_t count, repeat, window, size, group, batch, ack, ifindex, proto, dest, rcvbuf;
 	uint64_t sndbuf;
-	unsigned vlen;
 	double timeout;
-	size_t bufsize;
+	size_t vlen, bufsize;
 } O = {
 	.count = 1000000, .repeat = 1, .window = 64, .size = 16, .batch = 64, .vlen = 64,
 	.ifindex = 1, .proto = NLFAM_PROTO_DEFAULT, .timeout = 5.0, .bufsize = 32768,
@@ -98,8 +95,9 @@ static void index_seen(uint32_t idx)
  */
 static void report(const char *workload, uint64_t count, double seconds, ...)
 {
-	const char *k[] = { "errors", "malformed", "truncated", "unexpected", "missing", "enobufs",
-			    "timeouts", "checksum", "batch", "datagrams", "syscalls", "maxrss_kib" };
+	const char *k[] = { "errors", "malformed", "truncated", "unexpected", "missing",
+			    "enobufs", "timeouts", "checksum", "batch", "datagrams", "syscalls",
+			    "maxrss_kib" };
 	uint64_t v[] = { S.errors, S.malformed, S.truncated, S.unexpected, S.missing, S.enobufs,
 			 S.timeouts, S.sum, O.batch, S.datagrams, S.syscalls, 0 };
 	struct rusage ru;
@@ -332,10 +330,9 @@ static void tx_init(struct ring *t, const struct nlmsghdr *tmpl, const struct so
 
 /*
  * Sends up to `want' messages (at most O.vlen datagrams), seqs *seq, *seq+1,
- * ..., the last wanted one (if among them) with `last_flags'; returns how
- * many.  A usersock multicast also unicasts to port id 0, which no socket
- * owns: ECONNREFUSED comes *after* the broadcast went out, so that datagram
- * counts as sent.
+ * ..., the last wanted one with `last_flags' if among them; returns how many.
+ * A usersock multicast also unicasts to port id 0, which no socket owns:
+ * ECONNREFUSED comes *after* the broadcast went out, so that datagram counts.
  */
 static unsigned tx_send(int fd, struct ring *t, uint64_t want, uint32_t *seq, uint16_t last_flags)
 {
@@ -369,20 +366,14 @@ static unsigned tx_send(int fd, struct ring *t, uint64_t want, uint32_t *seq, ui
 
 static unsigned char pat(size_t i) { return (unsigned char)(i * 131u + 7u); }
 
-/*
- * A message of O.size pattern bytes: a family request's NLFAM_A_DATA (`fam'),
- * or bare (as its family header) on NETLINK_USERSOCK.
- */
+/* O.size pattern bytes: a family request's NLFAM_A_DATA (fam), or bare (usersock). */
 static struct nlmsghdr *data_msg(uint16_t type, int fam)
 {
 	size_t len = NLMSG_SPACE(NLA_HDRLEN + O.size), i;
 	struct nlmsghdr *h = frame(xmalloc(len), len, type, fam ? NLM_F_REQUEST : 0,
 				   fam ? 0 : O.size);
-	char *d;
+	char *d = fam ? put_attr(h, NLFAM_A_DATA, NULL, O.size) : NLMSG_DATA(h);
 
-	if (O.size > NLFAM_DATA_MAX)
-		errx(1, "--size %" PRIu64 " exceeds NLFAM_DATA_MAX %d", O.size, NLFAM_DATA_MAX);
-	d = fam ? put_attr(h, NLFAM_A_DATA, NULL, O.size) : NLMSG_DATA(h);
 	for (i = 0; i < O.size; i++)
 		d[i] = (char)pat(i);
 	return h;
@@ -474,12 +465,10 @@ static int echo_check(const struct nlmsghdr *h)
 }
 
 /*
- * Requests and their answers: O.window in flight (getlink, echo) or one at a
- * time (the dumps: linkdump and addrdump --repeat times, the family's dump
- * once), each slot of a ring remembering its seq.  A request is done at its
- * reply (with --ack: at its ack), a dump at its NLMSG_DONE.  --window 1 is
- * one request per syscall pair: sendmmsg of one message, recvmmsg of its
- * answers.
+ * Requests: O.window in flight (getlink, echo), or one at a time (the dumps:
+ * linkdump, addrdump --repeat times; the family's dump), a ring's slots holding
+ * their seqs.  A request is done at its reply (--ack: its ack), a dump at its
+ * NLMSG_DONE.  --window 1: one request per syscall pair (sendmmsg, recvmmsg).
  */
 static void run_req(const char *name, int proto, struct nlmsghdr *req, entry_fn check)
 {
@@ -656,7 +645,8 @@ static void run_recv(int flood)
 
 	if (flood && !O.group)
 		O.group = NLFAM_GRP_FLOOD;
-	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, O.group, &portid, flood ? 0.05 : O.timeout);
+	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, O.group, &portid,
+		     flood ? 0.05 : O.timeout);	/* flood-recv: 50 ms, to watch the request */
 	S.expect = first;
 	if (flood) {
 		struct nlmsghdr *h = frame(FL.req, sizeof(FL.req), NLFAM_MSG_FLOOD,
@@ -717,10 +707,8 @@ static __attribute__((noreturn)) void usage(int status)
 {
 	fputs("usage: nlceil WORKLOAD [--OPTION VALUE]...; prints one JSON object\n"
 	      "  linkdump|addrdump --repeat R   rtnetlink dumps (IFLA_IFNAME; IFA_ADDRESS+LOCAL)\n"
-	      "  getlink|echo --count N --window W [--ack 1]   pipelined requests: RTM_GETLINK\n"
-	      "      of --ifindex I, NLFAM_MSG_ECHO of --size S (--ack 1: done at each ack)\n"
-	      "  sink|dump|flood-recv --count N --size S [--group G]   NLFAM_MSG_SINK (the\n"
-	      "      last acked), _DUMP, _FLOOD (received, losses counted)\n"
+	      "  getlink|echo --count N --window W [--ack 1] [--ifindex I|--size S]\n"
+	      "  sink|dump|flood-recv --count N --size S [--group G]: NLFAM_MSG_SINK/DUMP/FLOOD\n"
 	      "  usersock-send|usersock-mcast-send --count N --size S --dest PORTID|--group G\n"
 	      "  usersock-recv --count N [--group G]   prints READY <portid> on stderr\n"
 	      "options: --proto P (the family's, 30)  --batch B (messages per datagram, 64)\n"
@@ -771,9 +759,10 @@ int main(int argc, char **argv)
 		usage(argc < 2 ? 2 : 0);
 	for (i = 2; i < argc; i += 2)
 		set_opt(argv[i], i + 1 < argc ? argv[i + 1] : NULL);
-	if (!O.batch || !O.repeat || !O.window || O.window > (1u << 24) || O.size > 65000 ||
-	    O.count >> 32)
-		errx(1, "--batch, --repeat, --window (<= 2^24) > 0; --size <= 65000; --count < 2^32");
+	if (!O.batch || !O.repeat || !O.window || O.window > (1u << 24) ||
+	    O.size > NLFAM_DATA_MAX || O.count >> 32)
+		errx(1, "--batch, --repeat, --window (<= 2^24) > 0; --size <= %d; --count < 2^32",
+		     NLFAM_DATA_MAX);
 	ring_init(&R, O.bufsize);
 
 	if (!strcmp(wl, "linkdump")) {
@@ -797,12 +786,10 @@ int main(int argc, char **argv)
 	} else if (!strcmp(wl, "sink")) {
 		run_send(wl, O.proto, data_msg(NLFAM_MSG_SINK, 1), &KERNEL, 1);
 	} else if (!strcmp(wl, "usersock-send") || !strcmp(wl, "usersock-mcast-send")) {
-		if (wl[9] == 'm' && (O.group < 1 || O.group > 32))
-			errx(1, "--group must be 1..32 (a sockaddr_nl nl_groups bit)");
-		if (wl[9] != 'm' && !O.dest)
-			errx(1, "--dest PORTID is required");
 		dst.nl_pid = wl[9] == 'm' ? 0 : O.dest;
-		dst.nl_groups = wl[9] == 'm' ? 1u << (O.group - 1) : 0;
+		dst.nl_groups = wl[9] == 'm' && O.group && O.group <= 32 ? 1u << (O.group - 1) : 0;
+		if (!dst.nl_pid && !dst.nl_groups)
+			errx(1, "%s: --dest PORTID or --group 1..32 (nl_groups bit) needed", wl);
 		run_send(wl, NETLINK_USERSOCK, data_msg(USERSOCK_TYPE, 0), &dst, 0);
 	} else if (!strcmp(wl, "usersock-recv") || !strcmp(wl, "flood-recv")) {
 		run_recv(wl[0] == 'f');
