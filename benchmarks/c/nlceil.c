@@ -102,7 +102,7 @@ static void report(const char *workload, uint64_t count, double seconds, ...)
 			 S.timeouts, S.sum, O.batch, S.datagrams, S.syscalls, 0 };
 	struct rusage ru;
 	const char *key;
-	unsigned i;
+	unsigned int i;
 	va_list ap;
 
 	printf("{\"workload\": \"%s\", \"count\": %" PRIu64 ", \"seconds\": %.6f, \"rate\": %.1f",
@@ -134,7 +134,7 @@ static void set_buf(int fd, int force_opt, int opt, uint64_t bytes)
  * A bound netlink socket (port id in *portid), a member of `group' if not 0,
  * its receives timing out after `timeout' seconds if > 0.
  */
-static int nl_open(int proto, unsigned group, uint32_t *portid, double timeout)
+static int nl_open(int proto, unsigned int group, uint32_t *portid, double timeout)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	struct timeval tv = { (time_t)timeout, (suseconds_t)((timeout - (long)timeout) * 1e6) + 1 };
@@ -173,7 +173,7 @@ static struct ring R;	/* every workload's receive ring: O.vlen x O.bufsize */
 
 static void ring_init(struct ring *r, size_t each)
 {
-	unsigned i;
+	unsigned int i;
 
 	r->buf = xmalloc((size_t)O.vlen * each);
 	r->m = xmalloc(sizeof(*r->m) * O.vlen);
@@ -313,7 +313,7 @@ static const struct sockaddr_nl KERNEL = { .nl_family = AF_NETLINK };
 static void tx_init(struct ring *t, const struct nlmsghdr *tmpl, const struct sockaddr_nl *dst)
 {
 	size_t msglen = NLMSG_ALIGN(tmpl->nlmsg_len);
-	unsigned i;
+	unsigned int i;
 
 	if ((size_t)O.batch * msglen > O.bufsize)
 		O.batch = O.bufsize / msglen ? O.bufsize / msglen : 1;
@@ -334,10 +334,10 @@ static void tx_init(struct ring *t, const struct nlmsghdr *tmpl, const struct so
  * A usersock multicast also unicasts to port id 0, which no socket owns:
  * ECONNREFUSED comes *after* the broadcast went out, so that datagram counts.
  */
-static unsigned tx_send(int fd, struct ring *t, uint64_t want, uint32_t *seq, uint16_t last_flags)
+static uint32_t tx_send(int fd, struct ring *t, uint64_t want, uint32_t *seq, uint16_t last_flags)
 {
 	uint64_t cap = (uint64_t)O.vlen * O.batch;
-	unsigned k = (unsigned)(want < cap ? want : cap), ndg, off = 0, j;
+	uint32_t k = (uint32_t)(want < cap ? want : cap), ndg, off = 0, j;
 
 	for (j = 0; j < k; j++)
 		((struct nlmsghdr *)(t->buf + j * t->msglen))->nlmsg_seq = (*seq)++;
@@ -359,7 +359,7 @@ static unsigned tx_send(int fd, struct ring *t, uint64_t want, uint32_t *seq, ui
 			err(1, "sendmmsg");
 		}
 		S.datagrams += (uint64_t)n;
-		off += (unsigned)n;
+		off += (unsigned int)n;
 	}
 	return k;
 }
