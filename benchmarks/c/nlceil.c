@@ -33,9 +33,8 @@
 /* The options: --NAME VALUE sets the field NAME (see OPTS); the rest are fixed. */
 static struct {
 	uint64_t count, repeat, window, size, group, batch, ack, ifindex, proto, dest, rcvbuf;
-	uint64_t sndbuf;
 	double timeout;
-	size_t vlen, bufsize;
+	size_t vlen, bufsize, sndbuf;
 } O = {
 	.count = 1000000, .repeat = 1, .window = 64, .size = 16, .batch = 64, .vlen = 64,
 	.ifindex = 1, .proto = NLFAM_PROTO_DEFAULT, .timeout = 5.0, .bufsize = 32768,
@@ -479,7 +478,9 @@ static void run_req(const char *name, int proto, struct nlmsghdr *req, entry_fn 
 	struct ring t;
 	double t0;
 
-	if (O.ack && !dump)	/* a dump is done at its NLMSG_DONE */
+	if (dump)
+		O.batch = 1;	/* one request at a time: a send ring no bigger */
+	else if (O.ack)
 		req->nlmsg_flags |= NLM_F_ACK;
 	while (ring < 2 * W)
 		ring <<= 1;
@@ -764,7 +765,6 @@ int main(int argc, char **argv)
 		errx(1, "--batch, --repeat, --window (<= 2^24) > 0; --size <= %d; --count < 2^32",
 		     NLFAM_DATA_MAX);
 	ring_init(&R, O.bufsize);
-
 	if (!strcmp(wl, "linkdump")) {
 		h = frame(req, sizeof(req), RTM_GETLINK, dump, sizeof(struct ifinfomsg));
 		run_req(wl, NETLINK_ROUTE, h, link_entry);
