@@ -6,13 +6,12 @@
  * work on it.  Each run prints one JSON object on stdout; see usage().
  */
 #define _GNU_SOURCE
+#include <err.h>
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,55 +21,34 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/if_addr.h>
-#include <linux/if_link.h>
 #include <linux/netlink.h>
-#include <linux/rtnetlink.h>
+#include <linux/rtnetlink.h>	/* and with it if_link.h, if_addr.h */
 
 #include "nlfast_family.h"
 
 #define USERSOCK_TYPE NLMSG_MIN_TYPE	/* what usersock workloads carry */
 #define END_TYPE (USERSOCK_TYPE + 1)	/* ends a usersock receive */
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/* The options: --NAME VALUE sets the field NAME (see OPTS); the rest are fixed. */
 static struct {
-	uint64_t count;
-	unsigned repeat, window, size, group, batch, vlen, ack;
-	int ifindex, proto;
-	uint32_t dest;
+	uint64_t count, repeat, window, size, group, batch, ack, ifindex, proto, dest, rcvbuf;
 	double timeout;
-	size_t bufsize;
-	long rcvbuf, sndbuf;
+	size_t vlen, bufsize, sndbuf;
 } O = {
 	.count = 1000000, .repeat = 1, .window = 64, .size = 16, .batch = 64, .vlen = 64,
 	.ifindex = 1, .proto = NLFAM_PROTO_DEFAULT, .timeout = 5.0, .bufsize = 32768,
-	.rcvbuf = 32L << 20, .sndbuf = 32L << 20,
+	.rcvbuf = 32 << 20, .sndbuf = 32 << 20,
 };
 
 /* Counters; each workload prints those it uses. */
 static struct {
-	uint64_t datagrams_rx, datagrams_tx, syscalls_rx, syscalls_tx;
-	uint64_t errors, acks, malformed, truncated, unexpected, missing;
+	uint64_t datagrams, syscalls, errors, acks, malformed, truncated, unexpected, missing;
 	uint64_t enobufs, timeouts, refused, intr, sum;
+	uint64_t gaps, gap_msgs, out_of_order, size_mismatch;	/* index_seen()'s */
+	uint32_t expect;	/* index_seen(): the next seq or NLFAM_A_INDEX */
 	int first_error;
 } S;
-
-/* In-order check of a sequence (usersock seqs, NLFAM_A_INDEX values). */
-static struct {
-	uint32_t expect;
-	uint64_t gaps, gap_msgs, out_of_order, size_mismatch;
-} IX;
-
-static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("nlceil: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(1);
-}
 
 static double now(void)
 {
@@ -85,25 +63,28 @@ static void *xmalloc(size_t n)
 	void *p = NULL;
 
 	if (posix_memalign(&p, 4096, n ? n : 1))
-		die("out of memory (%zu bytes)", n);
+		errx(1, "out of memory (%zu bytes)", n);
 	return memset(p, 0, n);
 }
 
-static void record_error(int err)
+/* Counts an answer: an error (the first one kept), or 0: an ack. */
+static void answer(int err)
 {
-	S.first_error = S.errors++ ? S.first_error : err < 0 ? -err : err;
+	if (!err)
+		S.acks++;
+	else if (!S.errors++)
+		S.first_error = err < 0 ? -err : err;
 }
 
 static void index_seen(uint32_t idx)
 {
-	if (idx > IX.expect) {
-		IX.gaps++;
-		IX.gap_msgs += idx - IX.expect;
-	} else if (idx < IX.expect) {
-		IX.out_of_order++;
+	if (idx < S.expect) {
+		S.out_of_order++;
 		return;
 	}
-	IX.expect = idx + 1;
+	S.gaps += idx > S.expect;
+	S.gap_msgs += idx - S.expect;
+	S.expect = idx + 1;
 }
 
 /*
@@ -113,15 +94,14 @@ static void index_seen(uint32_t idx)
  */
 static void report(const char *workload, uint64_t count, double seconds, ...)
 {
-	struct rusage ru;
 	const char *k[] = { "errors", "malformed", "truncated", "unexpected", "missing",
 			    "enobufs", "timeouts", "checksum", "batch", "datagrams", "syscalls",
 			    "maxrss_kib" };
 	uint64_t v[] = { S.errors, S.malformed, S.truncated, S.unexpected, S.missing, S.enobufs,
-			 S.timeouts, S.sum, O.batch, S.datagrams_rx + S.datagrams_tx,
-			 S.syscalls_rx + S.syscalls_tx, 0 };
+			 S.timeouts, S.sum, O.batch, S.datagrams, S.syscalls, 0 };
+	struct rusage ru;
 	const char *key;
-	unsigned i;
+	unsigned int i;
 	va_list ap;
 
 	printf("{\"workload\": \"%s\", \"count\": %" PRIu64 ", \"seconds\": %.6f, \"rate\": %.1f",
@@ -132,17 +112,16 @@ static void report(const char *workload, uint64_t count, double seconds, ...)
 	va_end(ap);
 	getrusage(RUSAGE_SELF, &ru);
 	v[11] = (uint64_t)ru.ru_maxrss;
-	for (i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(v); i++)
 		printf(", \"%s\": %" PRIu64, k[i], v[i]);
 	if (S.first_error)	/* strerror() texts hold no quote or backslash */
 		printf(", \"first_error\": \"%s\"", strerror(S.first_error));
 	puts("}");
-	fflush(stdout);
 }
 
 /* Sockets */
 
-static void set_buf(int fd, int force_opt, int opt, long bytes)
+static void set_buf(int fd, int force_opt, int opt, uint64_t bytes)
 {
 	int v = bytes > 0x7fffffff ? 0x7fffffff : (int)bytes;
 
@@ -154,7 +133,7 @@ static void set_buf(int fd, int force_opt, int opt, long bytes)
  * A bound netlink socket (port id in *portid), a member of `group' if not 0,
  * its receives timing out after `timeout' seconds if > 0.
  */
-static int nl_open(int proto, unsigned group, uint32_t *portid, double timeout)
+static int nl_open(int proto, unsigned int group, uint32_t *portid, double timeout)
 {
 	struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
 	struct timeval tv = { (time_t)timeout, (suseconds_t)((timeout - (long)timeout) * 1e6) + 1 };
@@ -163,18 +142,18 @@ static int nl_open(int proto, unsigned group, uint32_t *portid, double timeout)
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, proto);
 	if (fd < 0)
-		die("socket(AF_NETLINK, SOCK_RAW, %d): %s", proto, strerror(errno));
+		err(1, "socket(AF_NETLINK, SOCK_RAW, %d)", proto);
 	set_buf(fd, SO_RCVBUFFORCE, SO_RCVBUF, O.rcvbuf);
 	set_buf(fd, SO_SNDBUFFORCE, SO_SNDBUF, O.sndbuf);
 	(void)setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof(one));
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		die("bind(netlink proto %d): %s", proto, strerror(errno));
+		err(1, "bind(netlink proto %d)", proto);
 	if (getsockname(fd, (struct sockaddr *)&sa, &sl) < 0)
-		die("getsockname: %s", strerror(errno));
+		err(1, "getsockname");
 	if (group && setsockopt(fd, SOL_NETLINK, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0)
-		die("NETLINK_ADD_MEMBERSHIP %u: %s", group, strerror(errno));
+		err(1, "NETLINK_ADD_MEMBERSHIP %u", group);
 	if (timeout > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0)
-		die("SO_RCVTIMEO: %s", strerror(errno));
+		err(1, "SO_RCVTIMEO");
 	if (portid)
 		*portid = sa.nl_pid;
 	return fd;
@@ -189,9 +168,11 @@ struct ring {
 	size_t msglen;	/* sending: the length of one message */
 };
 
+static struct ring R;	/* every workload's receive ring: O.vlen x O.bufsize */
+
 static void ring_init(struct ring *r, size_t each)
 {
-	unsigned i;
+	unsigned int i;
 
 	r->buf = xmalloc((size_t)O.vlen * each);
 	r->m = xmalloc(sizeof(*r->m) * O.vlen);
@@ -205,38 +186,31 @@ static void ring_init(struct ring *r, size_t each)
 }
 
 /* recvmmsg: datagrams; 0 if none came in time; -1 after ENOBUFS (counted). */
-static int rx_recv(int fd, struct ring *r, int flags)
+static int rx_recv(int fd, int flags)
 {
 	int n;
 
-	while ((n = recvmmsg(fd, r->m, O.vlen, flags, NULL)) < 0 && errno == EINTR)
+	while ((n = recvmmsg(fd, R.m, O.vlen, flags, NULL)) < 0 && errno == EINTR)
 		;
-	S.syscalls_rx++;
+	S.syscalls++;
 	if (n < 0 && errno != ENOBUFS && errno != EAGAIN && errno != EWOULDBLOCK)
-		die("recvmmsg: %s", strerror(errno));
+		err(1, "recvmmsg");
 	S.enobufs += n < 0 && errno == ENOBUFS;
-	S.datagrams_rx += n > 0 ? (uint64_t)n : 0;
+	S.datagrams += n > 0 ? (uint64_t)n : 0;
 	return n < 0 && errno != ENOBUFS ? 0 : n;
-}
-
-static long rx_len(const struct ring *r, int i)
-{
-	if (r->m[i].msg_hdr.msg_flags & MSG_TRUNC) {
-		S.truncated++;
-		return (long)O.bufsize;
-	}
-	return (long)r->m[i].msg_len;
 }
 
 /*
  * Runs the body for every message `h' of the n datagrams of the last
  * receive: the NLMSG_OK walk with a signed remaining length; a bad length
- * stops the datagram's walk and counts.
+ * stops the datagram's walk and counts.  A truncated datagram counts too,
+ * its first O.bufsize bytes walked (msg_len, as MSG_TRUNC is not asked for).
  */
-#define FOR_EACH_MSG(h, r, n, ...)                                                 \
+#define FOR_EACH_MSG(h, n, ...)                                                    \
 	for (int i_ = 0; i_ < (n); i_++) {                                         \
-		const char *p_ = (r)->buf + (size_t)i_ * O.bufsize;                \
-		long rem_ = rx_len((r), i_);                                        \
+		const char *p_ = R.buf + (size_t)i_ * O.bufsize;                   \
+		long rem_ = (long)R.m[i_].msg_len;                                 \
+		S.truncated += !!(R.m[i_].msg_hdr.msg_flags & MSG_TRUNC);          \
 		while (rem_ >= (long)NLMSG_HDRLEN) {                               \
 			const struct nlmsghdr *h = (const void *)p_;               \
 			if (h->nlmsg_len < NLMSG_HDRLEN || (long)h->nlmsg_len > rem_) { \
@@ -332,15 +306,16 @@ static void put_u32(struct nlmsghdr *h, uint16_t type, uint32_t v) { put_attr(h,
 static const struct sockaddr_nl KERNEL = { .nl_family = AF_NETLINK };
 
 /*
- * O.vlen datagrams of O.batch copies of `tmpl' (msglen bytes, aligned).  The
+ * O.vlen datagrams of O.batch copies of `tmpl' (its length aligned).  The
  * batch is clamped so that a datagram fits an O.bufsize receive buffer.
  */
-static void tx_init(struct ring *t, const void *tmpl, size_t msglen, const struct sockaddr_nl *dst)
+static void tx_init(struct ring *t, const struct nlmsghdr *tmpl, const struct sockaddr_nl *dst)
 {
-	unsigned i;
+	size_t msglen = NLMSG_ALIGN(tmpl->nlmsg_len);
+	unsigned int i;
 
 	if ((size_t)O.batch * msglen > O.bufsize)
-		O.batch = O.bufsize / msglen ? (unsigned)(O.bufsize / msglen) : 1;
+		O.batch = O.bufsize / msglen ? O.bufsize / msglen : 1;
 	ring_init(t, (size_t)O.batch * msglen);
 	t->msglen = msglen;
 	t->dst = *dst;
@@ -353,80 +328,68 @@ static void tx_init(struct ring *t, const void *tmpl, size_t msglen, const struc
 }
 
 /*
- * Frames up to `n' messages (at most O.vlen datagrams), seqs *seq, *seq+1,
- * ...; returns how many.  *ndg gets the datagrams to send.
+ * Sends up to `want' messages (at most O.vlen datagrams), seqs *seq, *seq+1,
+ * ..., the last wanted one with `last_flags' if among them; returns how many.
+ * A usersock multicast also unicasts to port id 0, which no socket owns:
+ * ECONNREFUSED comes *after* the broadcast went out, so that datagram counts.
  */
-static unsigned tx_fill(struct ring *t, uint64_t n, uint32_t *seq, unsigned *ndg)
+static uint32_t tx_send(int fd, struct ring *t, uint64_t want, uint32_t *seq, uint16_t last_flags)
 {
 	uint64_t cap = (uint64_t)O.vlen * O.batch;
-	unsigned k = (unsigned)(n < cap ? n : cap), j;
+	uint32_t k = (uint32_t)(want < cap ? want : cap), ndg, off = 0, j;
 
 	for (j = 0; j < k; j++)
 		((struct nlmsghdr *)(t->buf + j * t->msglen))->nlmsg_seq = (*seq)++;
-	for (*ndg = 0; (size_t)*ndg * O.batch < k; (*ndg)++)
-		t->iov[*ndg].iov_len = (k - *ndg * O.batch < O.batch ? k - *ndg * O.batch : O.batch)
-				       * t->msglen;
-	return k;
-}
-
-/*
- * Sends datagrams [0, ndg).  A usersock multicast also unicasts to port id
- * 0, which no socket owns: ECONNREFUSED comes *after* the broadcast went out,
- * so with `refused_ok' that datagram counts as sent.
- */
-static void tx_send(int fd, struct ring *t, unsigned ndg, int refused_ok)
-{
-	unsigned off = 0;
-
+	if (k == want)
+		((struct nlmsghdr *)(t->buf + (k - 1) * t->msglen))->nlmsg_flags |= last_flags;
+	for (ndg = 0; (size_t)ndg * O.batch < k; ndg++)
+		t->iov[ndg].iov_len = (k - ndg * O.batch < O.batch ? k - ndg * O.batch : O.batch)
+				      * t->msglen;
 	while (off < ndg) {
 		int n = sendmmsg(fd, t->m + off, ndg - off, 0);
 
-		S.syscalls_tx++;
-		if (n < 0 && errno == ECONNREFUSED && refused_ok) {
+		S.syscalls++;
+		if (n < 0 && errno == ECONNREFUSED && t->dst.nl_groups) {
 			S.refused++;
 			n = 1;
 		} else if (n < 0 && errno == EINTR) {
 			continue;
 		} else if (n < 0) {
-			die("sendmmsg: %s", strerror(errno));
+			err(1, "sendmmsg");
 		}
-		S.datagrams_tx += (uint64_t)n;
-		off += (unsigned)n;
+		S.datagrams += (uint64_t)n;
+		off += (unsigned int)n;
 	}
+	return k;
 }
 
 static unsigned char pat(size_t i) { return (unsigned char)(i * 131u + 7u); }
 
-/* A message: O.size pattern bytes, bare (as its family header) or as NLFAM_A_DATA. */
-static char *data_msg(uint16_t type, uint16_t flags, int as_attr, size_t *msglen)
+/* O.size pattern bytes: a family request's NLFAM_A_DATA (fam), or bare (usersock). */
+static struct nlmsghdr *data_msg(uint16_t type, int fam)
 {
 	size_t len = NLMSG_SPACE(NLA_HDRLEN + O.size), i;
-	char *m = xmalloc(len), *d;
-	struct nlmsghdr *h = frame(m, len, type, flags, as_attr ? 0 : O.size);
+	struct nlmsghdr *h = frame(xmalloc(len), len, type, fam ? NLM_F_REQUEST : 0,
+				   fam ? 0 : O.size);
+	char *d = fam ? put_attr(h, NLFAM_A_DATA, NULL, O.size) : NLMSG_DATA(h);
 
-	if (O.size > NLFAM_DATA_MAX)
-		die("--size %u exceeds NLFAM_DATA_MAX %d", O.size, NLFAM_DATA_MAX);
-	d = as_attr ? put_attr(h, NLFAM_A_DATA, NULL, O.size) : NLMSG_DATA(h);
 	for (i = 0; i < O.size; i++)
 		d[i] = (char)pat(i);
-	*msglen = NLMSG_ALIGN(h->nlmsg_len);
-	return m;
+	return h;
 }
 
-/* Dumps: linkdump, addrdump (rtnetlink, --repeat times), dump (the family) */
+/* Requests and dumps: linkdump, addrdump, dump, getlink, echo */
 
 typedef int (*entry_fn)(const struct nlmsghdr *h);
 
-static entry_fn reply_check;	/* pipelined requests: what a good reply is */
-
-/* An RTM_NEWLINK with a non-empty IFLA_IFNAME; getlink's replies: of O.ifindex. */
+/* An RTM_NEWLINK with a non-empty IFLA_IFNAME. */
 static int link_entry(const struct nlmsghdr *h)
 {
 	const struct ifinfomsg *ifi = NLMSG_DATA(h);
 	const struct nlattr *a = msg_attr(h, sizeof(*ifi), IFLA_IFNAME);
 	const char *z;
 
-	if (h->nlmsg_type != RTM_NEWLINK || !a || (reply_check && ifi->ifi_index != O.ifindex)) {
+	if (h->nlmsg_type != RTM_NEWLINK || !a) {
 		S.unexpected += h->nlmsg_type != RTM_NEWLINK;
 		S.missing += !a;
 		return 0;
@@ -438,6 +401,14 @@ static int link_entry(const struct nlmsghdr *h)
 	}
 	S.sum += (uint64_t)(z - (const char *)nla_data(a)) + (uint32_t)ifi->ifi_index;
 	return 1;
+}
+
+/* getlink's replies: link entries of --ifindex. */
+static int link_reply(const struct nlmsghdr *h)
+{
+	const struct ifinfomsg *ifi = NLMSG_DATA(h);
+
+	return link_entry(h) && ifi->ifi_index == (int)O.ifindex;
 }
 
 /* IFA_ADDRESS and IFA_LOCAL, each read as a u32. */
@@ -470,85 +441,14 @@ static int fam_entry(const struct nlmsghdr *h, uint16_t type)
 		return 0;
 	index_seen(idx);
 	a = msg_attr(h, 0, NLFAM_A_DATA);
-	IX.size_mismatch += a && nla_plen(a) != (long)O.size;
+	S.size_mismatch += a && nla_plen(a) != (long)O.size;
 	S.sum += idx;
 	return 1;
 }
 
 static int fam_dump_entry(const struct nlmsghdr *h) { return fam_entry(h, NLFAM_MSG_DUMP); }
 
-/* Sends one dump request and consumes it to its NLMSG_DONE. */
-static uint64_t dump_once(int fd, struct ring *r, const struct nlmsghdr *req, entry_fn fn)
-{
-	uint64_t entries = 0;
-	int done = 0;
-
-	if (sendto(fd, req, req->nlmsg_len, 0, (struct sockaddr *)&KERNEL, sizeof(KERNEL)) < 0)
-		die("sendto: %s", strerror(errno));
-	S.syscalls_tx++;
-	while (!done) {
-		int n = rx_recv(fd, r, MSG_WAITFORONE);
-
-		if (!n) {
-			S.timeouts++;
-			break;
-		}
-		FOR_EACH_MSG(h, r, n, {
-			if (h->nlmsg_seq != req->nlmsg_seq || h->nlmsg_type == NLMSG_NOOP) {
-				S.unexpected++;
-			} else if (h->nlmsg_type == NLMSG_DONE || h->nlmsg_type == NLMSG_ERROR) {
-				int e = nl_errcode(h);
-
-				if (e)
-					record_error(e);
-				done = 1;
-			} else {
-				S.intr += !!(h->nlmsg_flags & NLM_F_DUMP_INTR);
-				entries += (uint64_t)fn(h);
-			}
-		});
-	}
-	return entries;
-}
-
-static void run_dump(const char *name, int proto, uint16_t type, size_t famlen, entry_fn fn)
-{
-	char req[64];
-	struct nlmsghdr *h = frame(req, sizeof(req), type, NLM_F_REQUEST | NLM_F_DUMP, famlen);
-	uint64_t entries = 0, first = 0;
-	struct ring r;
-	double t0;
-	unsigned i;
-	int fd = nl_open(proto, 0, NULL, O.timeout);
-
-	if (fn == fam_dump_entry) {
-		if (O.count > 0xffffffffULL)
-			die("--count too large");
-		put_u32(h, NLFAM_A_COUNT, (uint32_t)O.count);
-		put_u32(h, NLFAM_A_SIZE, O.size);
-		O.repeat = 1;
-	}
-	ring_init(&r, O.bufsize);
-	t0 = now();
-	for (i = 0; i < O.repeat; i++) {
-		h->nlmsg_seq = i + 1;
-		entries += dump_once(fd, &r, h, fn);
-		if (!i)
-			first = entries;
-	}
-	report(name, entries, now() - t0, "repeat", (uint64_t)O.repeat, "per_dump", first,
-	       "dump_intr", S.intr, "out_of_order", fn != fam_dump_entry ? 0 :
-	       IX.out_of_order + IX.gaps + (IX.expect != O.count),
-	       "size_mismatch", IX.size_mismatch, NULL);
-	close(fd);
-}
-
-/*
- * Pipelined request/reply (getlink, echo): O.window requests in flight, each
- * slot of a ring remembers its seq.  A request is done at its reply, or with
- * --ack at its ack.  --window 1 is one request per syscall pair: sendmmsg of
- * one message, recvmmsg of its answers.
- */
+/* An NLFAM_MSG_ECHO with NLFAM_A_DATA of O.size pattern bytes (first and last checked). */
 static int echo_check(const struct nlmsghdr *h)
 {
 	const struct nlattr *a = msg_attr(h, 0, NLFAM_A_DATA);
@@ -563,79 +463,83 @@ static int echo_check(const struct nlmsghdr *h)
 	return 1;
 }
 
-static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
+/*
+ * Requests: O.window in flight (getlink, echo), or one at a time (the dumps:
+ * linkdump, addrdump --repeat times; the family's dump), a ring's slots holding
+ * their seqs.  A request is done at its reply (--ack: its ack), a dump at its
+ * NLMSG_DONE.  --window 1: one request per syscall pair (sendmmsg, recvmmsg).
+ */
+static void run_req(const char *name, int proto, struct nlmsghdr *req, entry_fn check)
 {
-	uint64_t N = O.count, W = O.window, sent = 0, inflight = 0, ok = 0, bad = 0, lost = 0;
-	uint64_t unmatched = 0;
+	int dump = !!(req->nlmsg_flags & NLM_F_DUMP), fd = nl_open(proto, 0, NULL, O.timeout);
+	uint64_t N = dump ? O.repeat : O.count, W = dump ? 1 : O.window, sent = 0, inflight = 0;
+	uint64_t ok = 0, bad = 0, lost = 0, unmatched = 0, first = 0;
 	uint32_t seq = 1, ring = 1, mask, *ring_seq;	/* a slot's seq, 0: free */
-	struct ring r;
 	struct ring t;
 	double t0;
-	int fd = nl_open(proto, 0, NULL, O.timeout);
 
-	if (O.ack)
-		((struct nlmsghdr *)tmpl)->nlmsg_flags |= NLM_F_ACK;
+	if (dump)
+		O.batch = 1;	/* one request at a time: a send ring no bigger */
+	else if (O.ack)
+		req->nlmsg_flags |= NLM_F_ACK;
 	while (ring < 2 * W)
 		ring <<= 1;
 	mask = ring - 1;
 	ring_seq = xmalloc(sizeof(uint32_t) * ring);
-	tx_init(&t, tmpl, msglen, &KERNEL);
-	ring_init(&r, O.bufsize);
+	tx_init(&t, req, &KERNEL);
 	t0 = now();
 	while (sent < N || inflight) {
 		/* Refill when a datagram's worth of the window is free (or the
 		 * rest of the run fits), so that the peer gets full datagrams. */
 		uint64_t need = N - sent < O.batch ? N - sent : O.batch, can = W - inflight;
-		unsigned ndg, k, j;
+		uint32_t k, s;
 		int n;
 
 		if (sent < N && can >= (need < W ? need : W)) {
-			uint32_t first = seq;
-
-			k = tx_fill(&t, can < N - sent ? can : N - sent, &seq, &ndg);
-			for (j = 0; j < k; j++) {
-				uint32_t s = first + j;
-
+			k = tx_send(fd, &t, can < N - sent ? can : N - sent, &seq, 0);
+			for (s = seq - k; s != seq; s++) {
 				if (ring_seq[s & mask]) {	/* never answered */
 					lost++;
 					inflight--;
 				}
 				ring_seq[s & mask] = s;
 			}
-			tx_send(fd, &t, ndg, 0);
 			sent += k;
 			inflight += k;
 		}
 		if (!inflight)
 			continue;
-		n = rx_recv(fd, &r, MSG_WAITFORONE);
+		n = rx_recv(fd, MSG_WAITFORONE);
 		if (n <= 0) {	/* replies were dropped or never came: forget them */
 			S.timeouts += !n;
-			while (rx_recv(fd, &r, MSG_DONTWAIT))
+			while (rx_recv(fd, MSG_DONTWAIT))
 				;
 			lost += inflight;
 			inflight = 0;
 			memset(ring_seq, 0, sizeof(uint32_t) * ring);
 			continue;
 		}
-		FOR_EACH_MSG(h, &r, n, {
+		FOR_EACH_MSG(h, n, {
 			uint32_t slot = h->nlmsg_seq & mask;
-			int fin = 1;
+			int fin = !dump;
 
 			if (!h->nlmsg_seq || ring_seq[slot] != h->nlmsg_seq) {
 				unmatched++;
+				S.unexpected += dump;	/* a dump's answers all have its seq */
 				fin = 0;
-			} else if (h->nlmsg_type == NLMSG_ERROR) {
-				int e = nl_errcode(h);
-
-				if (e)
-					record_error(e);
-				S.acks += !e;
-			} else if (reply_check(h)) {
-				ok++;
-				fin = !O.ack;
+			} else if (h->nlmsg_type == NLMSG_ERROR ||
+				   (dump && h->nlmsg_type == NLMSG_DONE)) {
+				answer(nl_errcode(h));
+				first = h->nlmsg_seq == 1 ? ok : first;	/* per_dump */
+				fin = 1;
 			} else {
-				bad++;
+				S.intr += !!(h->nlmsg_flags & NLM_F_DUMP_INTR);
+				if (check(h)) {
+					ok++;
+					fin &= !O.ack;
+				} else {
+					bad++;
+				}
 			}
 			if (fin) {
 				ring_seq[slot] = 0;
@@ -643,67 +547,58 @@ static void run_pipe(const char *name, int proto, char *tmpl, size_t msglen)
 			}
 		});
 	}
-	report(name, ok, now() - t0, "requests", sent, "bad_replies", bad, "lost", lost,
-	       "unmatched", unmatched, "acks", S.acks, "window", W, "ack", (uint64_t)O.ack, NULL);
-	close(fd);
+	if (dump)
+		report(name, ok, now() - t0, "repeat", N, "per_dump", first, "dump_intr", S.intr,
+		       "out_of_order", check != fam_dump_entry ? 0 :
+		       S.out_of_order + S.gaps + (S.expect != O.count),
+		       "size_mismatch", S.size_mismatch, NULL);
+	else
+		report(name, ok, now() - t0, "requests", sent, "bad_replies", bad, "lost", lost,
+		       "unmatched", unmatched, "acks", S.acks, "window", W, "ack", O.ack, NULL);
 }
 
 /* Senders: usersock-send, usersock-mcast-send, sink (the last one acked) */
 
-/* Reads answers (errors and acks); 1 once `ackseq' was acked. */
-static int drain_acks(int fd, struct ring *r, int flags, uint32_t ackseq)
+/* Reads answers: those there are, or until ackseq's (if not 0) or a timeout; 1: it came. */
+static int drain_acks(int fd, uint32_t ackseq)
 {
 	int got = 0, n;
 
-	while ((n = rx_recv(fd, r, flags)) != 0) {
-		FOR_EACH_MSG(h, r, n, {
-			int e = h->nlmsg_type == NLMSG_ERROR ? nl_errcode(h) : 0;
-
-			if (h->nlmsg_type != NLMSG_ERROR)
+	while (!got && (n = rx_recv(fd, ackseq ? MSG_WAITFORONE : MSG_DONTWAIT)) != 0) {
+		FOR_EACH_MSG(h, n, {
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				answer(nl_errcode(h));
+				got |= h->nlmsg_seq == ackseq;
+			} else {
 				S.unexpected++;
-			else if (e)
-				record_error(e);
-			else
-				S.acks++;
-			got |= h->nlmsg_type == NLMSG_ERROR && h->nlmsg_seq == ackseq;
+			}
 		});
-		if (got || (n > 0 && !(flags & MSG_DONTWAIT)))
-			return got;
 	}
-	S.timeouts += !(flags & MSG_DONTWAIT);
+	S.timeouts += !got && ackseq;
 	return got;
 }
 
-static void run_send(const char *name, int proto, char *tmpl, size_t msglen,
+static void run_send(const char *name, int proto, struct nlmsghdr *msg,
 		     const struct sockaddr_nl *dst, int barrier)
 {
 	uint64_t N = O.count, sent = 0;
 	uint32_t seq = 1, portid;
-	unsigned ndg, k;
-	int acked = 0, fd = nl_open(proto, 0, &portid, O.timeout);
+	int acked, fd = nl_open(proto, 0, &portid, O.timeout);
 	struct ring t;
-	struct ring r;
 	double t0;
 
-	((struct nlmsghdr *)tmpl)->nlmsg_pid = proto == NETLINK_USERSOCK ? portid : 0;
-	tx_init(&t, tmpl, msglen, dst);
-	ring_init(&r, O.bufsize);
+	msg->nlmsg_pid = proto == NETLINK_USERSOCK ? portid : 0;
+	tx_init(&t, msg, dst);
 	t0 = now();
 	while (sent < N) {
-		k = tx_fill(&t, N - sent, &seq, &ndg);
-		sent += k;
-		if (barrier && sent == N)
-			((struct nlmsghdr *)(t.buf + (k - 1) * msglen))->nlmsg_flags |= NLM_F_ACK;
-		tx_send(fd, &t, ndg, dst->nl_groups != 0);
+		sent += tx_send(fd, &t, N - sent, &seq, barrier ? NLM_F_ACK : 0);
 		if (barrier && sent < N)
-			(void)drain_acks(fd, &r, MSG_DONTWAIT, 0);
+			(void)drain_acks(fd, 0);
 	}
-	while (barrier && !acked && !S.timeouts)
-		acked = drain_acks(fd, &r, MSG_WAITFORONE, seq - 1);
+	acked = barrier && drain_acks(fd, seq - 1);
 	report(name, barrier ? N - (S.errors < N ? S.errors : N) : N, now() - t0,
-	       "size", (uint64_t)O.size, "group", (uint64_t)O.group, "refused", S.refused,
+	       "size", O.size, "group", O.group, "refused", S.refused,
 	       "final_ack", (uint64_t)acked, NULL);
-	close(fd);
 }
 
 /*
@@ -720,14 +615,13 @@ static struct {
 
 /* The request's socket gets the module's FLOOD reply (how many went), then
  * the request's ack (or error). */
-static void *flood_request(void *arg)
+static void *flood_request(void *req)
 {
-	struct nlmsghdr *h = (struct nlmsghdr *)FL.req;
 	char buf[4096];
 	ssize_t n;
 
-	(void)arg;
-	n = sendto(FL.fd, FL.req, h->nlmsg_len, 0, (const struct sockaddr *)&KERNEL, sizeof(KERNEL));
+	n = sendto(FL.fd, req, ((struct nlmsghdr *)req)->nlmsg_len, 0,
+		   (const struct sockaddr *)&KERNEL, sizeof(KERNEL));
 	while (n >= 0) {
 		n = recv(FL.fd, buf, sizeof(buf), 0);
 		if (n < 0 && errno == EINTR)
@@ -745,19 +639,16 @@ static void *flood_request(void *arg)
 static void run_recv(int flood)
 {
 	uint64_t N = O.count, got = 0;
-	uint32_t portid, first = flood ? 0 : 1;
-	double t0 = 0, t_last = now();
-	int done = 0, started = flood, fd;
+	uint32_t portid, first = !flood;
+	double t0 = 0, t_last = now();	/* t0: the first message's, or the request's */
+	int done = 0, fd;
 	pthread_t th;
-	struct ring r;
 
-	if (N > 0xffffffffULL)
-		die("--count too large");
 	if (flood && !O.group)
 		O.group = NLFAM_GRP_FLOOD;
-	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, O.group, &portid, flood ? 0.05 : O.timeout);
-	ring_init(&r, O.bufsize);
-	IX.expect = first;
+	fd = nl_open(flood ? O.proto : NETLINK_USERSOCK, O.group, &portid,
+		     flood ? 0.05 : O.timeout);	/* flood-recv: 50 ms, to watch the request */
+	S.expect = first;
 	if (flood) {
 		struct nlmsghdr *h = frame(FL.req, sizeof(FL.req), NLFAM_MSG_FLOOD,
 					   NLM_F_REQUEST | NLM_F_ACK, 0);
@@ -768,29 +659,25 @@ static void run_recv(int flood)
 		put_u32(h, NLFAM_A_GROUP, O.group);
 		FL.fd = nl_open(O.proto, 0, NULL, 0);
 		t0 = now();
-		if (pthread_create(&th, NULL, flood_request, NULL))
-			die("pthread_create failed");
+		if (pthread_create(&th, NULL, flood_request, h))
+			errx(1, "pthread_create failed");
 	} else {
-		fprintf(stderr, "READY %u\n", portid);
-		fflush(stderr);
+		fprintf(stderr, "READY %u\n", portid);	/* stderr is unbuffered */
 	}
 	while (!done && got < N) {
-		int n = rx_recv(fd, &r, MSG_WAITFORONE);
+		int n = rx_recv(fd, MSG_WAITFORONE);
 
-		if (n < 0)
-			continue;
+		if (n < 0 || (!n && flood && !(atomic_load(&FL.done) && FL.err) &&
+			      now() - t_last < O.timeout))
+			continue;	/* after ENOBUFS (counted), or while the flood may come */
 		if (!n) {
-			if (flood && !(atomic_load(&FL.done) && FL.err) && now() - t_last < O.timeout)
-				continue;
 			S.timeouts++;
 			break;
 		}
 		t_last = now();
-		if (!started) {
-			started = 1;
+		if (!t0)
 			t0 = t_last;
-		}
-		FOR_EACH_MSG(h, &r, n, {
+		FOR_EACH_MSG(h, n, {
 			if (flood) {
 				got += (uint64_t)fam_entry(h, NLFAM_MSG_FLOOD);
 			} else if (h->nlmsg_type == USERSOCK_TYPE) {
@@ -808,130 +695,106 @@ static void run_recv(int flood)
 		usleep(1000);	/* everything came before the ack: give it a moment */
 	if (flood && atomic_load(&FL.done)) {
 		pthread_join(th, NULL);
-		if (FL.err)
-			record_error(FL.err);
+		answer(FL.err);	/* the request's error, or its ack */
 	}
-	report(flood ? "flood-recv" : "usersock-recv", got, started ? t_last - t0 : 0.0,
+	report(flood ? "flood-recv" : "usersock-recv", got, t0 ? t_last - t0 : 0.0,
 	       "portid", (uint64_t)portid, "requested", N,
-	       "lost", IX.gap_msgs + (IX.expect < first + N ? first + N - IX.expect : 0),
-	       "gaps", IX.gaps, "out_of_order", IX.out_of_order,
-	       "size_mismatch", IX.size_mismatch, "group", (uint64_t)O.group, NULL);
-	if (flood && !atomic_load(&FL.done))
-		_exit(0);	/* the request's thread is stuck in recv */
-	close(fd);
+	       "lost", S.gap_msgs + (S.expect < first + N ? first + N - S.expect : 0),
+	       "gaps", S.gaps, "out_of_order", S.out_of_order,
+	       "size_mismatch", S.size_mismatch, "group", O.group, NULL);
 }
 
-static void usage(FILE *f)
+static __attribute__((noreturn)) void usage(int status)
 {
-	fputs("usage: nlceil WORKLOAD [options]; prints one JSON object\n"
-	      "  linkdump|addrdump --repeat R      rtnetlink dumps (IFLA_IFNAME; IFA_ADDRESS+LOCAL)\n"
-	      "  getlink --count N --ifindex I --window W [--ack 1]   pipelined RTM_GETLINK\n"
-	      "  echo --count N --size S --window W [--ack 1]   NLFAM_MSG_ECHO round trips\n"
-	      "      (--window 1: one request per syscall pair; --ack 1: done at each ack)\n"
-	      "  sink --count N --size S           NLFAM_MSG_SINK send rate, the last acked\n"
-	      "  flood-recv --count N --size S --group G   NLFAM_MSG_FLOOD received, losses counted\n"
-	      "  dump --count N --size S           NLFAM_MSG_DUMP entries\n"
-	      "  usersock-send --count N --size S --dest PORTID\n"
-	      "  usersock-mcast-send --count N --size S --group G   (G in 1..32)\n"
+	fputs("usage: nlceil WORKLOAD [--OPTION VALUE]...; prints one JSON object\n"
+	      "  linkdump|addrdump --repeat R   rtnetlink dumps (IFLA_IFNAME; IFA_ADDRESS+LOCAL)\n"
+	      "  getlink|echo --count N --window W [--ack 1] [--ifindex I|--size S]\n"
+	      "  sink|dump|flood-recv --count N --size S [--group G]: NLFAM_MSG_SINK/DUMP/FLOOD\n"
+	      "  usersock-send|usersock-mcast-send --count N --size S --dest PORTID|--group G\n"
 	      "  usersock-recv --count N [--group G]   prints READY <portid> on stderr\n"
-	      "options: --proto P (the family's, 30)  --batch B (messages per datagram, 64; 64\n"
-	      "  datagrams of 32 KiB per sendmmsg/recvmmsg)  --rcvbuf BYTES (SO_RCVBUFFORCE,\n"
-	      "  32 MiB)  --timeout SECONDS (5)\n", f);
+	      "options: --proto P (the family's, 30)  --batch B (messages per datagram, 64)\n"
+	      "  --rcvbuf BYTES (SO_RCVBUFFORCE, 32 MiB)  --timeout SECONDS (5)\n",
+	      status ? stderr : stdout);
+	exit(status);
 }
 
-static unsigned long long num(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long v;
+#define OPT(f) { #f, &O.f }
 
+static const struct opt {
+	const char *name;
+	uint64_t *field;	/* NULL: O.timeout, a double */
+} OPTS[] = {
+	OPT(count), OPT(repeat), OPT(ifindex), OPT(window), OPT(size), OPT(dest),
+	OPT(group), { "timeout", NULL }, OPT(proto), OPT(batch), OPT(rcvbuf), OPT(ack),
+};
+
+/* --NAME VALUE: a whole number (but --timeout's) in the field of OPTS. */
+static void set_opt(const char *arg, const char *val)
+{
+	const struct opt *o = OPTS;
+	char *end;
+
+	while (o < OPTS + ARRAY_SIZE(OPTS) && (strncmp(arg, "--", 2) || strcmp(arg + 2, o->name)))
+		o++;
+	if (o == OPTS + ARRAY_SIZE(OPTS) || !val)
+		errx(1, "%s: no such option, or no value (see --help)", arg);
 	errno = 0;
-	v = strtoull(s, &end, 0);
-	if (errno || end == s || *end || s[0] == '-')
-		die("bad %s: %s", what, s);
-	return v;
+	if (o->field)
+		*o->field = strtoull(val, &end, 0);
+	else
+		O.timeout = strtod(val, &end);
+	if (errno || end == val || *end || val[0] == '-')
+		errx(1, "bad %s: %s", arg, val);
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "count", 1, NULL, 'n' }, { "repeat", 1, NULL, 'r' }, { "ifindex", 1, NULL, 'i' },
-		{ "window", 1, NULL, 'w' }, { "size", 1, NULL, 's' }, { "dest", 1, NULL, 'd' },
-		{ "group", 1, NULL, 'g' }, { "timeout", 1, NULL, 't' }, { "proto", 1, NULL, 'P' },
-		{ "batch", 1, NULL, 'b' }, { "rcvbuf", 1, NULL, 'R' }, { "ack", 1, NULL, 'a' },
-		{ "help", 0, NULL, 'h' }, { NULL, 0, NULL, 0 },
-	};
+	const uint16_t dump = NLM_F_REQUEST | NLM_F_DUMP;
 	struct sockaddr_nl dst = { .nl_family = AF_NETLINK };
-	const char *wl;
-	size_t len;
-	char *m;
-	int c;
+	const char *wl = argv[1];
+	struct nlmsghdr *h;
+	char req[64];
+	int i;
 
-	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
-		usage(argc < 2 ? stderr : stdout);
-		return argc < 2 ? 2 : 0;
-	}
-	wl = argv[1];
-	optind = 2;
-	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
-		unsigned long long v = optarg && c != 't' ? num(optarg, argv[optind - 1]) : 0;
-
-		switch (c) {
-		case 'n': O.count = v; break;
-		case 'r': O.repeat = (unsigned)v; break;
-		case 'i': O.ifindex = (int)v; break;
-		case 'w': O.window = (unsigned)v; break;
-		case 's': O.size = (unsigned)v; break;
-		case 'd': O.dest = (uint32_t)v; break;
-		case 'g': O.group = (unsigned)v; break;
-		case 't': O.timeout = strtod(optarg, NULL); break;
-		case 'P': O.proto = (int)v; break;
-		case 'b': O.batch = (unsigned)v; break;
-		case 'R': O.rcvbuf = (long)v; break;
-		case 'a': O.ack = (unsigned)v; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	if (optind != argc)
-		die("unexpected argument: %s", argv[optind]);
-	if (!O.batch || !O.repeat || !O.window || O.window > (1u << 24) || O.size > 65000)
-		die("--batch, --repeat, --window (at most 2^24) must be > 0; --size <= 65000");
-
+	if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))
+		usage(argc < 2 ? 2 : 0);
+	for (i = 2; i < argc; i += 2)
+		set_opt(argv[i], i + 1 < argc ? argv[i + 1] : NULL);
+	if (!O.batch || !O.repeat || !O.window || O.window > (1u << 24) ||
+	    O.size > NLFAM_DATA_MAX || O.count >> 32)
+		errx(1, "--batch, --repeat, --window (<= 2^24) > 0; --size <= %d; --count < 2^32",
+		     NLFAM_DATA_MAX);
+	ring_init(&R, O.bufsize);
 	if (!strcmp(wl, "linkdump")) {
-		run_dump(wl, NETLINK_ROUTE, RTM_GETLINK, sizeof(struct ifinfomsg), link_entry);
+		h = frame(req, sizeof(req), RTM_GETLINK, dump, sizeof(struct ifinfomsg));
+		run_req(wl, NETLINK_ROUTE, h, link_entry);
 	} else if (!strcmp(wl, "addrdump")) {
-		run_dump(wl, NETLINK_ROUTE, RTM_GETADDR, sizeof(struct ifaddrmsg), addr_entry);
+		h = frame(req, sizeof(req), RTM_GETADDR, dump, sizeof(struct ifaddrmsg));
+		run_req(wl, NETLINK_ROUTE, h, addr_entry);
 	} else if (!strcmp(wl, "dump")) {
-		run_dump(wl, O.proto, NLFAM_MSG_DUMP, 0, fam_dump_entry);
+		h = frame(req, sizeof(req), NLFAM_MSG_DUMP, dump, 0);
+		put_u32(h, NLFAM_A_COUNT, (uint32_t)O.count);
+		put_u32(h, NLFAM_A_SIZE, O.size);
+		O.repeat = 1;
+		run_req(wl, O.proto, h, fam_dump_entry);
 	} else if (!strcmp(wl, "getlink")) {
-		char req[64];
-		struct nlmsghdr *h = frame(req, sizeof(req), RTM_GETLINK, NLM_F_REQUEST,
-					   sizeof(struct ifinfomsg));
-
-		((struct ifinfomsg *)NLMSG_DATA(h))->ifi_index = O.ifindex;
-		reply_check = link_entry;
-		run_pipe(wl, NETLINK_ROUTE, req, NLMSG_ALIGN(h->nlmsg_len));
+		h = frame(req, sizeof(req), RTM_GETLINK, NLM_F_REQUEST, sizeof(struct ifinfomsg));
+		((struct ifinfomsg *)NLMSG_DATA(h))->ifi_index = (int)O.ifindex;
+		run_req(wl, NETLINK_ROUTE, h, link_reply);
 	} else if (!strcmp(wl, "echo")) {
-		reply_check = echo_check;
-		m = data_msg(NLFAM_MSG_ECHO, NLM_F_REQUEST, 1, &len);
-		run_pipe(wl, O.proto, m, len);
+		run_req(wl, O.proto, data_msg(NLFAM_MSG_ECHO, 1), echo_check);
 	} else if (!strcmp(wl, "sink")) {
-		m = data_msg(NLFAM_MSG_SINK, NLM_F_REQUEST, 1, &len);
-		run_send(wl, O.proto, m, len, &KERNEL, 1);
+		run_send(wl, O.proto, data_msg(NLFAM_MSG_SINK, 1), &KERNEL, 1);
 	} else if (!strcmp(wl, "usersock-send") || !strcmp(wl, "usersock-mcast-send")) {
-		if (wl[9] == 'm' && (O.group < 1 || O.group > 32))
-			die("--group must be 1..32 (a sockaddr_nl nl_groups bit)");
-		if (wl[9] != 'm' && !O.dest)
-			die("--dest PORTID is required");
 		dst.nl_pid = wl[9] == 'm' ? 0 : O.dest;
-		dst.nl_groups = wl[9] == 'm' ? 1u << (O.group - 1) : 0;
-		m = data_msg(USERSOCK_TYPE, 0, 0, &len);
-		run_send(wl, NETLINK_USERSOCK, m, len, &dst, 0);
+		dst.nl_groups = wl[9] == 'm' && O.group && O.group <= 32 ? 1u << (O.group - 1) : 0;
+		if (!dst.nl_pid && !dst.nl_groups)
+			errx(1, "%s: --dest PORTID or --group 1..32 (nl_groups bit) needed", wl);
+		run_send(wl, NETLINK_USERSOCK, data_msg(USERSOCK_TYPE, 0), &dst, 0);
 	} else if (!strcmp(wl, "usersock-recv") || !strcmp(wl, "flood-recv")) {
 		run_recv(wl[0] == 'f');
 	} else {
-		usage(stderr);
-		die("unknown workload: %s", wl);
+		errx(1, "unknown workload: %s (see --help)", wl);
 	}
 	return 0;
 }
