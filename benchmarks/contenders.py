@@ -706,17 +706,13 @@ def recv_pyroute2(count: int, proto: int, mtype: int, group: int = 0, end_type: 
                   **_: Any) -> dict[str, Any]:
     """NetlinkSocket.get() parses each datagram into nlmsg objects; an
     overrun comes out as ENOBUFS.  get() has no timeout: the END message
-    ends the run, a watchdog a hung one."""
+    ends the run, the harness's timeout a hung one."""
     import socket
 
     from pyroute2.netlink.nlsocket import NetlinkSocket
 
     if flood:
         raise NotApplicable("pyroute2's get() has no timeout to notice the end of a lossy flood")
-    watchdog = threading.Timer(60.0, lambda: (print("pyroute2: no END after 60 s", file=sys.stderr),
-                                              os._exit(4)))
-    watchdog.daemon = True
-    watchdog.start()
     s = NetlinkSocket(family=proto, rcvbuf=rcvbuf)
     s.bind(groups=(1 << (group - 1)) if group else 0)
     s.setsockopt(socket.SOL_SOCKET, 33, rcvbuf)  # SO_RCVBUFFORCE, as for the others
@@ -745,7 +741,6 @@ def recv_pyroute2(count: int, proto: int, mtype: int, group: int = 0, end_type: 
                 got += 1
             end = end or h["type"] == end_type
         t_last = perf()
-    watchdog.cancel()
     s.close()
     return recv_done(count, 1, got, gaps, expect, t_first, t_last, None, enobufs=enobufs)
 
