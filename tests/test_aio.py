@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket as pysocket
 import struct
 import time
@@ -575,9 +576,11 @@ OPS = st.one_of(
 )
 PLANS = st.lists(st.tuples(OPS, st.integers(0, 4), st.one_of(st.none(), st.integers(0, 6))),
                  min_size=1, max_size=12)
+# fewer examples for each of the many runs of a mutation run (make mutation)
+MODEL_EXAMPLES = 8 if os.environ.get("NLFAST_MUTATION") == "1" else 30
 
 
-@settings(max_examples=30, deadline=None,
+@settings(max_examples=MODEL_EXAMPLES, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(plan=PLANS, kind=st.sampled_from(["asyncio", "uvloop"]))
 def test_mixed_concurrent_calls_match_the_model(server: Server, plan: Any, kind: str) -> None:
