@@ -476,6 +476,7 @@ class Socket(Counters):
         ptr = ffi.from_buffer(tmpl)
         done = 0
         delay = 0.0
+        first = int(t.tx.seq)
         while done < count:
             self._check()
             r = lib.nlf_sock_send_repeat(t.fd, t.tx, ptr, len(tmpl), count - done, dest,
@@ -484,6 +485,9 @@ class Socket(Counters):
             if r >= 0:
                 break
             err = ffi.errno
+            if err in (errno.EAGAIN, errno.EINTR):
+                # the framed ones that did not go: numbered again when sent
+                t.tx.seq = (first + done) & 0xFFFFFFFF
             if err == errno.EAGAIN:
                 self.send_waits += 1
                 f = self._loop.create_future()

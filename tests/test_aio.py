@@ -475,6 +475,7 @@ def test_send_waits_for_a_full_peer_without_spinning(arun: Run, server: Server) 
             async def sender() -> None:
                 msg = Message(0x60, header=b"y" * 40)
                 half = n // 2
+                first = s.next_seq
 
                 async def asks() -> list[Any]:  # while send_repeat waits for the peer
                     await asyncio.sleep(0.05)
@@ -484,7 +485,10 @@ def test_send_waits_for_a_full_peer_without_spinning(arun: Run, server: Server) 
                                                          asks())
                 assert sent == half and items(got_replies) == [(77, 0), (77, 1)]
                 seqs = await s.send_batch([msg] * (n - half), dest=port)
-                assert len(seqs) == n - half and seqs == sorted(seqs)
+                # the messages framed for a send that waited keep their numbers:
+                # no gap between the rounds (the request took first + half)
+                assert seqs == list(range(first + half + 1, first + n + 1))
+                assert s.next_seq == first + n + 1
 
             async def reader() -> None:
                 nonlocal got
@@ -502,12 +506,16 @@ def test_send_waits_for_a_full_peer_without_spinning(arun: Run, server: Server) 
                         continue
                     off = 0
                     while off + 16 <= len(data):
-                        ln = struct.unpack_from("=I", data, off)[0]
+                        ln, seq = struct.unpack_from("=I4xI", data, off)
+                        seen.append(seq)
                         got += 1
                         off += (ln + 3) & ~3
 
+            seen: list[int] = []
+            first = s.next_seq
             await asyncio.gather(ticker(), sender(), reader())
             assert got == n
+            assert seen == [*range(first, first + n // 2), *range(first + n // 2 + 1, first + n + 1)]
             assert ticks >= 10  # the loop kept running while the sender waited
 
     try:
