@@ -696,7 +696,7 @@ class Socket(Counters):
             if e.stale_dumps():
                 e.drain_dumps(timeout)
             seq = self._t.send_template(t, dest, 0)
-            w = Waiter(seq, dest, ack=False, dump=True)
+            w = Waiter(seq, dest, ack=False, dump=True, stream=True)
             e.add(w)
         finally:
             self._leave()
