@@ -762,3 +762,23 @@ def test_a_refused_subscription_closes_the_new_socket() -> None:
         with pytest.raises(OSError, match=r"^\[Errno \d+\] setsockopt\(270, 9999\)"):
             s.setsockopt(lib.SOL_NETLINK, 9999, 1)
 
+
+def test_recv_without_waiting_takes_an_event_behind_late_replies() -> None:
+    """recv(timeout=0) reads what is queued, also when a late reply of an
+    abandoned request fills the first receive (rx_buffers=1) and the event
+    is in the next; it once raised TimeoutError there."""
+    def answer(typ: int, flags: int, seq: int, pid: int) -> Answer:
+        return [(0.1, msg(typ, 0, seq, b"late"), 0), (0.01, msg(0x72, 0, 0, b"event"), 0)]
+
+    for p in peer(answer):
+        with nlfast.Socket(USERSOCK, rx_buffers=1) as s:
+            with pytest.raises(TimeoutError):
+                s.request(Message(0x71), dest=p.port, timeout=0.05)
+            deadline = time.monotonic() + 5
+            while p.sent < 2 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert p.sent == 2  # both datagrams are queued now
+            (ev,) = s.recv(timeout=0)
+            assert bytes(ev.payload) == b"event" and s.stale_dropped == 1
+            with pytest.raises(TimeoutError):
+                s.recv(timeout=0)
