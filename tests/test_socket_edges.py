@@ -121,6 +121,7 @@ LONG_THEN_ERROR = 0x65  # a 40-byte reply and EINVAL in one datagram
 TOO_BIG = 0x66  # a reply larger than a 256-byte receive buffer
 INTERRUPTED, FAILING, ENDLESS = 0x67, 0x68, 0x69  # dumps: DUMP_INTR, EINVAL at the end, no end
 WITH_EVENTS = 0x6A  # three unsolicited messages before the reply
+DELAYED = 0x6F  # the reply 30 ms late: the requester has found nothing yet
 FLOOD = 0x6E  # 65537 unsolicited messages (32 datagrams of 2048 and one of 1) before the reply
 
 
@@ -146,6 +147,8 @@ def replies_then_ack(typ: int, flags: int, seq: int, pid: int) -> Answer:
     if typ == FLOOD:
         full = msg(0x6B, 0, 0) * 2048
         return [*[(0, full, 0)] * 32, (0, msg(0x6B, 0, 0) + msg(typ, 0, seq, b"reply"), 0), *tail]
+    if typ == DELAYED:
+        return [(0.03, msg(typ, 0, seq, b"reply"), 0), *tail]
     if typ == WITH_EVENTS:
         events = b"".join(msg(0x6B, 0, 0, struct.pack("=I", i)) for i in range(3))
         return [(0, events + msg(typ, 0, seq, b"reply"), 0), *tail]
@@ -291,6 +294,8 @@ def test_truncated_replies_are_counted_one_by_one(answering: Peer) -> None:
                 s.request(Message(TOO_BIG), dest=answering.port, timeout=2)
             assert ei.value.count == 1
             assert s.truncated == n
+            nothing_left(s)  # takes the late ACK: the next request is alone again
+            assert not s._e.stale
 
 
 # -- group masks: requests and dumps go to their destination only ----------------------------
@@ -665,8 +670,9 @@ def test_spec_do_takes_its_ack_and_its_dump_end(netns: Netns) -> None:
 def test_aio_request_answered_later(answering: Peer) -> None:
     async def main() -> None:
         async with nlfast.aio.Socket(USERSOCK) as a:
-            (r,) = await a.request(Message(0x60), dest=answering.port, timeout=2)
-            assert bytes(r.payload) == b"reply"
+            for typ in (0x60, DELAYED):
+                (r,) = await a.request(Message(typ), dest=answering.port, timeout=2)
+                assert bytes(r.payload) == b"reply"
             got = await a.request(Message(0x62, flags=NLM_F_REQUEST | NLM_F_DUMP),
                                   dest=answering.port, timeout=2)
             assert [bytes(m.payload) for m in got] == [b"one", b"two"]
