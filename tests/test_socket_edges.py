@@ -122,6 +122,7 @@ TOO_BIG = 0x66  # a reply larger than a 256-byte receive buffer
 INTERRUPTED, FAILING, ENDLESS = 0x67, 0x68, 0x69  # dumps: DUMP_INTR, EINVAL at the end, no end
 WITH_EVENTS = 0x6A  # three unsolicited messages before the reply
 DELAYED = 0x6F  # the reply 30 ms late: the requester has found nothing yet
+WITH_DONE = 0x75  # a reply and an NLMSG_DONE in one datagram, the ACK in the next
 FLOOD = 0x6E  # 65537 unsolicited messages (32 datagrams of 2048 and one of 1) before the reply
 
 
@@ -147,6 +148,8 @@ def replies_then_ack(typ: int, flags: int, seq: int, pid: int) -> Answer:
     if typ == FLOOD:
         full = msg(0x6B, 0, 0) * 2048
         return [*[(0, full, 0)] * 32, (0, msg(0x6B, 0, 0) + msg(typ, 0, seq, b"reply"), 0), *tail]
+    if typ == WITH_DONE:
+        return [(0, msg(typ, 0, seq, b"reply") + done(seq, flags=0), 0), *tail]
     if typ == DELAYED:
         return [(0.03, msg(typ, 0, seq, b"reply"), 0), *tail]
     if typ == WITH_EVENTS:
@@ -193,6 +196,10 @@ def test_request_with_ack_ends_at_the_ack_in_a_later_datagram(answering: Peer,
         (r,) = s.request(Message(0x60, flags=0), dest=answering.port, timeout=2)
         assert (r.type, bytes(r.payload)) == (0x60, b"reply")
         assert answering.seen[-1][:2] == (0x60, NLM_F_REQUEST | NLM_F_ACK)
+        nothing_left(s)
+        # an NLMSG_DONE does not end a request that waits for its ACK
+        (r,) = s.request(Message(WITH_DONE), dest=answering.port, timeout=2)
+        assert bytes(r.payload) == b"reply"
         nothing_left(s)
         assert s.stale_dropped == 0 and s.events_queued == 0
 
