@@ -12,7 +12,7 @@ KO     := $(CURDIR)/kernel/nlfast_family.ko
 APT_PKGS := gcc make iproute2 util-linux kmod procps qemu-system-x86 busybox-static \
 	linux-image-amd64 linux-headers-amd64 linux-source-6.1 linux-source-6.12 dkms libasan8 time \
 	gcc-s390x-linux-gnu libc6-dev-s390x-cross qemu-user \
-	flex bison bc libelf-dev libssl-dev shellcheck
+	flex bison bc libelf-dev libssl-dev shellcheck libcap2-bin
 
 SOURCES := $(wildcard csrc/*.c csrc/*.h csrc/*.py nlfast/*.py nlfast/cli/*.py) kernel/uapi/nlfast_family.h \
 	setup.py pyproject.toml

@@ -47,14 +47,17 @@ class Waiter:
     """One request (its replies, copied) or one dump (its batches, queued)."""
 
     __slots__ = ("ack", "done", "dump", "echo", "error", "fut", "interrupted", "port", "queue",
-                 "replies", "seq", "tag")
+                 "replies", "seq", "stream", "tag")
 
     def __init__(self, seq: int, port: int, *, ack: bool, dump: bool, tag: Any = None,
-                 echo: bool = False) -> None:
+                 echo: bool = False, stream: bool = False) -> None:
         self.seq = seq
         self.port = port
         self.ack = ack
         self.dump = dump
+        # a dump() call: its batches are queued for the iterator; otherwise
+        # (a request, NLM_F_DUMP or not) its replies are copied to replies
+        self.stream = stream
         # sent with NLM_F_ECHO: its answer may come marked with a group (row_key)
         self.echo = echo
         self.done = False
@@ -194,7 +197,7 @@ class Engine:
                 events.append((batch, start, stop))
             else:
                 w = keys[d]
-                if w.dump:
+                if w.stream:
                     self._deliver_dump(w, batch, start, stop, w is me)
                 else:
                     self._deliver_request(w, batch, start, stop)

@@ -661,6 +661,7 @@ class Socket(Counters):
         if e.stale_dumps():
             await self._drain_dumps(timeout)
         w = await self._start(t, dest, False, True, loop.create_future())
+        w.stream = True  # before any receive: none runs until this coroutine yields
         if self._tx_sched and not self._writing:
             # sent now, not after a trip through the loop: the kernel has
             # built the first part already, read into the dump's own batch

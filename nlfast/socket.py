@@ -432,7 +432,10 @@ class Socket(Counters):
         b = e.next_event()
         if b is not None:
             return b
-        deadline = None if ms < 0 else time.monotonic() + ms / 1000
+        # timeout 0: no waiting, but what is queued already is all read (pump(0)
+        # raises TimeoutError once nothing is), also past late replies of
+        # abandoned requests that came in receives of their own
+        deadline = None if ms <= 0 else time.monotonic() + ms / 1000
         while True:
             got = e.pump(ms, None, True)
             if got is not None:
@@ -696,7 +699,7 @@ class Socket(Counters):
             if e.stale_dumps():
                 e.drain_dumps(timeout)
             seq = self._t.send_template(t, dest, 0)
-            w = Waiter(seq, dest, ack=False, dump=True)
+            w = Waiter(seq, dest, ack=False, dump=True, stream=True)
             e.add(w)
         finally:
             self._leave()
