@@ -1,0 +1,199 @@
+"""The transport's edges against the real kernel: what each failed send
+says, and a wake-up descriptor that happens to be fd 0.
+
+Each test here kills mutants of nlfast/_transport.py that the rest of the
+host tests let live (tests/mutation/SURVIVORS.md, "_engine, _transport").
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket as pysocket
+import struct
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+import nlfast
+from nlfast import Message, attrs
+
+USERSOCK = nlfast.NETLINK_USERSOCK
+NOBODY = 0x7FFFFFF0  # a USERSOCK port id no socket holds
+TOO_LARGE = r"^message larger than the send arena \(tx_size\)$"
+
+
+def test_a_message_larger_than_the_send_arena_is_named_exactly() -> None:
+    with nlfast.Socket(USERSOCK, tx_size=4096) as s:
+        big = Message(0x40, attrs=[attrs.binary(1, b"z" * 8000)])
+        with pytest.raises(nlfast.MessageTooLargeError, match=TOO_LARGE):
+            s.send(big, dest=s.portid)  # send_failed: ENOSPC
+        with pytest.raises(nlfast.MessageTooLargeError, match=TOO_LARGE):
+            s.send_repeat(big, 2, dest=s.portid)  # repeat_failed: EMSGSIZE
+        with pytest.raises(nlfast.MessageTooLargeError, match=TOO_LARGE):
+            s.send_batch([big], dest=s.portid)
+        with pytest.raises(ValueError, match=r"^send_repeat needs one whole framed message$"):
+            s.send_repeat(b"\x08\0\0\0\0\0\0\0", 1, dest=s.portid)  # nlmsg_len 8: EINVAL
+
+
+def test_a_send_the_kernel_refuses_names_the_call_and_its_errno() -> None:
+    refused = rf"^\[Errno {errno.ECONNREFUSED}\] sendmmsg: {os.strerror(errno.ECONNREFUSED)}$"
+    with nlfast.Socket(USERSOCK) as s:
+        with pytest.raises(ConnectionRefusedError, match=refused) as one:
+            s.send(Message(0x40), dest=NOBODY)
+        assert one.value.errno == errno.ECONNREFUSED
+        with pytest.raises(ConnectionRefusedError, match=refused) as rep:
+            s.send_repeat(Message(0x40), 3, dest=NOBODY)
+        assert rep.value.errno == errno.ECONNREFUSED
+        assert rep.value.sent == 0  # type: ignore[attr-defined]
+        with pytest.raises(ConnectionRefusedError, match=refused) as req:
+            s.request(Message(0x40), dest=NOBODY, timeout=1)  # nlf_sock_request's send
+        assert req.value.errno == errno.ECONNREFUSED
+        # nothing went, nothing is left behind: the socket carries on
+        s.send(Message(0x41), dest=s.portid)
+        assert s.recv(timeout=2).types.tolist() == [0x41]
+
+
+def test_close_wakes_a_receive_when_the_wake_descriptor_is_fd_0() -> None:
+    # A daemon runs with stdin closed: the lowest free descriptor is 0.  A
+    # namespace given by path is opened first (fd 0), the socket gets the
+    # next free one, the namespace fd is closed, and the eventfd gets 0.
+    saved = os.dup(0)
+    os.close(0)
+    try:
+        s = nlfast.Socket(USERSOCK, netns="/proc/self/ns/net")
+        try:
+            assert s._t.wake == 0 and s._t.fd > 0
+            errors: list[BaseException] = []
+
+            def blocked() -> None:
+                try:
+                    s.recv(timeout=5)
+                except BaseException as e:
+                    errors.append(e)
+
+            th = threading.Thread(target=blocked)
+            th.start()
+            while not s._lock.locked():  # the receive holds the socket
+                threading.Event().wait(0.005)
+            threading.Event().wait(0.05)
+            s.close()
+            th.join(10)
+            assert not th.is_alive()
+            assert [type(e) for e in errors] == [nlfast.ClosedError]
+        finally:
+            s.close()
+        # both descriptors closed, fd 0 included
+        with pytest.raises(OSError, match="Bad file descriptor"):
+            os.fstat(0)
+    finally:
+        os.dup2(saved, 0)
+        os.close(saved)
+
+
+def test_sequence_number_0_is_a_message_sent() -> None:
+    with nlfast.Socket(USERSOCK) as s:
+        s.next_seq = 0xFFFFFFFF
+        assert s.send(Message(0x40), dest=s.portid) == 0xFFFFFFFF
+        assert s.send(Message(0x41), dest=s.portid) == 0  # the counter wrapped
+        got = []
+        for m in s.events(timeout=0.2):
+            got.append((m.type, m.seq))
+        assert got == [(0x40, 0xFFFFFFFF), (0x41, 0)]
+
+
+# -- a signal while blocked: EINTR --------------------------------------------------------------
+
+
+@pytest.fixture
+def sigalrm() -> Iterator[None]:
+    """A Python handler for SIGALRM (so a blocked call returns EINTR)."""
+    old = signal.signal(signal.SIGALRM, lambda *_: None)
+    yield
+    signal.signal(signal.SIGALRM, old)
+
+
+class Peer(threading.Thread):
+    """A USERSOCK port with the smallest receive buffer that reads nothing
+    until, ``after`` seconds in, it interrupts the main thread (blocked in a
+    send or a receive) with SIGALRM; then, if ``send_to`` is set, it sends
+    one message there, else it reads, until ``stop`` and nothing is left,
+    the seqs of what ``src`` sent it."""
+
+    def __init__(self, after: float = 0.2, send_to: int = 0) -> None:
+        super().__init__(daemon=True)
+        self.sock = pysocket.socket(pysocket.AF_NETLINK, pysocket.SOCK_RAW, USERSOCK)
+        self.sock.setsockopt(pysocket.SOL_SOCKET, pysocket.SO_RCVBUF, 1)
+        self.sock.bind((0, 0))
+        self.sock.settimeout(0.05)
+        self.port = self.sock.getsockname()[0]
+        self.after, self.send_to = after, send_to
+        self.main = threading.main_thread().ident
+        self.src = -1
+        self.seqs: list[int] = []
+        self.stop = threading.Event()
+
+    def fill(self) -> None:
+        """Fills its receive queue from another port."""
+        with pysocket.socket(pysocket.AF_NETLINK, pysocket.SOCK_RAW, USERSOCK) as f:
+            f.bind((0, 0))
+            while True:
+                try:
+                    f.sendto(struct.pack("=IHHII", 16, 0x10, 0, 0, 0), pysocket.MSG_DONTWAIT,
+                             (self.port, 0))
+                except BlockingIOError:
+                    return
+
+    def run(self) -> None:
+        time.sleep(self.after)
+        assert self.main is not None
+        signal.pthread_kill(self.main, signal.SIGALRM)
+        if self.send_to:
+            time.sleep(0.1)  # the receive goes back to waiting meanwhile
+            self.sock.sendto(struct.pack("=IHHII", 16, 0x42, 0, 7, 0), (self.send_to, 0))
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                data, (src, _) = self.sock.recvfrom(1 << 16)
+            except (TimeoutError, pysocket.timeout):
+                if self.stop.is_set():
+                    return
+                continue
+            off = 0
+            while src == self.src and off + 16 <= len(data):
+                ln, _, _, seq, _ = struct.unpack_from("=IHHII", data, off)
+                self.seqs.append(seq)
+                off += (ln + 3) & ~3
+
+
+@pytest.mark.parametrize("timeout", [None, 5.0])
+@pytest.mark.usefixtures("sigalrm")
+def test_a_receive_interrupted_by_a_signal_waits_on(timeout: float | None) -> None:
+    with nlfast.Socket(USERSOCK) as s:
+        p = Peer(send_to=s.portid)
+        p.start()
+        b = s.recv(timeout=timeout)
+        p.join()
+        assert [(m.type, m.seq) for m in b] == [(0x42, 7)]
+
+
+@pytest.mark.usefixtures("sigalrm")
+def test_a_batch_interrupted_before_anything_went_is_sent_again() -> None:
+    n = 50
+    with nlfast.Socket(USERSOCK) as s:
+        p = Peer()
+        p.src = s.portid
+        p.fill()  # the first datagram blocks until the peer reads
+        first = s.next_seq
+        p.start()
+        seqs = s.send_batch([Message(0x40, attrs=[attrs.u32(1, i)]) for i in range(n)],
+                            dest=p.port)
+        p.stop.set()
+        p.join()
+        assert seqs == list(range(first, first + n))
+        assert p.seqs == seqs  # numbered once, each sent once
+        assert s.next_seq == first + n
