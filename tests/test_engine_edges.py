@@ -214,6 +214,16 @@ def test_a_dump_yields_no_empty_batch_and_counts_rows_after_its_end(
         assert numbers(s.recv(timeout=1)) == [10, 11, 12]
 
 
+def test_rows_after_a_dump_end_in_the_same_run_are_counted(peer: pysocket.socket) -> None:
+    with nlfast.Socket(USERSOCK) as s:
+        seq = s.next_seq
+        peer.sendto(row(seq, 0) + done(seq) + row(seq, 1) + row(seq, 2), (s.portid, 0))
+        assert [numbers(b) for b in s.dump(Message(T_ROW), dest=port(peer))] == [[0]]
+        assert s.stale_dropped == 2
+        with pytest.raises(TimeoutError):
+            s.recv(timeout=0)
+
+
 def test_a_dump_failed_by_its_peer_raises_its_error(peer: pysocket.socket) -> None:
     with nlfast.Socket(USERSOCK) as s:
         seq = s.next_seq
