@@ -197,3 +197,19 @@ def test_a_batch_interrupted_before_anything_went_is_sent_again() -> None:
         assert seqs == list(range(first, first + n))
         assert p.seqs == seqs  # numbered once, each sent once
         assert s.next_seq == first + n
+
+
+@pytest.mark.usefixtures("sigalrm")
+def test_send_repeat_interrupted_part_way_sends_the_rest_only() -> None:
+    n = 1000
+    with nlfast.Socket(USERSOCK, tx_size=4096, dgram_size=4096) as s:
+        p = Peer()
+        p.src = s.portid
+        first = s.next_seq
+        p.start()  # one 4 KiB round goes, the next blocks until the peer reads
+        assert s.send_repeat(Message(0x40, attrs=[attrs.u32(1, 5)]), n, dest=p.port) == n
+        p.stop.set()
+        p.join()
+        # each sent once, numbered without a gap where the signal came
+        assert p.seqs == list(range(first, first + n))
+        assert s.next_seq == first + n
