@@ -218,3 +218,18 @@ def test_send_repeat_interrupted_part_way_sends_the_rest_only() -> None:
         # each sent once, numbered without a gap where the signal came
         assert p.seqs == list(range(first, first + n))
         assert s.next_seq == first + n
+
+
+def test_send_batch_numbers_across_the_wrap_and_names_a_refusal() -> None:
+    with nlfast.Socket(USERSOCK) as s:
+        s.next_seq = 0xFFFFFFFE
+        seqs = s.send_batch([Message(0x40)] * 4, dest=s.portid)
+        assert seqs == [0xFFFFFFFE, 0xFFFFFFFF, 0, 1]
+        assert [m.seq for m in s.recv(timeout=2)] == seqs
+        s.next_seq = 0xFFFFFFFC  # ends exactly at the wrap: no number past it
+        assert s.send_batch([Message(0x40)] * 4, dest=s.portid) == list(range(0xFFFFFFFC, 1 << 32))
+        s.recv(timeout=2)
+        refused = rf"^\[Errno {errno.ECONNREFUSED}\] sendmmsg: {os.strerror(errno.ECONNREFUSED)}$"
+        with pytest.raises(ConnectionRefusedError, match=refused) as e:
+            s.send_batch([Message(0x40)] * 3, dest=NOBODY)
+        assert e.value.sent == 0  # type: ignore[attr-defined]
