@@ -332,6 +332,28 @@ def test_an_abandoned_dump_that_never_ends_is_forgotten_at_the_deadline(
         d.join()
 
 
+def test_an_abandoned_dump_forgotten_at_the_deadline_sends_its_rows_to_recv(
+        peer: pysocket.socket) -> None:
+    # forgotten, its late rows are events, even when the next dump then
+    # fails to go (nobody at its port) and a stale request keeps the engine
+    # routing
+    d = DumpPeer(peer, lambda q: row(q, 0), [(0.3 * i, lambda q: row(q, 1)) for i in range(20)])
+    with nlfast.Socket(USERSOCK) as s, \
+            pysocket.socket(pysocket.AF_NETLINK, pysocket.SOCK_RAW, USERSOCK) as silent:
+        silent.bind((0, 0))
+        with pytest.raises(TimeoutError):  # a stale request, never answered
+            s.request(Message(T_REQ), dest=port(silent), timeout=0.05)
+        d.start()
+        try:
+            abandon_first_dump(s, d)
+            with pytest.raises(ConnectionRefusedError):
+                list(s.dump(Message(T_ROW), dest=0x7FFFFFF0, timeout=0.1))
+            assert numbers(s.recv(timeout=2)) == [1]
+        finally:
+            d.stop.set()
+            d.join()
+
+
 def test_engine_deadline_milliseconds_are_the_socket_timeouts() -> None:
     # the drain's remaining time, rounded up to whole ms and capped at the
     # C int the shim takes, as every other timeout
