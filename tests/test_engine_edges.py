@@ -181,6 +181,25 @@ def test_every_late_reply_of_an_abandoned_request_is_counted(peer: pysocket.sock
         assert s.stale_dropped == 3
 
 
+def test_a_truncated_receive_is_routed_before_it_is_raised(peer: pysocket.socket) -> None:
+    with nlfast.Socket(USERSOCK, rx_bufsize=4096) as s:
+        peer.sendto(ev(0), (s.portid, 0))  # the request's first receive: not its reply
+
+        def answer() -> None:
+            peer.recv(4096)
+            time.sleep(0.1)  # the request now waits in the engine's receive
+            # one datagram cut at 4096 bytes: the event before the cut is whole
+            peer.sendto(ev(1) + msg(T_EVENT, 0, 0, b"x" * 8000), (s.portid, 0))
+
+        th = threading.Thread(target=answer)
+        th.start()
+        with pytest.raises(nlfast.TruncatedError):
+            s.request(Message(T_REQ), dest=port(peer), timeout=2)
+        th.join()
+        assert numbers(s.recv(timeout=0)) == [0]
+        assert numbers(s.recv(timeout=0)) == [1]  # routed to the events first
+
+
 # -- abandoned requests ---------------------------------------------------------------------
 
 
