@@ -217,6 +217,40 @@ def test_the_newest_abandoned_requests_are_remembered(peer: pysocket.socket) -> 
         assert s.stale_dropped == 2
 
 
+def test_abandoned_requests_that_end_late_stop_taking_rows(peer: pysocket.socket) -> None:
+    with nlfast.Socket(USERSOCK) as s:
+        a = s.next_seq
+        b = a + 1
+        with pytest.raises(TimeoutError):  # three abandoned at once
+            s.request_many([Message(T_REQ)] * 3, dest=port(peer), timeout=0.05)
+        # a's and b's late answers end them; a + 2 stays abandoned (the engine
+        # still routes); events before, between and after in one receive
+        peer.sendto(ev(1) + reply(a) + ack(a) + ev(2) + ev(3) + reply(b) + ack(b),
+                    (s.portid, 0))
+        assert numbers(s.recv(timeout=1)) == [1]
+        assert (s.events_queued, s.stale_dropped) == (2, 4)
+        assert numbers(s.recv(timeout=1)) == [2, 3]
+        assert s.events_queued == 0
+        # anything b's seq brings now is nobody's: an event
+        peer.sendto(msg(T_EVENT, 0, b, struct.pack("=I", 4)) + ev(5), (s.portid, 0))
+        assert [(m.seq, *numbers([m])) for m in s.recv(timeout=1)] == [(b, 4), (0, 5)]
+        assert s.stale_dropped == 4
+
+
+def test_a_finished_request_stops_taking_rows(peer: pysocket.socket) -> None:
+    with nlfast.Socket(USERSOCK) as s:
+        gone = s.next_seq
+        with pytest.raises(TimeoutError):  # keeps the engine routing
+            s.request(Message(T_REQ), dest=port(peer), timeout=0.05)
+        seq = s.next_seq
+        peer.sendto(reply(seq) + ack(seq), (s.portid, 0))
+        (r,) = s.request(Message(T_REQ), dest=port(peer), timeout=1)
+        assert bytes(r.payload) == b"reply"
+        peer.sendto(msg(T_EVENT, 0, seq, struct.pack("=I", 6)), (s.portid, 0))
+        assert [(m.seq, *numbers([m])) for m in s.recv(timeout=1)] == [(seq, 6)]
+        assert s.stale_dropped == 0 and gone in s._e.stale
+
+
 # -- dumps: their end, their error, rows after the end --------------------------------------
 
 
