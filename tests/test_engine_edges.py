@@ -277,6 +277,22 @@ def test_rows_after_a_dump_end_in_the_same_run_are_counted(peer: pysocket.socket
             s.recv(timeout=0)
 
 
+def test_a_multicast_row_with_a_dumps_seq_and_our_port_is_an_event(
+        peer: pysocket.socket) -> None:
+    # only a request sent with NLM_F_ECHO takes a message marked with a group;
+    # a dump is never sent with it (group 29: no other test of the suite uses it)
+    with nlfast.Socket(USERSOCK, groups=[29]) as s:
+        seq = s.next_seq
+        marked = struct.pack("=IHHII", 20, T_ROW, NLM_F_MULTI, seq, s.portid) + struct.pack(
+            "=I", 99)
+        with pytest.raises(ConnectionRefusedError):  # multicast went; no port 0 to unicast to
+            peer.sendto(marked, (0, 1 << 28))
+        peer.sendto(row(seq, 0) + done(seq), (s.portid, 0))
+        assert [numbers(b) for b in s.dump(Message(T_ROW), dest=port(peer))] == [[0]]
+        assert [(m.seq, m.portid, *numbers([m])) for m in s.recv(timeout=1)] == [
+            (seq, s.portid, 99)]
+
+
 def test_a_dump_failed_by_its_peer_raises_its_error(peer: pysocket.socket) -> None:
     with nlfast.Socket(USERSOCK) as s:
         seq = s.next_seq
