@@ -293,6 +293,36 @@ def test_a_multicast_row_with_a_dumps_seq_and_our_port_is_an_event(
             (seq, s.portid, 99)]
 
 
+def test_a_receive_of_one_row_runs_fills_the_run_table(peer: pysocket.socket) -> None:
+    # the most runs a receive can hold: every 16-byte row alternating between
+    # the dump and the events (4096 bytes: 254 rows and the DONE)
+    with nlfast.Socket(USERSOCK, rx_buffers=1, rx_bufsize=4096) as s:
+        seq = s.next_seq
+        pairs = msg(T_EVENT, 0, 0) + msg(T_ROW, NLM_F_MULTI, seq)
+        peer.sendto(pairs * 127 + done(seq), (s.portid, 0))
+        batches = list(s.dump(Message(T_ROW), dest=port(peer)))
+        assert [len(b) for b in batches] == [1] * 127
+        assert len(s.recv(timeout=1)) == 127
+
+
+def test_a_request_that_takes_a_dumps_seq_ends_the_dump(peer: pysocket.socket) -> None:
+    # a hand-set next_seq: the older call loses the seq, and what it had queued
+    with nlfast.Socket(USERSOCK) as s:
+        seq = s.next_seq
+        peer.sendto(row(seq, 0) + ev(1) + row(seq, 1), (s.portid, 0))  # two runs: two batches
+        got = []
+        it = s.dump(Message(T_ROW), dest=port(peer), timeout=0.2)
+        got.append(numbers(next(it)))
+        s.next_seq = seq
+        peer.sendto(reply(seq), (s.portid, 0))
+        (r,) = s.request(Message(T_REQ), dest=port(peer), ack=False)
+        assert bytes(r.payload) == b"reply"
+        with pytest.raises(TimeoutError):
+            for b in it:
+                got.append(numbers(b))
+        assert got == [[0]]
+
+
 def test_a_dump_failed_by_its_peer_raises_its_error(peer: pysocket.socket) -> None:
     with nlfast.Socket(USERSOCK) as s:
         seq = s.next_seq

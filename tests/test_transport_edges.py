@@ -20,6 +20,7 @@ import pytest
 
 import nlfast
 from nlfast import Message, attrs
+from nlfast._transport import Transport
 
 USERSOCK = nlfast.NETLINK_USERSOCK
 NOBODY = 0x7FFFFFF0  # a USERSOCK port id no socket holds
@@ -233,3 +234,10 @@ def test_send_batch_numbers_across_the_wrap_and_names_a_refusal() -> None:
         with pytest.raises(ConnectionRefusedError, match=refused) as e:
             s.send_batch([Message(0x40)] * 3, dest=NOBODY)
         assert e.value.sent == 0  # type: ignore[attr-defined]
+
+
+def test_receive_buffers_the_shim_refuses_are_named() -> None:
+    # the shim refuses more datagrams per receive than recvmmsg takes
+    # (NLF_VLEN_MAX); nlfast.Socket checks its arguments before it gets here
+    with pytest.raises(MemoryError, match=r"^cannot allocate nlfast socket buffers$"):
+        Transport(USERSOCK, None, 100_000, 4096, 1 << 16, 4096, True)
