@@ -251,6 +251,21 @@ def test_a_finished_request_stops_taking_rows(peer: pysocket.socket) -> None:
         assert s.stale_dropped == 0 and gone in s._e.stale
 
 
+def test_a_request_that_reuses_an_abandoned_seq_takes_it_over(peer: pysocket.socket) -> None:
+    with nlfast.Socket(USERSOCK) as s:
+        seq = s.next_seq
+        with pytest.raises(TimeoutError):  # two abandoned: seq and seq + 1
+            s.request_many([Message(T_REQ)] * 2, dest=port(peer), timeout=0.05)
+        s.next_seq = seq
+        peer.sendto(reply(seq) + ack(seq), (s.portid, 0))
+        (r,) = s.request(Message(T_REQ), dest=port(peer), timeout=1)
+        assert bytes(r.payload) == b"reply"
+        # seq is nobody's now (seq + 1 keeps the engine routing)
+        peer.sendto(msg(T_EVENT, 0, seq, struct.pack("=I", 8)), (s.portid, 0))
+        assert [(m.seq, *numbers([m])) for m in s.recv(timeout=1)] == [(seq, 8)]
+        assert s.stale_dropped == 0
+
+
 # -- dumps: their end, their error, rows after the end --------------------------------------
 
 

@@ -241,3 +241,23 @@ def test_receive_buffers_the_shim_refuses_are_named() -> None:
     # (NLF_VLEN_MAX); nlfast.Socket checks its arguments before it gets here
     with pytest.raises(MemoryError, match=r"^cannot allocate nlfast socket buffers$"):
         Transport(USERSOCK, None, 100_000, 4096, 1 << 16, 4096, True)
+
+
+@pytest.mark.parametrize("overrun", ["raise", "count"])
+def test_an_overrun_is_counted_from_zero(overrun: str) -> None:
+    # a multicast flood into the smallest receive buffer: ENOBUFS (group 29:
+    # no other test of the suite uses it)
+    with nlfast.Socket(USERSOCK, groups=[29], rcvbuf=1, overrun=overrun) as s, \
+            pysocket.socket(pysocket.AF_NETLINK, pysocket.SOCK_RAW, USERSOCK) as p:
+        p.bind((0, 0))
+        assert s.overruns == 0
+        for i in range(200):
+            with pytest.raises(ConnectionRefusedError):  # the group got it; no port 0
+                p.sendto(struct.pack("=IHHII", 16, 0x43, 0, i, 0) + b"\0" * 240, (0, 1 << 28))
+        if overrun == "raise":
+            with pytest.raises(nlfast.OverrunError) as e:
+                s.recv(timeout=1)
+            assert e.value.overruns == 1
+        else:
+            assert len(s.recv(timeout=1)) == 0  # counted: an empty receive
+        assert s.overruns == 1
