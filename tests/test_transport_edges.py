@@ -261,3 +261,14 @@ def test_an_overrun_is_counted_from_zero(overrun: str) -> None:
         else:
             assert len(s.recv(timeout=1)) == 0  # counted: an empty receive
         assert s.overruns == 1
+
+
+def test_a_namespace_given_as_an_open_fd_stays_the_callers() -> None:
+    nsfd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        with nlfast.Socket(USERSOCK, netns=nsfd) as s:
+            s.send(Message(0x44), dest=s.portid)
+            assert s.recv(timeout=2).types.tolist() == [0x44]
+        os.fstat(nsfd)  # not closed by the socket
+    finally:
+        os.close(nsfd)
