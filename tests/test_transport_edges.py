@@ -19,8 +19,10 @@ from collections.abc import Iterator
 import pytest
 
 import nlfast
-from nlfast import Message, attrs
+from nlfast import Message, attrs, rtnl
 from nlfast._transport import Transport
+
+from .conftest import Netns
 
 USERSOCK = nlfast.NETLINK_USERSOCK
 NOBODY = 0x7FFFFFF0  # a USERSOCK port id no socket holds
@@ -263,12 +265,14 @@ def test_an_overrun_is_counted_from_zero(overrun: str) -> None:
         assert s.overruns == 1
 
 
-def test_a_namespace_given_as_an_open_fd_stays_the_callers() -> None:
-    nsfd = os.open("/proc/self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+def test_a_namespace_given_as_an_open_fd_is_used_and_stays_the_callers(netns: Netns) -> None:
+    nsfd = os.open(netns.path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        with nlfast.Socket(USERSOCK, netns=nsfd) as s:
-            s.send(Message(0x44), dest=s.portid)
-            assert s.recv(timeout=2).types.tolist() == [0x44]
+        with nlfast.Socket(nlfast.NETLINK_ROUTE, netns=nsfd) as s:
+            links = [m.attrs(rtnl.IFINFOMSG_LEN).str(rtnl.IFLA_IFNAME)
+                     for b in s.dump(Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg()))
+                     for m in b]
+        assert links == ["lo"]  # the namespace's, not this process's
         os.fstat(nsfd)  # not closed by the socket
     finally:
         os.close(nsfd)
