@@ -280,3 +280,18 @@ def test_a_namespace_given_as_an_open_fd_is_used_and_stays_the_callers(netns: Ne
         os.fstat(nsfd)  # not closed by the socket
     finally:
         os.close(nsfd)
+
+
+def test_a_descriptor_closed_behind_the_sockets_back_reads_as_closed() -> None:
+    s = nlfast.Socket(USERSOCK)
+    fd = s.fileno()
+    os.close(fd)  # EBADF from the receive
+    try:
+        with pytest.raises(nlfast.ClosedError, match="closed while receiving"):
+            s.recv(timeout=0)
+    finally:
+        null = os.open(os.devnull, os.O_RDONLY)  # something for close() to close there
+        if null != fd:
+            os.dup2(null, fd)
+            os.close(null)
+        s.close()
