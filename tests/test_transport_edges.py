@@ -75,6 +75,8 @@ def test_close_wakes_a_receive_when_the_wake_descriptor_is_fd_0() -> None:
             assert s0._t.fd == 0
             s0.send(Message(0x45), dest=s0.portid)
             assert s0.recv(timeout=2).types.tolist() == [0x45]
+            with pytest.raises(TimeoutError):  # a timeout, not "closed"
+                s0.recv(timeout=0)
         s = nlfast.Socket(USERSOCK, netns="/proc/self/ns/net")
         try:
             assert s._t.wake == 0 and s._t.fd > 0
