@@ -302,6 +302,8 @@ class Engine:
             i = s.term
             if batch.table.error[i] and not stale:
                 w.error = batch.copy_row(i).to_error()
+            if not stale:  # rows after its end: nobody waits for them
+                self.stale_dropped += stop - i - 1
             self._finish(w)
 
     def wait(self, w: Waiter, timeout: float | None) -> None:

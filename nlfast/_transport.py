@@ -212,6 +212,7 @@ class Transport:
         done = 0
         ptr = ffi.from_buffer(tmpl)
         sent = self.sent
+        first = int(self.tx.seq)
         while done < count:
             r = lib.nlf_sock_send_repeat(self.fd, self.tx, ptr, len(tmpl), count - done,
                                          dest, groups, sent)
@@ -219,6 +220,8 @@ class Transport:
             if r < 0:
                 err = ffi.errno
                 if err == errno.EINTR:
+                    # the framed ones that did not go: number them again
+                    self.tx.seq = (first + done) & 0xFFFFFFFF
                     continue
                 repeat_failed(err, done)
         return done
