@@ -600,3 +600,28 @@ def test_request_many_raises_an_overrun_met_while_it_waits_to_frame(arun: Run,
     finally:
         full.close()
         flood.close()
+
+
+def test_close_right_after_a_send_began_waiting_leaves_no_watcher(arun: Run) -> None:
+    """close() in the same loop turn as a send that found the peer full and
+    began waiting for writability: the loop watches the descriptor no more."""
+    full = Peer(rcvbuf=4096)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        s = nlfast.aio.Socket(USERSOCK)
+        fd = s.fileno()
+        rep = asyncio.ensure_future(s.send_repeat(Message(0x40, header=b"f" * 200), 200,
+                                                  dest=full.port))
+        closer = loop.create_future()
+        loop.call_soon(lambda: closer.set_result(s.close()))  # runs after rep's first step
+        await closer
+        assert s.send_waits == 1  # rep found the peer full before the close
+        with pytest.raises(nlfast.ClosedError):
+            await rep
+        assert not loop.remove_writer(fd) and not loop.remove_reader(fd)
+
+    try:
+        arun(main())
+    finally:
+        full.close()
