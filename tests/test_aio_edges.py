@@ -269,6 +269,14 @@ def test_request_many_on_rtnetlink_ends_at_the_ack(arun: Run, netns: Netns) -> N
             assert [[ifindex(m) for m in r] for r in res] == [[1], [1]]  # type: ignore[union-attr]
             with pytest.raises(TimeoutError):
                 await s.recv(timeout=0)
+            # a message that asks for its ack itself: it ends at the ack
+            own = Message(rtnl.RTM_GETLINK, flags=nlfast.NLM_F_ACK,
+                          header=rtnl.ifinfomsg(index=1))
+            res = await s.request_many([own] * 2, ack=False, timeout=2)
+            assert [[ifindex(m) for m in r] for r in res] == [[1], [1]]  # type: ignore[union-attr]
+            with pytest.raises(TimeoutError):
+                await s.recv(timeout=0)
+            assert s.stale_dropped == 0
 
     arun(main())
 
