@@ -633,3 +633,23 @@ def test_close_right_after_a_send_began_waiting_leaves_no_watcher(arun: Run) -> 
         arun(main())
     finally:
         full.close()
+
+
+def test_request_many_of_dumps_gets_every_row(arun: Run, server: Server) -> None:
+    """A request with NLM_F_DUMP among request_many's: its rows over several
+    datagrams are its replies, it ends at its NLMSG_DONE."""
+
+    def dump_req(n: int, tag: int) -> Message:
+        m = request(DUMP, n, tag)
+        return Message(m.type, flags=nlfast.NLM_F_DUMP, header=m.header)
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            res = await s.request_many([dump_req(30, 1), request(REQ, 2, 2), dump_req(7, 3)],
+                                       dest=server.port, timeout=2)
+            assert [items(r) for r in res] == [[(1, i) for i in range(30)],
+                                              [(2, 0), (2, 1)],
+                                              [(3, i) for i in range(7)]]
+            assert not s._e.waiters and s.stale_dropped == 0
+
+    arun(main())
