@@ -468,6 +468,15 @@ def test_recv_waits_on_a_socket_with_late_replies_due(server: Server, peer: Peer
         loop.close()
 
 
+async def paused(s: nlfast.aio.Socket) -> None:
+    """Until the socket stops reading for a dump whose consumer holds a batch."""
+    for _ in range(500):
+        if not s._reading:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the dump did not pause")
+
+
 # -- dumps paused for a slow consumer ------------------------------------------------------
 
 
@@ -478,7 +487,7 @@ def test_a_paused_dump_lets_recv_get_events(arun: Run, server: Server, peer: Pee
             async for b in s.dump(request(DUMP, 90, 1), dest=server.port):
                 rows += len(b)
                 if rows == len(b):  # holding the first batch
-                    await asyncio.sleep(0.05)
+                    await paused(s)
                     (w,) = s._dumps
                     # paused with DUMP_AHEAD batches queued, not more
                     assert len(w.queue) == nlfast.aio.DUMP_AHEAD
@@ -503,7 +512,7 @@ def test_overrun_reaches_a_paused_dump_and_the_events_reader(arun: Run, server: 
                 async for b in s.dump(request(DUMP, 90, 1), dest=server.port):
                     rows += len(b)
                     if rows == len(b):  # holding the first batch
-                        await asyncio.sleep(0.05)  # the dump is paused
+                        await paused(s)
                         flood.send_repeat(Message(0x50, header=b"x" * 64), 2000, groups=1)
                         with pytest.raises(nlfast.OverrunError):
                             await s.recv(timeout=2)
