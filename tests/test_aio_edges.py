@@ -162,6 +162,14 @@ def test_send_goes_by_default_to_the_kernel(arun: Run, netns: Netns) -> None:
                                        header=rtnl.ifinfomsg(index=1)))
             b = await s.recv(timeout=5)
             assert [(m.type, m.seq, ifindex(m)) for m in b] == [(rtnl.RTM_NEWLINK, seq, 1)]
+            (seq,) = await s.send_batch([Message(rtnl.RTM_GETLINK, flags=nlfast.NLM_F_REQUEST,
+                                                 header=rtnl.ifinfomsg(index=1))])
+            b = await s.recv(timeout=5)
+            assert [(m.type, m.seq, ifindex(m)) for m in b] == [(rtnl.RTM_NEWLINK, seq, 1)]
+            assert await s.send_repeat(Message(rtnl.RTM_GETLINK, flags=nlfast.NLM_F_REQUEST,
+                                               header=rtnl.ifinfomsg(index=1)), 1) == 1
+            b = await s.recv(timeout=5)
+            assert [(m.type, ifindex(m)) for m in b] == [(rtnl.RTM_NEWLINK, 1)]
 
     arun(main())
 
@@ -176,11 +184,31 @@ def test_send_multicasts_only_when_asked(arun: Run, peer: Peer) -> None:
             await s.send(Message(0x43), dest=peer.port, groups=1)
             assert [m[0] for m in listener.take()] == [0x42, 0x43]
             assert [m[0] for m in peer.take()] == [0x41, 0x43]
+            await s.send_batch([Message(0x44)], dest=peer.port)
+            assert await s.send_repeat(Message(0x45), 2, dest=peer.port) == 2
+            await s.send(Message(0x46), dest=listener.port)
+            assert [m[0] for m in listener.take()] == [0x46]
+            assert [m[0] for m in peer.take()] == [0x44, 0x45, 0x45]
 
     try:
         arun(main())
     finally:
         listener.close()
+
+
+def test_send_repeat_counts_and_raw_bytes(arun: Run, peer: Peer) -> None:
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            for bad in (-1, "2", 1.0):
+                with pytest.raises(ValueError, match="count"):
+                    await s.send_repeat(Message(0x41), bad, dest=peer.port)  # type: ignore[arg-type]
+            assert await s.send_repeat(Message(0x41), 0, dest=peer.port) == 0
+            raw = HDR.pack(16, 0x47, 0, 0, 0)  # a framed message as bytes
+            assert await s.send_repeat(raw, 3, dest=peer.port) == 3
+            await s.send(Message(0x48), dest=peer.port)
+            assert [m[0] for m in peer.take()] == [0x47, 0x47, 0x47, 0x48]
+
+    arun(main())
 
 
 # -- request_many: flags on the wire, the window, the defaults -------------------------
