@@ -580,6 +580,7 @@ def test_request_many_gets_answers_while_it_waits_to_frame(arun: Run, peer: Peer
                 got += len(full.take())
                 await asyncio.sleep(0.005)
             assert await rep == 200 and got + len(full.take()) == 200
+            assert s.send_waits >= 2  # each try that found the peer full counted
             third = await peer.take_at_least(1)
             assert [m[0] for m in third] == [T_ASK]
             peer.answer(s.portid, third[0][2], ack=True)
@@ -690,3 +691,34 @@ def test_request_many_of_dumps_gets_every_row(arun: Run, server: Server) -> None
             assert not s._e.waiters and s.stale_dropped == 0
 
     arun(main())
+
+
+def test_send_repeat_counts_each_wait_for_a_full_peer_once(arun: Run) -> None:
+    """One try that finds the peer full is one send_waits; a send that
+    finds room counts none."""
+    full = Peer(rcvbuf=4096)
+    filler = pysocket.socket(pysocket.AF_NETLINK, pysocket.SOCK_RAW, USERSOCK)
+    filler.setblocking(False)
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            assert await s.send_repeat(Message(0x41), 3, dest=full.port) == 3
+            assert s.send_waits == 0  # room: no wait
+            while True:  # fill the peer's queue
+                try:
+                    filler.sendto(_msg(0x40, 0, 0, b"f" * 200), (full.port, 0))
+                except BlockingIOError:
+                    break
+            rep = asyncio.ensure_future(s.send_repeat(Message(0x42), 3, dest=full.port))
+            await asyncio.sleep(0)  # rep tries (the peer is full) and waits for the loop
+            assert s.send_waits == 1 and not rep.done()
+            got = full.take()  # room again before its next try
+            assert await rep == 3 and s.send_waits == 1
+            got += full.take()
+            assert [m[0] for m in got if m[0] != 0x40] == [0x41] * 3 + [0x42] * 3
+
+    try:
+        arun(main())
+    finally:
+        filler.close()
+        full.close()
