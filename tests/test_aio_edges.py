@@ -144,6 +144,7 @@ def test_a_call_given_no_message_is_named(arun: Run) -> None:
                 ("send_batch", lambda: s.send_batch([Message(0x40), "m"])),  # type: ignore[list-item]
                 ("request", lambda: s.request(b"x" * 16)),  # type: ignore[arg-type]
                 ("request_many", lambda: s.request_many([Message(0x40), 7])),  # type: ignore[list-item]
+                ("dump", lambda: s.dump(b"x" * 16).__anext__()),  # type: ignore[arg-type]
             ]:
                 with pytest.raises(TypeError) as ei:
                     await call()
@@ -602,6 +603,8 @@ def test_a_negative_timeout_is_refused_before_anything_is_sent(arun: Run, peer: 
                 await s.request(Message(T_ASK), dest=peer.port, timeout=-1)
             with pytest.raises(ValueError, match="timeout"):
                 await s.recv(timeout=-1)
+            with pytest.raises(ValueError, match="timeout"):
+                await s.dump(Message(T_ASK), dest=peer.port, timeout=-1).__anext__()
             assert peer.take() == []
 
     arun(main())
@@ -722,3 +725,29 @@ def test_send_repeat_counts_each_wait_for_a_full_peer_once(arun: Run) -> None:
     finally:
         filler.close()
         full.close()
+
+
+def test_an_interrupted_dump_raises_unless_allowed(arun: Run, peer: Peer) -> None:
+    """Rows marked NLM_F_DUMP_INTR: the dump raises DumpInterruptedError at
+    its end by default, and ends quietly with allow_interrupted."""
+    intr = 0x10  # NLM_F_DUMP_INTR
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            for allow in (False, True):
+                it = s.dump_messages(Message(T_ASK), dest=peer.port,
+                                     **({"allow_interrupted": True} if allow else {}))
+                first = asyncio.ensure_future(it.__anext__())
+                ((_, _, seq, _),) = await peer.take_at_least(1)
+                peer.sock.sendto(
+                    _msg(T_ANSWER, nlfast.NLM_F_MULTI | intr, seq, b"")
+                    + _msg(nlfast.NLMSG_DONE, nlfast.NLM_F_MULTI, seq, struct.pack("=i", 0)),
+                    (s.portid, 0))
+                assert (await first).type == T_ANSWER
+                if allow:
+                    assert [m async for m in it] == []
+                else:
+                    with pytest.raises(nlfast.DumpInterruptedError):
+                        await it.__anext__()
+
+    arun(main())
