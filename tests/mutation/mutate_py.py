@@ -38,7 +38,7 @@ TESTS = ["tests/test_framing.py", "tests/test_parse_fuzz.py", "tests/test_shim_k
          "tests/test_spec_examples.py", "tests/test_message.py",
          "tests/test_error_types.py", "tests/test_rtnl_headers.py", "tests/test_batch.py",
          "tests/test_aio.py", "tests/test_genl_edges.py", "tests/test_socket_edges.py",
-         "tests/test_engine_edges.py", "tests/test_transport_edges.py"]
+         "tests/test_engine_edges.py", "tests/test_transport_edges.py", "tests/test_aio_edges.py"]
 
 
 def main() -> None:
