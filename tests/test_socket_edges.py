@@ -87,7 +87,7 @@ class Peer:
         while not self._stop:
             try:
                 data, (pid, _groups) = self.sock.recvfrom(65536)
-            except TimeoutError:
+            except (TimeoutError, pysocket.timeout):  # one type from 3.10 on
                 continue
             pos = 0
             while pos + 16 <= len(data):
