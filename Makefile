@@ -119,7 +119,7 @@ mutation: deps venv
 	$(PY) tests/mutation/mutate_c.py --sample $(MUTANTS)
 	test -x $(MUT_VENV)/bin/python || "$$(pyenv root)/versions/$$(pyenv versions --bare | grep '^3\.12\.' | tail -1)/bin/python" -m venv $(MUT_VENV)
 	$(MUT_VENV)/bin/python -m pip install -q -e '.[mutation,test]'
-	$(MUT_VENV)/bin/python tests/mutation/mutate_py.py $(if $(MUTMUT_ONLY),--only '$(MUTMUT_ONLY)')
+	$(KTREE) $(MUT_VENV)/bin/python tests/mutation/mutate_py.py $(if $(MUTMUT_ONLY),--only '$(MUTMUT_ONLY)')
 
 # The same suite on Debian's PREEMPT_RT kernel (unpacked, not installed, into
 # build/rt-kernel/; part of `make test`), and on a 6.1 built here with KASAN,
