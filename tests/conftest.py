@@ -6,6 +6,7 @@ import ctypes
 import json
 import os
 import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +27,19 @@ if os.environ.get("CI"):
 if os.environ.get("NLFAST_EXPECT_ASAN") == "1":
     # the ASan tier must not silently test the ordinary build
     assert "/build/asan/" in nlfast._shim.__file__, nlfast._shim.__file__
+
+if os.environ.get("NLFAST_MUTATION") == "1":
+    def pytest_sessionstart(session: pytest.Session) -> None:
+        """mutmut forks each mutant's test run from the process that ran the
+        whole selection once: without this, the test modules' constants and
+        nlfast.spec's compiled-spec cache would come from the unmutated code,
+        and no mutant of spec compilation could be caught."""
+        import nlfast.spec
+
+        for name in [m for m in sys.modules if m.startswith("tests.test_")]:
+            del sys.modules[name]
+        nlfast.spec._loaded.clear()
+
 
 N_LINK_PAIRS = 500  # 1000 links (veth pairs), plus lo
 N_ADDRS = 1000
