@@ -29,15 +29,20 @@ if os.environ.get("NLFAST_EXPECT_ASAN") == "1":
     assert "/build/asan/" in nlfast._shim.__file__, nlfast._shim.__file__
 
 if os.environ.get("NLFAST_MUTATION") == "1":
+    # mutmut forks each mutant's test run from the process that ran the whole
+    # selection once, recording which tests call which function.  Without
+    # these, the test modules' constants and nlfast.spec's cache of compiled
+    # spec files would come from that first, unmutated run, and a spec
+    # compiled by an earlier test would not count as used by a later one: no
+    # mutant of spec compilation could be caught.
     def pytest_sessionstart(session: pytest.Session) -> None:
-        """mutmut forks each mutant's test run from the process that ran the
-        whole selection once: without this, the test modules' constants and
-        nlfast.spec's compiled-spec cache would come from the unmutated code,
-        and no mutant of spec compilation could be caught."""
-        import nlfast.spec
-
         for name in [m for m in sys.modules if m.startswith("tests.test_")]:
             del sys.modules[name]
+
+    @pytest.fixture(autouse=True)
+    def _compile_specs_again() -> None:
+        import nlfast.spec
+
         nlfast.spec._loaded.clear()
 
 
