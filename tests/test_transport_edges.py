@@ -299,3 +299,13 @@ def test_a_descriptor_closed_behind_the_sockets_back_reads_as_closed() -> None:
             os.dup2(null, fd)
             os.close(null)
         s.close()
+
+
+def test_a_port_id_in_use_is_named_with_its_errno() -> None:
+    # oserror() without an errno of its own reads the one bind(2) left
+    with nlfast.Socket(USERSOCK) as a:
+        with pytest.raises(OSError) as e:
+            nlfast.Socket(USERSOCK, portid=a.portid)
+        assert e.value.errno == errno.EADDRINUSE
+        assert str(e.value) == (f"[Errno {errno.EADDRINUSE}] bind(portid={a.portid}): "
+                                f"{os.strerror(errno.EADDRINUSE)}")
