@@ -171,6 +171,20 @@ def test_base_compiles() -> None:
     assert s.origin == "<spec>"
     assert s.attr_sets["sub"].by_name["x"].value == 1
     assert s.mcast_groups == {"g": 1}
+    assert s.fixed_header is None and s.ops["get"].fixed_header is s.structs["hdr"]
+
+
+def test_fixed_header_for_all_and_per_op() -> None:
+    d = copy.deepcopy(BASE)
+    d["operations"]["fixed-header"] = "pair"
+    d["operations"]["list"].append({"name": "other", "value": 17, "attribute-set": "main",
+                                    "do": {"request": {"attributes": ["x"]}}})
+    s = spec.compile_spec(d)
+    assert s.fixed_header is s.structs["pair"]
+    assert s.ops["get"].fixed_header is s.structs["hdr"]
+    assert s.ops["other"].fixed_header is s.structs["pair"]
+    # "x" names a member of the header before an attribute
+    assert s.encode("other", {"x": 1, "n": {}}) == struct.pack("=I", 1) + nest(2, b"")
 
 
 @pytest.mark.parametrize(("edits", "where"), REFUSED, ids=[w for _, w in REFUSED])
