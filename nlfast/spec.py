@@ -1304,15 +1304,14 @@ class _Compiler:
                                 + _INT_FMT[t])
         attr = Attr(name, val, t, kind, self.scalar(a, path, fmt),
                     multi=bool(a.get("multi-attr", False)))
-        if kind in (K_NEST, K_NTV) or (kind == K_INDEXED and a.get("sub-type") == "nest"):
+        # an array-nest (the older name of indexed-array) holds nests
+        st = a.get("sub-type", "nest" if t == "array-nest" else None)
+        if kind in (K_NEST, K_NTV) or (kind == K_INDEXED and st == "nest"):
             nname = self.need(a, "nested-attributes", path)
             if nname not in self.sets:
                 raise self.err(f"{path}/nested-attributes", f"no attribute set {nname!r}")
             attr.nest = self.sets[nname]
         if kind == K_INDEXED:
-            st = a.get("sub-type", "nest" if t == "array-nest" else None)
-            if t == "array-nest" and attr.nest is None and "nested-attributes" in a:
-                attr.nest = self.sets.get(a["nested-attributes"])
             sk = _KIND.get(st) if isinstance(st, str) else None
             if sk not in (K_NEST, K_INT, K_UINT, K_SINT, K_BINARY, K_STRING):
                 raise self.err(f"{path}/sub-type",
