@@ -146,6 +146,22 @@ def test_unsupported_named_by_path(path: list[Any], value: Any, where: str) -> N
         spec.load(variant(path, value))
 
 
+def test_struct_containing_itself() -> None:
+    # it compiled, the inner member taken as 0 bytes
+    d = copy.deepcopy(BASE)
+    d["definitions"][0]["members"].append({"name": "me", "type": "binary", "struct": "hdr"})
+    with pytest.raises(spec.SpecError, match=r"^<spec>: /definitions/0/members/2/struct: "
+                       r"struct 'hdr' would contain itself$"):
+        spec.load(d)
+    d = copy.deepcopy(BASE)
+    d["definitions"][0]["members"].append({"name": "b", "type": "binary", "struct": "b"})
+    d["definitions"].append({"name": "b", "type": "struct", "members": [
+        {"name": "x", "type": "u8"}, {"name": "a", "type": "binary", "struct": "hdr"}]})
+    with pytest.raises(spec.SpecError, match=r"^<spec>: /definitions/1/members/1/struct: "
+                       r"struct 'hdr' would contain itself$"):
+        spec.load(d)
+
+
 def test_missing_protonum_and_name() -> None:
     d = copy.deepcopy(BASE)
     del d["protonum"]
