@@ -468,3 +468,42 @@ def test_enum_as_flags_bits() -> None:
     f = spec.Enum("f", True, {"r": 1, "w": 2}, {1: "r", 2: "w"})
     assert f.bits == {1: "r", 2: "w"}
     assert f.encode(["r", "w"], False, "w") == 3 and f.decode(3) == ["r", "w"]
+
+
+# -- a spec written here, against the kernel --------------------------------------
+
+ADDR: dict[str, Any] = {
+    "name": "addr-edge",
+    "protocol": "netlink-raw",
+    "protonum": 0,
+    "definitions": [
+        {"name": "ifaddrmsg", "type": "struct", "members": [
+            {"name": "family", "type": "u8"}, {"name": "prefixlen", "type": "u8"},
+            {"name": "flags", "type": "u8"}, {"name": "scope", "type": "u8"},
+            {"name": "index", "type": "u32"}]},
+    ],
+    "attribute-sets": [{"name": "addr-attrs", "attributes": [
+        {"name": "address", "type": "binary", "display-hint": "ipv4", "value": 1},
+        {"name": "local", "type": "binary", "display-hint": "ipv4"},
+        {"name": "label", "type": "string"},
+    ]}],
+    "operations": {"enum-model": "directional", "fixed-header": "ifaddrmsg", "list": [
+        {"name": "newaddr", "attribute-set": "addr-attrs",
+         "do": {"request": {"value": 20, "attributes": []}}},
+        {"name": "getaddr", "attribute-set": "addr-attrs",
+         "dump": {"request": {"value": 22, "attributes": []},
+                  "reply": {"value": 20, "attributes": ["address", "local", "label"]}}},
+    ]},
+}
+
+
+def test_directional_spec_against_the_kernel(netns: Any) -> None:
+    """A directional spec's numbers as rtnetlink has them: RTM_GETADDR out,
+    RTM_NEWADDR back, decoded with the spec-wide header."""
+    s = spec.compile_spec(copy.deepcopy(ADDR))
+    assert (s.ops["getaddr"].req_value, s.ops["getaddr"].rsp_value) == (22, 20)
+    netns.ip("link", "set", "lo", "up")
+    with spec.open(s, netns=netns.name) as fam:
+        got = fam.dump("getaddr", {"family": 2})
+    assert [(a["family"], a["prefixlen"], a["address"], a["local"], a["label"])
+            for a in got] == [(2, 8, "127.0.0.1", "127.0.0.1", "lo")]
