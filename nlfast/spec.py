@@ -1112,6 +1112,7 @@ class _Compiler:
         self.sets: dict[str, AttrSet] = {}
         self.raw_sets: dict[str, tuple[str, Doc]] = {}
         self.submsgs: dict[str, SubMessage] = {}
+        self.making: set[str] = set()  # structs whose members are being compiled
 
     def err(self, path: str, what: str) -> SpecError:
         return SpecError(f"{self.origin}: {path}: {what}")
@@ -1210,6 +1211,7 @@ class _Compiler:
         size = 0
         s = Struct(name, members, 0)
         self.structs[name] = s
+        self.making.add(name)
         for j, m in enumerate(self.need(d, "members", path)):
             mp = f"{path}/members/{j}"
             mname = self.need(m, "name", mp)
@@ -1232,6 +1234,7 @@ class _Compiler:
                 raise self.err(f"{mp}/type", f"unsupported struct member type {mt!r}")
             size += members[-1].size
         s.size = size
+        self.making.discard(name)
         return s
 
     def scalar(self, d: Doc, path: str, fmt: struct.Struct | None) -> Scalar:
@@ -1251,6 +1254,8 @@ class _Compiler:
             sname = d["struct"]
             if sname not in self.raw_structs:
                 raise self.err(f"{path}/struct", f"no struct definition {sname!r}")
+            if sname in self.making:
+                raise self.err(f"{path}/struct", f"struct {sname!r} would contain itself")
             rp, rd = self.raw_structs[sname]
             sc.struct = self.make_struct(sname, rp, rd)
         return sc
@@ -1304,15 +1309,14 @@ class _Compiler:
                                 + _INT_FMT[t])
         attr = Attr(name, val, t, kind, self.scalar(a, path, fmt),
                     multi=bool(a.get("multi-attr", False)))
-        if kind in (K_NEST, K_NTV) or (kind == K_INDEXED and a.get("sub-type") == "nest"):
+        # an array-nest (the older name of indexed-array) holds nests
+        st = a.get("sub-type", "nest" if t == "array-nest" else None)
+        if kind in (K_NEST, K_NTV) or (kind == K_INDEXED and st == "nest"):
             nname = self.need(a, "nested-attributes", path)
             if nname not in self.sets:
                 raise self.err(f"{path}/nested-attributes", f"no attribute set {nname!r}")
             attr.nest = self.sets[nname]
         if kind == K_INDEXED:
-            st = a.get("sub-type", "nest" if t == "array-nest" else None)
-            if t == "array-nest" and attr.nest is None and "nested-attributes" in a:
-                attr.nest = self.sets.get(a["nested-attributes"])
             sk = _KIND.get(st) if isinstance(st, str) else None
             if sk not in (K_NEST, K_INT, K_UINT, K_SINT, K_BINARY, K_STRING):
                 raise self.err(f"{path}/sub-type",

@@ -133,10 +133,33 @@ def test_spec_numbers_match_the_system_headers() -> None:
      r"/attribute-sets/0/attributes/0: 'sub-message' is missing"),
     (["attribute-sets", 0, "attributes", 1, "type"], "indexed-array",
      r"/attribute-sets/0/attributes/1/sub-type: unsupported indexed-array sub-type None"),
+    # an array-nest's set is checked as an indexed-array's of nests is (it was
+    # taken as None, and encoding its value failed on an assert)
+    (["attribute-sets", 0, "attributes", 1], {"name": "n", "type": "array-nest",
+                                              "nested-attributes": "nope"},
+     r"/attribute-sets/0/attributes/1/nested-attributes: no attribute set 'nope'"),
+    (["attribute-sets", 0, "attributes", 1], {"name": "n", "type": "array-nest"},
+     r"/attribute-sets/0/attributes/1: 'nested-attributes' is missing"),
 ])
 def test_unsupported_named_by_path(path: list[Any], value: Any, where: str) -> None:
     with pytest.raises(spec.SpecError, match=where):
         spec.load(variant(path, value))
+
+
+def test_struct_containing_itself() -> None:
+    # it compiled, the inner member taken as 0 bytes
+    d = copy.deepcopy(BASE)
+    d["definitions"][0]["members"].append({"name": "me", "type": "binary", "struct": "hdr"})
+    with pytest.raises(spec.SpecError, match=r"^<spec>: /definitions/0/members/2/struct: "
+                       r"struct 'hdr' would contain itself$"):
+        spec.load(d)
+    d = copy.deepcopy(BASE)
+    d["definitions"][0]["members"].append({"name": "b", "type": "binary", "struct": "b"})
+    d["definitions"].append({"name": "b", "type": "struct", "members": [
+        {"name": "x", "type": "u8"}, {"name": "a", "type": "binary", "struct": "hdr"}]})
+    with pytest.raises(spec.SpecError, match=r"^<spec>: /definitions/1/members/1/struct: "
+                       r"struct 'hdr' would contain itself$"):
+        spec.load(d)
 
 
 def test_missing_protonum_and_name() -> None:
