@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket as pysocket
 import struct
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -749,5 +751,165 @@ def test_an_interrupted_dump_raises_unless_allowed(arun: Run, peer: Peer) -> Non
                 else:
                     with pytest.raises(nlfast.DumpInterruptedError):
                         await it.__anext__()
+
+    arun(main())
+
+
+# -- a full peer: the pauses between tries, the tries counted --------------------------------
+
+
+def _fill(port: int) -> pysocket.socket:
+    """A stdlib socket that filled the queue of the peer at ``port``."""
+    filler = pysocket.socket(pysocket.AF_NETLINK, pysocket.SOCK_RAW, USERSOCK)
+    filler.setblocking(False)
+    while True:
+        try:
+            filler.sendto(_msg(0x40, 0, 0, b"f" * 200), (port, 0))
+        except BlockingIOError:
+            return filler
+
+
+def _pauses_loop(kind: str, pauses: list[float]) -> asyncio.AbstractEventLoop:
+    """A loop that records the delays of the asyncio.sleep calls made by
+    nlfast/aio.py itself (its pauses between tries to a full peer)."""
+    if kind == "uvloop":
+        import uvloop
+
+        base: type = uvloop.Loop
+    else:
+        base = asyncio.SelectorEventLoop
+
+    class Loop(base):  # type: ignore[misc, valid-type]
+        def call_later(self, delay: float, callback: Any, *args: Any, **kw: Any) -> Any:
+            if getattr(callback, "__name__", "") == "_set_result_unless_cancelled":
+                caller = sys._getframe(2).f_code.co_filename  # asyncio.sleep's caller
+                if caller.endswith(os.path.join("nlfast", "aio.py")):
+                    pauses.append(delay)
+            return super().call_later(delay, callback, *args, **kw)
+
+    return Loop()
+
+
+def _backoff(waits: int) -> list[float]:
+    """The pauses of ``waits`` tries that found the peer full: none after the
+    first, then from BACKOFF_MIN doubling up to BACKOFF_MAX."""
+    out, d = [], 0.0
+    for _ in range(waits - 1):
+        d = min(max(d * 2, nlfast.aio.BACKOFF_MIN), nlfast.aio.BACKOFF_MAX)
+        out.append(d)
+    return out
+
+
+@pytest.mark.parametrize("kind", ["asyncio", "uvloop"])
+def test_a_send_to_a_full_peer_counts_each_try_and_doubles_its_pause(kind: str) -> None:
+    pauses: list[float] = []
+    loop = _pauses_loop(kind, pauses)
+    full = Peer(rcvbuf=4096)
+    filler = _fill(full.port)
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            send = asyncio.ensure_future(s.send(Message(0x42), dest=full.port))
+            for _ in range(500):
+                if s.send_waits >= 5 or send.done():
+                    break
+                await asyncio.sleep(0.005)
+            assert s.send_waits >= 5 and not send.done()
+            got = full.take()  # room again: its next try goes
+            await send
+            assert s.send_waits >= 5 and pauses == _backoff(s.send_waits)
+            got += full.take()
+            assert [m[0] for m in got if m[0] != 0x40] == [0x42]
+
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 60))
+    finally:
+        loop.close()
+        filler.close()
+        full.close()
+
+
+# -- frames that wait for another destination's ----------------------------------------------
+
+
+def test_a_send_to_another_port_sends_the_framed_requests_first(arun: Run) -> None:
+    """A request framed for one port (sent at the loop's next turn) and, in
+    the same turn, a send to another port: each goes to its own port."""
+    p1, p2 = Peer(), Peer()
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            first = asyncio.ensure_future(s.request(Message(T_ASK), dest=p1.port))
+            ((_, _, seq1, _),) = await p1.take_at_least(1)  # sent at once, it waits
+            second = asyncio.ensure_future(s.request(Message(T_ASK), dest=p1.port))
+            sent = asyncio.ensure_future(s.send(Message(0x41), dest=p2.port))
+            await sent  # the second was framed, not sent yet, when the send began
+            got2 = await p2.take_at_least(1)
+            ((_, _, seq2, _),) = await p1.take_at_least(1)
+            assert [m[0] for m in got2 + p2.take()] == [0x41]
+            p1.answer(s.portid, seq1, ack=True)
+            p1.answer(s.portid, seq2, ack=True)
+            assert answered(await first) == [seq1] and answered(await second) == [seq2]
+
+    try:
+        arun(main())
+    finally:
+        p1.close()
+        p2.close()
+
+
+def test_a_request_that_waits_to_be_framed_keeps_its_flags_and_port(arun: Run, server: Server,
+                                                                    peer: Peer) -> None:
+    """Requests that find another port's frames pending (they wait in _start
+    for them to go): sent to their port alone (no group), they end at their
+    ack (not at their reply) and, for an NLM_F_DUMP one, at its NLMSG_DONE."""
+    listener = Peer(groups=1)
+    other = Peer()
+
+    def dump_req(n: int, tag: int) -> Message:
+        m = request(DUMP, n, tag)
+        return Message(m.type, flags=nlfast.NLM_F_DUMP, header=m.header)
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            first = asyncio.ensure_future(s.request(Message(T_ASK), dest=other.port))
+            ((_, _, seq1, _),) = await other.take_at_least(1)  # sent at once, it waits
+            framed = asyncio.ensure_future(s.request(Message(T_ASK), dest=other.port))
+            late = asyncio.ensure_future(s.request(Message(T_ASK, flags=NLM_F_ROOT),
+                                                   dest=peer.port))
+            ((typ, flags, seq, _),) = await peer.take_at_least(1)
+            assert (typ, flags) == (T_ASK, nlfast.NLM_F_REQUEST | nlfast.NLM_F_ACK | NLM_F_ROOT)
+            peer.answer(s.portid, seq, ack=True)  # a reply without NLM_F_MULTI, the ack
+            assert answered(await late) == [seq]
+            assert s.stale_dropped == 0  # the ack was its end, not left over
+            ((_, _, seq2, _),) = await other.take_at_least(1)
+            # the same for a request of a dump (its rows end at NLMSG_DONE)
+            again = asyncio.ensure_future(s.request(Message(T_ASK), dest=other.port))
+            rows = asyncio.ensure_future(s.request(dump_req(7, 1), dest=server.port,
+                                                   timeout=2))
+            assert items(await rows) == [(1, i) for i in range(7)]
+            ((_, _, seq3, _),) = await other.take_at_least(1)
+            for q in (seq1, seq2, seq3):
+                other.answer(s.portid, q, ack=True)
+            assert [answered(await t) for t in (first, framed, again)] == [[seq1], [seq2],
+                                                                             [seq3]]
+            assert listener.take() == []  # nothing went to a group
+            assert s.stale_dropped == 0
+
+    try:
+        arun(main())
+    finally:
+        listener.close()
+        other.close()
+
+
+def test_a_message_numbered_zero_is_sent_once(arun: Run, peer: Peer) -> None:
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            s.next_seq = 0
+            assert await s.send(Message(0x41), dest=peer.port) == 0
+            s.next_seq = 0
+            assert await s.send_batch([Message(0x42), Message(0x43)], dest=peer.port) == [0, 1]
+            assert [(m[0], m[2]) for m in peer.take()] == [(0x41, 0), (0x42, 0), (0x43, 1)]
 
     arun(main())
