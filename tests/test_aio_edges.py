@@ -913,3 +913,60 @@ def test_a_message_numbered_zero_is_sent_once(arun: Run, peer: Peer) -> None:
             assert [(m[0], m[2]) for m in peer.take()] == [(0x41, 0), (0x42, 0), (0x43, 1)]
 
     arun(main())
+
+
+# -- dumps: their timeout, the reading they resume and leave -----------------------------
+
+
+def test_a_dump_waits_its_timeout_for_each_part(arun: Run, peer: Peer) -> None:
+    """timeout=None: a dump waits as long as its parts take; a timeout: a
+    dump whose peer stops after a part raises ETIMEDOUT; an ended dump
+    leaves no watcher on the descriptor."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            it = s.dump_messages(Message(T_ASK), dest=peer.port, timeout=None)
+            first = asyncio.ensure_future(it.__anext__())
+            ((_, _, seq, _),) = await peer.take_at_least(1)
+            peer.answer(s.portid, seq, ack=False, multi=True)
+            assert answered([await first]) == [seq]
+            nxt = asyncio.ensure_future(it.__anext__())
+            await asyncio.sleep(0.02)  # it waits for the next part
+            assert not nxt.done()
+            peer.sock.sendto(_msg(T_ANSWER, nlfast.NLM_F_MULTI, seq, struct.pack("=I", 7))
+                             + _msg(nlfast.NLMSG_DONE, nlfast.NLM_F_MULTI, seq,
+                                    struct.pack("=i", 0)), (s.portid, 0))
+            assert answered([await nxt]) == [7]
+            assert [m async for m in it] == []
+            assert not loop.remove_reader(s.fileno())  # nobody waits: not watched
+
+            it = s.dump_messages(Message(T_ASK), dest=peer.port, timeout=0.05)
+            first = asyncio.ensure_future(it.__anext__())
+            ((_, _, seq, _),) = await peer.take_at_least(1)
+            peer.answer(s.portid, seq, ack=False, multi=True)  # a row, then nothing
+            assert answered([await first]) == [seq]
+            with pytest.raises(TimeoutError) as ei:
+                await asyncio.wait_for(it.__anext__(), 2)  # (its TimeoutError: no errno)
+            assert (ei.value.errno, ei.value.strerror) == (errno.ETIMEDOUT,
+                                                           "no netlink reply in time")
+
+    arun(main())
+
+
+def test_a_paused_dump_reads_again_once_a_batch_is_taken(arun: Run, server: Server) -> None:
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK, rx_buffers=1) as s:
+            it = s.dump(request(DUMP, 90, 1), dest=server.port)
+            rows = len(await it.__anext__())  # held: the rest queues, then reading pauses
+            await paused(s)
+            (w,) = s._dumps
+            assert len(w.queue) == nlfast.aio.DUMP_AHEAD
+            rows += len(await it.__anext__())  # one taken: room for one more
+            await paused(s)
+            assert len(w.queue) == nlfast.aio.DUMP_AHEAD
+            async for b in it:
+                rows += len(b)
+            assert rows == 90
+
+    arun(main())
