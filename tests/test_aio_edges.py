@@ -769,9 +769,12 @@ def _fill(port: int) -> pysocket.socket:
             return filler
 
 
-def _pauses_loop(kind: str, pauses: list[float]) -> asyncio.AbstractEventLoop:
+def _pauses_loop(kind: str, pauses: list[float], flushes: list[float] | None = None,
+                 timers: list[int] | None = None) -> asyncio.AbstractEventLoop:
     """A loop that records the delays of the asyncio.sleep calls made by
-    nlfast/aio.py itself (its pauses between tries to a full peer)."""
+    nlfast/aio.py itself (its pauses between tries to a full peer) and, in
+    ``flushes``, those of its timers that flush the framed requests (in
+    ``timers``: how many of those are pending, the most at once)."""
     if kind == "uvloop":
         import uvloop
 
@@ -785,6 +788,17 @@ def _pauses_loop(kind: str, pauses: list[float]) -> asyncio.AbstractEventLoop:
                 caller = sys._getframe(2).f_code.co_filename  # asyncio.sleep's caller
                 if caller.endswith(os.path.join("nlfast", "aio.py")):
                     pauses.append(delay)
+            elif getattr(callback, "__name__", "") == "_flush_soon" and flushes is not None:
+                flushes.append(delay)
+                if timers is not None:
+                    timers[0] += 1
+                    timers[1] = max(timers)
+                    flush = callback
+
+                    def callback() -> None:
+                        timers[0] -= 1
+                        flush()
+
             return super().call_later(delay, callback, *args, **kw)
 
     return Loop()
@@ -893,7 +907,8 @@ def test_a_request_that_waits_to_be_framed_keeps_its_flags_and_port(arun: Run, s
                 other.answer(s.portid, q, ack=True)
             assert [answered(await t) for t in (first, framed, again)] == [[seq1], [seq2],
                                                                              [seq3]]
-            assert listener.take() == []  # nothing went to a group
+            # nothing went to a group (other tests' group traffic aside)
+            assert [m for m in listener.take() if m[0] == T_ASK] == []
             assert s.stale_dropped == 0
 
     try:
@@ -968,5 +983,138 @@ def test_a_paused_dump_reads_again_once_a_batch_is_taken(arun: Run, server: Serv
             async for b in it:
                 rows += len(b)
             assert rows == 90
+
+    arun(main())
+
+
+@pytest.mark.parametrize("kind", ["asyncio", "uvloop"])
+def test_requests_to_a_full_peer_count_each_try_and_double_the_pause(kind: str) -> None:
+    """Requests framed for a full peer: each try that finds it full counts
+    once and the next is timed from BACKOFF_MIN doubling, one timer at a
+    time however many requests join; once they went, the pause starts over."""
+    pauses: list[float] = []
+    flushes: list[float] = []
+    timers = [0, 0]  # pending, the most at once
+    loop = _pauses_loop(kind, pauses, flushes, timers)
+    full = Peer(rcvbuf=4096)
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            for _ in range(2):
+                filler = _fill(full.port)
+                try:
+                    tasks = [asyncio.ensure_future(s.request(Message(T_ASK), dest=full.port,
+                                                             timeout=5))]
+                    for _ in range(500):
+                        if s.send_waits >= 2:
+                            break
+                        await asyncio.sleep(0.002)
+                    tasks.append(asyncio.ensure_future(  # joins the frames waiting
+                        s.request(Message(T_ASK), dest=full.port, timeout=5)))
+                    for _ in range(500):
+                        if s.send_waits >= 5:
+                            break
+                        await asyncio.sleep(0.002)
+                    assert s.send_waits >= 5 and not any(t.done() for t in tasks)
+                    full.take()  # room again: the next try sends them
+                    asks = [m for m in await full.take_at_least(2) if m[0] == T_ASK]
+                    for _, _, seq, _ in asks:
+                        full.answer(s.portid, seq, ack=True)
+                    assert [answered(await t) for t in tasks] == [[m[2]] for m in asks]
+                    # one timer per try that found the peer full, no spin meanwhile
+                    assert flushes == _backoff(s.send_waits + 1) and pauses == []
+                    assert timers[1] == 1
+                finally:
+                    filler.close()
+                flushes.clear()
+                s.send_waits = 0
+
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 60))
+    finally:
+        loop.close()
+        full.close()
+
+
+def test_close_with_a_flush_due_reports_nothing_to_the_loop(arun: Run, peer: Peer) -> None:
+    async def main() -> None:
+        errors: list[Any] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: errors.append(ctx))
+        s = nlfast.aio.Socket(USERSOCK)
+        first = asyncio.ensure_future(s.request(Message(T_ASK), dest=peer.port))
+        await peer.take_at_least(1)  # sent at once: it waits
+        second = asyncio.ensure_future(s.request(Message(T_ASK), dest=peer.port))
+        await asyncio.sleep(0)  # the second is framed, its flush due at the next turn
+        s.close()
+        for t in (first, second):
+            with pytest.raises(nlfast.ClosedError):
+                await t
+        await asyncio.sleep(0.01)
+        assert errors == [] and peer.take() == []
+
+    arun(main())
+
+
+def test_recv_is_woken_by_events_only(arun: Run, peer: Peer) -> None:
+    """A reply read for a request while recv() waits does not wake recv: its
+    one timeout stays armed (no second one) until an event comes."""
+
+    async def main() -> None:
+        delays: list[float] = []
+        loop = asyncio.get_running_loop()
+        real = loop.call_later
+
+        def call_later(delay: float, callback: Any, *args: Any) -> Any:
+            if getattr(callback, "__name__", "") == "_expire":
+                delays.append(delay)
+            return real(delay, callback, *args)
+
+        loop.call_later = call_later  # type: ignore[method-assign]
+        try:
+            async with nlfast.aio.Socket(USERSOCK) as s:
+                ev = asyncio.ensure_future(s.recv(timeout=7))
+                await asyncio.sleep(0.01)
+                req = asyncio.ensure_future(s.request(Message(T_ASK), dest=peer.port,
+                                                      timeout=3))
+                ((_, _, seq, _),) = await peer.take_at_least(1)
+                peer.answer(s.portid, seq, ack=True)
+                assert answered(await req) == [seq]
+                await asyncio.sleep(0.01)
+                assert not ev.done()
+                peer.sock.sendto(_msg(0x45, 0, 0, b""), (s.portid, 0))
+                assert [m.type for m in await ev] == [0x45]
+                assert delays == [7, 3]
+        finally:
+            del loop.call_later  # type: ignore[method-assign]
+
+    arun(main())
+
+
+def test_closed_is_a_bool(arun: Run) -> None:
+    async def main() -> None:
+        s = nlfast.aio.Socket(USERSOCK)
+        assert s.closed is False
+        s.close()
+        assert s.closed is True
+
+    arun(main())
+
+
+def test_requests_answered_inside_the_send_yield_to_the_loop_once_in_fair_every(
+        arun: Run, netns: Netns) -> None:
+    """With nothing else in flight a kernel family's answer is read in the
+    same call that sent the request: the loop does not run, except once every
+    FAIR_EVERY such requests (the others' turn)."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with nlfast.aio.Socket(nlfast.NETLINK_ROUTE, netns=netns.name) as s:
+            ran: list[int] = []  # the requests during which the loop ran
+            now = [0]
+            for i in range(1, 2 * nlfast.aio.FAIR_EVERY + 1):
+                now[0] = i  # recorded if the loop runs before this request returns:
+                loop.call_soon(lambda n=i: ran.append(n) if now[0] == n else None)
+                assert [ifindex(m) for m in await s.request(getlink(1))] == [1]
+            assert ran == [nlfast.aio.FAIR_EVERY, 2 * nlfast.aio.FAIR_EVERY]
 
     arun(main())
