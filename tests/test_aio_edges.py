@@ -24,6 +24,7 @@ import pytest
 import nlfast
 import nlfast.aio
 from nlfast import Message, rtnl
+from nlfast.batch import slab_idle
 
 from .conftest import Netns
 from .test_aio import USERSOCK, Run, arun, getlink, ifindex, items, server
@@ -1116,5 +1117,30 @@ def test_requests_answered_inside_the_send_yield_to_the_loop_once_in_fair_every(
                 loop.call_soon(lambda n=i: ran.append(n) if now[0] == n else None)
                 assert [ifindex(m) for m in await s.request(getlink(1))] == [1]
             assert ran == [nlfast.aio.FAIR_EVERY, 2 * nlfast.aio.FAIR_EVERY]
+
+    arun(main())
+
+
+def test_a_dump_read_at_once_pins_no_receive_slab_for_its_queued_parts(arun: Run,
+                                                                      netns: Netns) -> None:
+    """A dump sent and read in one call (its first part is there at once) and
+    a consumer that holds that part: of the parts queued meanwhile only the
+    one read for it while its queue was empty stays in receive memory; the
+    others are copied out, so the slabs go back to the pool."""
+    netns.batch([f"link add va{i} type veth peer name vb{i}" for i in range(70)])
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(nlfast.NETLINK_ROUTE, netns=netns.name,
+                                     rx_buffers=1) as s:
+            rows = 0
+            async for b in s.dump(Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg())):
+                rows += len(b)
+                if rows == len(b):  # holding the first part
+                    await paused(s)
+                    (w,) = s._dumps
+                    assert len(w.queue) == nlfast.aio.DUMP_AHEAD
+                    # the part held and the first one queued, not the rest
+                    assert sum(not slab_idle(x) for x in s._t.pool) == 2
+            assert rows == 141
 
     arun(main())
