@@ -1144,3 +1144,30 @@ def test_a_dump_read_at_once_pins_no_receive_slab_for_its_queued_parts(arun: Run
             assert rows == 141
 
     arun(main())
+
+
+def test_a_waiting_dump_gets_its_part_in_place_and_the_rest_copied(arun: Run,
+                                                                   peer: Peer) -> None:
+    """The part read while the dump waits is its batch in the receive slab;
+    the parts read while its consumer holds that one are copied out."""
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK, rx_buffers=1) as s:
+            it = s.dump_messages(Message(T_ASK), dest=peer.port)
+            first = asyncio.ensure_future(it.__anext__())
+            ((_, _, seq, _),) = await peer.take_at_least(1)
+            await asyncio.sleep(0.01)  # it waits
+            for i in range(8):  # eight parts, one row each
+                peer.sock.sendto(_msg(T_ANSWER, nlfast.NLM_F_MULTI, seq, struct.pack("=I", i)),
+                                 (s.portid, 0))
+            held = await first
+            await paused(s)
+            (w,) = s._dumps
+            assert len(w.queue) == nlfast.aio.DUMP_AHEAD
+            assert sum(not slab_idle(x) for x in s._t.pool) == 1
+            assert answered([held]) == [0]
+            peer.sock.sendto(_msg(nlfast.NLMSG_DONE, nlfast.NLM_F_MULTI, seq,
+                                  struct.pack("=i", 0)), (s.portid, 0))
+            assert answered([m async for m in it]) == list(range(1, 8))
+
+    arun(main())
