@@ -1171,3 +1171,30 @@ def test_a_waiting_dump_gets_its_part_in_place_and_the_rest_copied(arun: Run,
             assert answered([m async for m in it]) == list(range(1, 8))
 
     arun(main())
+
+
+def test_a_dump_after_one_left_unended_still_pauses_for_its_consumer(arun: Run, server: Server,
+                                                                    peer: Peer) -> None:
+    """A dump left early whose peer never ends it: the next dump waits its
+    timeout for that end (so the kernel would take it), forgets the old one,
+    and then pauses reading at DUMP_AHEAD batches as usual."""
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK, rx_buffers=1) as s:
+            left = s.dump(Message(T_ASK), dest=peer.port)
+            first = asyncio.ensure_future(left.__anext__())
+            ((_, _, seq, _),) = await peer.take_at_least(1)
+            peer.answer(s.portid, seq, ack=False, multi=True)  # a row, never its end
+            assert len(await first) == 1
+            await left.aclose()
+            it = s.dump(request(DUMP, 90, 1), dest=server.port, timeout=0.3)
+            rows = len(await it.__anext__())  # after 0.3 s: the old one forgotten
+            assert not s._e.stale
+            await paused(s)
+            (w,) = s._dumps
+            assert len(w.queue) == nlfast.aio.DUMP_AHEAD
+            async for b in it:
+                rows += len(b)
+            assert rows == 90
+
+    arun(main())
