@@ -750,8 +750,10 @@ def test_an_interrupted_dump_raises_unless_allowed(arun: Run, peer: Peer) -> Non
                 if allow:
                     assert [m async for m in it] == []
                 else:
-                    with pytest.raises(nlfast.DumpInterruptedError):
+                    with pytest.raises(nlfast.DumpInterruptedError) as ei:
                         await it.__anext__()
+                    assert str(ei.value) == ("NLM_F_DUMP_INTR: the state changed during"
+                                             " the dump")
 
     arun(main())
 
