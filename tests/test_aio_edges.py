@@ -1200,3 +1200,35 @@ def test_a_dump_after_one_left_unended_still_pauses_for_its_consumer(arun: Run, 
             assert rows == 90
 
     arun(main())
+
+
+def test_leaving_a_dump_keeps_another_waiting_dumps_part_in_place(arun: Run,
+                                                                  peer: Peer) -> None:
+    """One dump left early while another waits: the waiting one still gets
+    its next part in place (in the receive slab), not a copy."""
+    other = Peer()
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK, rx_buffers=1) as s:
+            left = s.dump(Message(T_ASK), dest=other.port)
+            first = asyncio.ensure_future(left.__anext__())
+            ((_, _, seq, _),) = await other.take_at_least(1)
+            other.answer(s.portid, seq, ack=False, multi=True)
+            assert len(await first) == 1
+            first = None  # type: ignore[assignment]
+            it = s.dump_messages(Message(T_ASK), dest=peer.port)
+            nxt = asyncio.ensure_future(it.__anext__())
+            ((_, _, seq2, _),) = await peer.take_at_least(1)
+            await asyncio.sleep(0.01)  # it waits
+            await left.aclose()
+            peer.answer(s.portid, seq2, ack=False, multi=True)
+            assert answered([await nxt]) == [seq2]
+            assert sum(not slab_idle(x) for x in s._t.pool) == 1  # its part, in place
+            peer.sock.sendto(_msg(nlfast.NLMSG_DONE, nlfast.NLM_F_MULTI, seq2,
+                                  struct.pack("=i", 0)), (s.portid, 0))
+            assert [m async for m in it] == []
+
+    try:
+        arun(main())
+    finally:
+        other.close()
