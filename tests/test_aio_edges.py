@@ -345,7 +345,8 @@ def test_calls_wait_five_seconds_by_default(kind: str, server: Server) -> None:
     async def main() -> None:
         async with nlfast.aio.Socket(USERSOCK) as s:
             for call in (lambda: s.request(request(LATE, 1, 1), dest=server.port),
-                         lambda: s.request_many([request(LATE, 1, 2)], dest=server.port)):
+                         lambda: s.request_many([request(LATE, 1, 2)], dest=server.port),
+                         lambda: s.dump(request(LATE, 1, 3), dest=server.port).__anext__()):
                 task = asyncio.ensure_future(call())
                 for _ in range(100):
                     if rec.delays:
@@ -817,8 +818,10 @@ def _backoff(waits: int) -> list[float]:
     return out
 
 
+@pytest.mark.parametrize("how", ["send", "send_repeat"])
 @pytest.mark.parametrize("kind", ["asyncio", "uvloop"])
-def test_a_send_to_a_full_peer_counts_each_try_and_doubles_its_pause(kind: str) -> None:
+def test_a_send_to_a_full_peer_counts_each_try_and_doubles_its_pause(kind: str,
+                                                                    how: str) -> None:
     pauses: list[float] = []
     loop = _pauses_loop(kind, pauses)
     full = Peer(rcvbuf=4096)
@@ -826,7 +829,9 @@ def test_a_send_to_a_full_peer_counts_each_try_and_doubles_its_pause(kind: str) 
 
     async def main() -> None:
         async with nlfast.aio.Socket(USERSOCK) as s:
-            send = asyncio.ensure_future(s.send(Message(0x42), dest=full.port))
+            send = asyncio.ensure_future(
+                s.send(Message(0x42), dest=full.port) if how == "send"
+                else s.send_repeat(Message(0x42), 1, dest=full.port))
             for _ in range(500):
                 if s.send_waits >= 5 or send.done():
                     break
