@@ -1237,3 +1237,38 @@ def test_leaving_a_dump_keeps_another_waiting_dumps_part_in_place(arun: Run,
         arun(main())
     finally:
         other.close()
+
+
+def test_close_names_what_it_ended_and_leaves_a_dumps_queued_batches(arun: Run, server: Server,
+                                                                    peer: Peer) -> None:
+    """close() wakes a waiting request with "closed while waiting", later
+    calls raise "is closed"; a paused dump's queued batches are still handed
+    out after close (the loop watches nothing), then it raises ClosedError."""
+
+    async def main() -> None:
+        s = nlfast.aio.Socket(USERSOCK)
+        req = asyncio.ensure_future(s.request(Message(T_ASK), dest=peer.port))
+        await peer.take_at_least(1)  # sent: it waits
+        s.close()
+        with pytest.raises(nlfast.ClosedError) as ei:
+            await req
+        assert str(ei.value) == "the socket was closed while waiting"
+        with pytest.raises(nlfast.ClosedError) as ei:
+            await s.request(request(REQ, 1, 2), dest=server.port)
+        assert str(ei.value) == "the socket is closed"
+
+        s = nlfast.aio.Socket(USERSOCK, rx_buffers=1)
+        fd = s.fileno()
+        it = s.dump(request(DUMP, 90, 3), dest=server.port)
+        rows = len(await it.__anext__())
+        await paused(s)
+        s.close()
+        for _ in range(nlfast.aio.DUMP_AHEAD):
+            rows += len(await it.__anext__())
+        assert rows == nlfast.aio.DUMP_AHEAD * 3 + 3
+        loop = asyncio.get_running_loop()
+        assert not loop.remove_reader(fd) and not loop.remove_writer(fd)
+        with pytest.raises(nlfast.ClosedError):
+            await it.__anext__()
+
+    arun(main())
