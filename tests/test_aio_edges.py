@@ -934,6 +934,17 @@ def test_a_message_numbered_zero_is_sent_once(arun: Run, peer: Peer) -> None:
             s.next_seq = 0
             assert await s.send_batch([Message(0x42), Message(0x43)], dest=peer.port) == [0, 1]
             assert [(m[0], m[2]) for m in peer.take()] == [(0x41, 0), (0x42, 0), (0x43, 1)]
+            # a request framed while another waits
+            first = asyncio.ensure_future(s.request(Message(T_ASK), dest=peer.port))
+            ((_, _, seq1, _),) = await peer.take_at_least(1)
+            s.next_seq = 0
+            second = asyncio.ensure_future(s.request(Message(T_ANSWER), dest=peer.port))
+            sent = await peer.take_at_least(1)
+            await asyncio.sleep(0.02)
+            assert [(m[0], m[2]) for m in sent + peer.take()] == [(T_ANSWER, 0)]
+            peer.answer(s.portid, 0, ack=True)
+            peer.answer(s.portid, seq1, ack=True)
+            assert answered(await second) == [0] and answered(await first) == [seq1]
 
     arun(main())
 
