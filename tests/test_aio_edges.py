@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import os
 import socket as pysocket
 import struct
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +24,7 @@ import pytest
 import nlfast
 import nlfast.aio
 from nlfast import Message, rtnl
+from nlfast.batch import slab_idle
 
 from .conftest import Netns
 from .test_aio import USERSOCK, Run, arun, getlink, ifindex, items, server
@@ -342,7 +345,8 @@ def test_calls_wait_five_seconds_by_default(kind: str, server: Server) -> None:
     async def main() -> None:
         async with nlfast.aio.Socket(USERSOCK) as s:
             for call in (lambda: s.request(request(LATE, 1, 1), dest=server.port),
-                         lambda: s.request_many([request(LATE, 1, 2)], dest=server.port)):
+                         lambda: s.request_many([request(LATE, 1, 2)], dest=server.port),
+                         lambda: s.dump(request(LATE, 1, 3), dest=server.port).__anext__()):
                 task = asyncio.ensure_future(call())
                 for _ in range(100):
                     if rec.delays:
@@ -747,7 +751,535 @@ def test_an_interrupted_dump_raises_unless_allowed(arun: Run, peer: Peer) -> Non
                 if allow:
                     assert [m async for m in it] == []
                 else:
-                    with pytest.raises(nlfast.DumpInterruptedError):
+                    with pytest.raises(nlfast.DumpInterruptedError) as ei:
                         await it.__anext__()
+                    assert str(ei.value) == ("NLM_F_DUMP_INTR: the state changed during"
+                                             " the dump")
+
+    arun(main())
+
+
+# -- a full peer: the pauses between tries, the tries counted --------------------------------
+
+
+def _fill(port: int) -> pysocket.socket:
+    """A stdlib socket that filled the queue of the peer at ``port``."""
+    filler = pysocket.socket(pysocket.AF_NETLINK, pysocket.SOCK_RAW, USERSOCK)
+    filler.setblocking(False)
+    while True:
+        try:
+            filler.sendto(_msg(0x40, 0, 0, b"f" * 200), (port, 0))
+        except BlockingIOError:
+            return filler
+
+
+def _pauses_loop(kind: str, pauses: list[float], flushes: list[float] | None = None,
+                 timers: list[int] | None = None) -> asyncio.AbstractEventLoop:
+    """A loop that records the delays of the asyncio.sleep calls made by
+    nlfast/aio.py itself (its pauses between tries to a full peer) and, in
+    ``flushes``, those of its timers that flush the framed requests (in
+    ``timers``: how many of those are pending, the most at once)."""
+    if kind == "uvloop":
+        import uvloop
+
+        base: type = uvloop.Loop
+    else:
+        base = asyncio.SelectorEventLoop
+
+    class Loop(base):  # type: ignore[misc, valid-type]
+        def call_later(self, delay: float, callback: Any, *args: Any, **kw: Any) -> Any:
+            if getattr(callback, "__name__", "") == "_set_result_unless_cancelled":
+                caller = sys._getframe(2).f_code.co_filename  # asyncio.sleep's caller
+                if caller.endswith(os.path.join("nlfast", "aio.py")):
+                    pauses.append(delay)
+            elif getattr(callback, "__name__", "") == "_flush_soon" and flushes is not None:
+                flushes.append(delay)
+                if timers is not None:
+                    timers[0] += 1
+                    timers[1] = max(timers)
+                    flush = callback
+
+                    def callback() -> None:
+                        timers[0] -= 1
+                        flush()
+
+            return super().call_later(delay, callback, *args, **kw)
+
+    return Loop()
+
+
+def _backoff(waits: int) -> list[float]:
+    """The pauses of ``waits`` tries that found the peer full: none after the
+    first, then from BACKOFF_MIN doubling up to BACKOFF_MAX."""
+    out, d = [], 0.0
+    for _ in range(waits - 1):
+        d = min(max(d * 2, nlfast.aio.BACKOFF_MIN), nlfast.aio.BACKOFF_MAX)
+        out.append(d)
+    return out
+
+
+@pytest.mark.parametrize("how", ["send", "send_repeat"])
+@pytest.mark.parametrize("kind", ["asyncio", "uvloop"])
+def test_a_send_to_a_full_peer_counts_each_try_and_doubles_its_pause(kind: str,
+                                                                    how: str) -> None:
+    pauses: list[float] = []
+    loop = _pauses_loop(kind, pauses)
+    full = Peer(rcvbuf=4096)
+    filler = _fill(full.port)
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            send = asyncio.ensure_future(
+                s.send(Message(0x42), dest=full.port) if how == "send"
+                else s.send_repeat(Message(0x42), 1, dest=full.port))
+            for _ in range(500):
+                if s.send_waits >= 5 or send.done():
+                    break
+                await asyncio.sleep(0.005)
+            assert s.send_waits >= 5 and not send.done()
+            got = full.take()  # room again: its next try goes
+            await send
+            assert s.send_waits >= 5 and pauses == _backoff(s.send_waits)
+            got += full.take()
+            assert [m[0] for m in got if m[0] != 0x40] == [0x42]
+
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 60))
+    finally:
+        loop.close()
+        filler.close()
+        full.close()
+
+
+# -- frames that wait for another destination's ----------------------------------------------
+
+
+def test_a_send_to_another_port_sends_the_framed_requests_first(arun: Run) -> None:
+    """A request framed for one port (sent at the loop's next turn) and, in
+    the same turn, a send to another port: each goes to its own port."""
+    p1, p2 = Peer(), Peer()
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            first = asyncio.ensure_future(s.request(Message(T_ASK), dest=p1.port))
+            ((_, _, seq1, _),) = await p1.take_at_least(1)  # sent at once, it waits
+            second = asyncio.ensure_future(s.request(Message(T_ASK), dest=p1.port))
+            sent = asyncio.ensure_future(s.send(Message(0x41), dest=p2.port))
+            await sent  # the second was framed, not sent yet, when the send began
+            got2 = await p2.take_at_least(1)
+            ((_, _, seq2, _),) = await p1.take_at_least(1)
+            assert [m[0] for m in got2 + p2.take()] == [0x41]
+            p1.answer(s.portid, seq1, ack=True)
+            p1.answer(s.portid, seq2, ack=True)
+            assert answered(await first) == [seq1] and answered(await second) == [seq2]
+
+    try:
+        arun(main())
+    finally:
+        p1.close()
+        p2.close()
+
+
+def test_a_request_that_waits_to_be_framed_keeps_its_flags_and_port(arun: Run, server: Server,
+                                                                    peer: Peer) -> None:
+    """Requests that find another port's frames pending (they wait in _start
+    for them to go): sent to their port alone (no group), they end at their
+    ack (not at their reply) and, for an NLM_F_DUMP one, at its NLMSG_DONE."""
+    listener = Peer(groups=1)
+    other = Peer()
+
+    def dump_req(n: int, tag: int) -> Message:
+        m = request(DUMP, n, tag)
+        return Message(m.type, flags=nlfast.NLM_F_DUMP, header=m.header)
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            first = asyncio.ensure_future(s.request(Message(T_ASK), dest=other.port))
+            ((_, _, seq1, _),) = await other.take_at_least(1)  # sent at once, it waits
+            framed = asyncio.ensure_future(s.request(Message(T_ASK), dest=other.port))
+            late = asyncio.ensure_future(s.request(Message(T_ASK, flags=NLM_F_ROOT),
+                                                   dest=peer.port))
+            ((typ, flags, seq, _),) = await peer.take_at_least(1)
+            assert (typ, flags) == (T_ASK, nlfast.NLM_F_REQUEST | nlfast.NLM_F_ACK | NLM_F_ROOT)
+            peer.answer(s.portid, seq, ack=True)  # a reply without NLM_F_MULTI, the ack
+            assert answered(await late) == [seq]
+            assert s.stale_dropped == 0  # the ack was its end, not left over
+            ((_, _, seq2, _),) = await other.take_at_least(1)
+            # the same for a request of a dump (its rows end at NLMSG_DONE)
+            again = asyncio.ensure_future(s.request(Message(T_ASK), dest=other.port))
+            rows = asyncio.ensure_future(s.request(dump_req(7, 1), dest=server.port,
+                                                   timeout=2))
+            assert items(await rows) == [(1, i) for i in range(7)]
+            ((_, _, seq3, _),) = await other.take_at_least(1)
+            for q in (seq1, seq2, seq3):
+                other.answer(s.portid, q, ack=True)
+            assert [answered(await t) for t in (first, framed, again)] == [[seq1], [seq2],
+                                                                             [seq3]]
+            # nothing went to a group (other tests' group traffic aside)
+            assert [m for m in listener.take() if m[0] == T_ASK] == []
+            assert s.stale_dropped == 0
+
+    try:
+        arun(main())
+    finally:
+        listener.close()
+        other.close()
+
+
+def test_a_message_numbered_zero_is_sent_once(arun: Run, peer: Peer) -> None:
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            s.next_seq = 0
+            assert await s.send(Message(0x41), dest=peer.port) == 0
+            s.next_seq = 0
+            assert await s.send_batch([Message(0x42), Message(0x43)], dest=peer.port) == [0, 1]
+            assert [(m[0], m[2]) for m in peer.take()] == [(0x41, 0), (0x42, 0), (0x43, 1)]
+            # a request framed while another waits
+            first = asyncio.ensure_future(s.request(Message(T_ASK), dest=peer.port))
+            ((_, _, seq1, _),) = await peer.take_at_least(1)
+            s.next_seq = 0
+            second = asyncio.ensure_future(s.request(Message(T_ANSWER), dest=peer.port))
+            sent = await peer.take_at_least(1)
+            await asyncio.sleep(0.02)
+            assert [(m[0], m[2]) for m in sent + peer.take()] == [(T_ANSWER, 0)]
+            peer.answer(s.portid, 0, ack=True)
+            peer.answer(s.portid, seq1, ack=True)
+            assert answered(await second) == [0] and answered(await first) == [seq1]
+
+    arun(main())
+
+
+# -- dumps: their timeout, the reading they resume and leave -----------------------------
+
+
+def test_a_dump_waits_its_timeout_for_each_part(arun: Run, peer: Peer) -> None:
+    """timeout=None: a dump waits as long as its parts take; a timeout: a
+    dump whose peer stops after a part raises ETIMEDOUT; an ended dump
+    leaves no watcher on the descriptor."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            it = s.dump_messages(Message(T_ASK), dest=peer.port, timeout=None)
+            first = asyncio.ensure_future(it.__anext__())
+            ((_, _, seq, _),) = await peer.take_at_least(1)
+            peer.answer(s.portid, seq, ack=False, multi=True)
+            assert answered([await first]) == [seq]
+            nxt = asyncio.ensure_future(it.__anext__())
+            await asyncio.sleep(0.02)  # it waits for the next part
+            assert not nxt.done()
+            peer.sock.sendto(_msg(T_ANSWER, nlfast.NLM_F_MULTI, seq, struct.pack("=I", 7))
+                             + _msg(nlfast.NLMSG_DONE, nlfast.NLM_F_MULTI, seq,
+                                    struct.pack("=i", 0)), (s.portid, 0))
+            assert answered([await nxt]) == [7]
+            assert [m async for m in it] == []
+            assert not loop.remove_reader(s.fileno())  # nobody waits: not watched
+
+            it = s.dump_messages(Message(T_ASK), dest=peer.port, timeout=0.05)
+            first = asyncio.ensure_future(it.__anext__())
+            ((_, _, seq, _),) = await peer.take_at_least(1)
+            peer.answer(s.portid, seq, ack=False, multi=True)  # a row, then nothing
+            assert answered([await first]) == [seq]
+            with pytest.raises(TimeoutError) as ei:
+                await asyncio.wait_for(it.__anext__(), 2)  # (its TimeoutError: no errno)
+            assert (ei.value.errno, ei.value.strerror) == (errno.ETIMEDOUT,
+                                                           "no netlink reply in time")
+
+    arun(main())
+
+
+def test_a_paused_dump_reads_again_once_a_batch_is_taken(arun: Run, server: Server) -> None:
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK, rx_buffers=1) as s:
+            it = s.dump(request(DUMP, 90, 1), dest=server.port)
+            rows = len(await it.__anext__())  # held: the rest queues, then reading pauses
+            await paused(s)
+            (w,) = s._dumps
+            assert len(w.queue) == nlfast.aio.DUMP_AHEAD
+            rows += len(await it.__anext__())  # one taken: room for one more
+            await paused(s)
+            assert len(w.queue) == nlfast.aio.DUMP_AHEAD
+            async for b in it:
+                rows += len(b)
+            assert rows == 90
+
+    arun(main())
+
+
+@pytest.mark.parametrize("kind", ["asyncio", "uvloop"])
+def test_requests_to_a_full_peer_count_each_try_and_double_the_pause(kind: str) -> None:
+    """Requests framed for a full peer: each try that finds it full counts
+    once and the next is timed from BACKOFF_MIN doubling, one timer at a
+    time however many requests join; once they went, the pause starts over."""
+    pauses: list[float] = []
+    flushes: list[float] = []
+    timers = [0, 0]  # pending, the most at once
+    loop = _pauses_loop(kind, pauses, flushes, timers)
+    full = Peer(rcvbuf=4096)
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK) as s:
+            for _ in range(2):
+                filler = _fill(full.port)
+                try:
+                    tasks = [asyncio.ensure_future(s.request(Message(T_ASK), dest=full.port,
+                                                             timeout=5))]
+                    for _ in range(500):
+                        if s.send_waits >= 2:
+                            break
+                        await asyncio.sleep(0.002)
+                    tasks.append(asyncio.ensure_future(  # joins the frames waiting
+                        s.request(Message(T_ASK), dest=full.port, timeout=5)))
+                    for _ in range(500):
+                        if s.send_waits >= 5:
+                            break
+                        await asyncio.sleep(0.002)
+                    assert s.send_waits >= 5 and not any(t.done() for t in tasks)
+                    full.take()  # room again: the next try sends them
+                    asks = [m for m in await full.take_at_least(2) if m[0] == T_ASK]
+                    for _, _, seq, _ in asks:
+                        full.answer(s.portid, seq, ack=True)
+                    assert [answered(await t) for t in tasks] == [[m[2]] for m in asks]
+                    # one timer per try that found the peer full, no spin meanwhile
+                    assert flushes == _backoff(s.send_waits + 1) and pauses == []
+                    assert timers[1] == 1
+                finally:
+                    filler.close()
+                flushes.clear()
+                s.send_waits = 0
+
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 60))
+    finally:
+        loop.close()
+        full.close()
+
+
+def test_close_with_a_flush_due_reports_nothing_to_the_loop(arun: Run, peer: Peer) -> None:
+    async def main() -> None:
+        errors: list[Any] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _, ctx: errors.append(ctx))
+        s = nlfast.aio.Socket(USERSOCK)
+        first = asyncio.ensure_future(s.request(Message(T_ASK), dest=peer.port))
+        await peer.take_at_least(1)  # sent at once: it waits
+        second = asyncio.ensure_future(s.request(Message(T_ASK), dest=peer.port))
+        await asyncio.sleep(0)  # the second is framed, its flush due at the next turn
+        s.close()
+        for t in (first, second):
+            with pytest.raises(nlfast.ClosedError):
+                await t
+        await asyncio.sleep(0.01)
+        assert errors == [] and peer.take() == []
+
+    arun(main())
+
+
+def test_recv_is_woken_by_events_only(arun: Run, peer: Peer) -> None:
+    """A reply read for a request while recv() waits does not wake recv: its
+    one timeout stays armed (no second one) until an event comes."""
+
+    async def main() -> None:
+        delays: list[float] = []
+        loop = asyncio.get_running_loop()
+        real = loop.call_later
+
+        def call_later(delay: float, callback: Any, *args: Any) -> Any:
+            if getattr(callback, "__name__", "") == "_expire":
+                delays.append(delay)
+            return real(delay, callback, *args)
+
+        loop.call_later = call_later  # type: ignore[method-assign]
+        try:
+            async with nlfast.aio.Socket(USERSOCK) as s:
+                ev = asyncio.ensure_future(s.recv(timeout=7))
+                await asyncio.sleep(0.01)
+                req = asyncio.ensure_future(s.request(Message(T_ASK), dest=peer.port,
+                                                      timeout=3))
+                ((_, _, seq, _),) = await peer.take_at_least(1)
+                peer.answer(s.portid, seq, ack=True)
+                assert answered(await req) == [seq]
+                await asyncio.sleep(0.01)
+                assert not ev.done()
+                peer.sock.sendto(_msg(0x45, 0, 0, b""), (s.portid, 0))
+                assert [m.type for m in await ev] == [0x45]
+                assert delays == [7, 3]
+        finally:
+            del loop.call_later  # type: ignore[method-assign]
+
+    arun(main())
+
+
+def test_closed_is_a_bool(arun: Run) -> None:
+    async def main() -> None:
+        s = nlfast.aio.Socket(USERSOCK)
+        assert s.closed is False
+        s.close()
+        assert s.closed is True
+
+    arun(main())
+
+
+def test_requests_answered_inside_the_send_yield_to_the_loop_once_in_fair_every(
+        arun: Run, netns: Netns) -> None:
+    """With nothing else in flight a kernel family's answer is read in the
+    same call that sent the request: the loop does not run, except once every
+    FAIR_EVERY such requests (the others' turn)."""
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        async with nlfast.aio.Socket(nlfast.NETLINK_ROUTE, netns=netns.name) as s:
+            ran: list[int] = []  # the requests during which the loop ran
+            now = [0]
+            for i in range(1, 2 * nlfast.aio.FAIR_EVERY + 1):
+                now[0] = i  # recorded if the loop runs before this request returns:
+                loop.call_soon(lambda n=i: ran.append(n) if now[0] == n else None)
+                assert [ifindex(m) for m in await s.request(getlink(1))] == [1]
+            assert ran == [nlfast.aio.FAIR_EVERY, 2 * nlfast.aio.FAIR_EVERY]
+
+    arun(main())
+
+
+def test_a_dump_read_at_once_pins_no_receive_slab_for_its_queued_parts(arun: Run,
+                                                                      netns: Netns) -> None:
+    """A dump sent and read in one call (its first part is there at once) and
+    a consumer that holds that part: of the parts queued meanwhile only the
+    one read for it while its queue was empty stays in receive memory; the
+    others are copied out, so the slabs go back to the pool."""
+    netns.batch([f"link add va{i} type veth peer name vb{i}" for i in range(70)])
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(nlfast.NETLINK_ROUTE, netns=netns.name,
+                                     rx_buffers=1) as s:
+            rows = 0
+            async for b in s.dump(Message(rtnl.RTM_GETLINK, header=rtnl.ifinfomsg())):
+                rows += len(b)
+                if rows == len(b):  # holding the first part
+                    await paused(s)
+                    (w,) = s._dumps
+                    assert len(w.queue) == nlfast.aio.DUMP_AHEAD
+                    # the part held and the first one queued, not the rest
+                    assert sum(not slab_idle(x) for x in s._t.pool) == 2
+            assert rows == 141
+
+    arun(main())
+
+
+def test_a_waiting_dump_gets_its_part_in_place_and_the_rest_copied(arun: Run,
+                                                                   peer: Peer) -> None:
+    """The part read while the dump waits is its batch in the receive slab;
+    the parts read while its consumer holds that one are copied out."""
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK, rx_buffers=1) as s:
+            it = s.dump_messages(Message(T_ASK), dest=peer.port)
+            first = asyncio.ensure_future(it.__anext__())
+            ((_, _, seq, _),) = await peer.take_at_least(1)
+            await asyncio.sleep(0.01)  # it waits
+            for i in range(8):  # eight parts, one row each
+                peer.sock.sendto(_msg(T_ANSWER, nlfast.NLM_F_MULTI, seq, struct.pack("=I", i)),
+                                 (s.portid, 0))
+            held = await first
+            await paused(s)
+            (w,) = s._dumps
+            assert len(w.queue) == nlfast.aio.DUMP_AHEAD
+            assert sum(not slab_idle(x) for x in s._t.pool) == 1
+            assert answered([held]) == [0]
+            peer.sock.sendto(_msg(nlfast.NLMSG_DONE, nlfast.NLM_F_MULTI, seq,
+                                  struct.pack("=i", 0)), (s.portid, 0))
+            assert answered([m async for m in it]) == list(range(1, 8))
+
+    arun(main())
+
+
+def test_a_dump_after_one_left_unended_still_pauses_for_its_consumer(arun: Run, server: Server,
+                                                                    peer: Peer) -> None:
+    """A dump left early whose peer never ends it: the next dump waits its
+    timeout for that end (so the kernel would take it), forgets the old one,
+    and then pauses reading at DUMP_AHEAD batches as usual."""
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK, rx_buffers=1) as s:
+            left = s.dump(Message(T_ASK), dest=peer.port)
+            first = asyncio.ensure_future(left.__anext__())
+            ((_, _, seq, _),) = await peer.take_at_least(1)
+            peer.answer(s.portid, seq, ack=False, multi=True)  # a row, never its end
+            assert len(await first) == 1
+            await left.aclose()
+            it = s.dump(request(DUMP, 90, 1), dest=server.port, timeout=0.3)
+            rows = len(await it.__anext__())  # after 0.3 s: the old one forgotten
+            assert not s._e.stale
+            await paused(s)
+            (w,) = s._dumps
+            assert len(w.queue) == nlfast.aio.DUMP_AHEAD
+            async for b in it:
+                rows += len(b)
+            assert rows == 90
+
+    arun(main())
+
+
+def test_leaving_a_dump_keeps_another_waiting_dumps_part_in_place(arun: Run,
+                                                                  peer: Peer) -> None:
+    """One dump left early while another waits: the waiting one still gets
+    its next part in place (in the receive slab), not a copy."""
+    other = Peer()
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK, rx_buffers=1) as s:
+            left = s.dump(Message(T_ASK), dest=other.port)
+            first = asyncio.ensure_future(left.__anext__())
+            ((_, _, seq, _),) = await other.take_at_least(1)
+            other.answer(s.portid, seq, ack=False, multi=True)
+            assert len(await first) == 1
+            first = None  # type: ignore[assignment]
+            it = s.dump_messages(Message(T_ASK), dest=peer.port)
+            nxt = asyncio.ensure_future(it.__anext__())
+            ((_, _, seq2, _),) = await peer.take_at_least(1)
+            await asyncio.sleep(0.01)  # it waits
+            await left.aclose()
+            peer.answer(s.portid, seq2, ack=False, multi=True)
+            assert answered([await nxt]) == [seq2]
+            assert sum(not slab_idle(x) for x in s._t.pool) == 1  # its part, in place
+            peer.sock.sendto(_msg(nlfast.NLMSG_DONE, nlfast.NLM_F_MULTI, seq2,
+                                  struct.pack("=i", 0)), (s.portid, 0))
+            assert [m async for m in it] == []
+
+    try:
+        arun(main())
+    finally:
+        other.close()
+
+
+def test_close_names_what_it_ended_and_leaves_a_dumps_queued_batches(arun: Run, server: Server,
+                                                                    peer: Peer) -> None:
+    """close() wakes a waiting request with "closed while waiting", later
+    calls raise "is closed"; a paused dump's queued batches are still handed
+    out after close (the loop watches nothing), then it raises ClosedError."""
+
+    async def main() -> None:
+        s = nlfast.aio.Socket(USERSOCK)
+        req = asyncio.ensure_future(s.request(Message(T_ASK), dest=peer.port))
+        await peer.take_at_least(1)  # sent: it waits
+        s.close()
+        with pytest.raises(nlfast.ClosedError) as ei:
+            await req
+        assert str(ei.value) == "the socket was closed while waiting"
+        with pytest.raises(nlfast.ClosedError) as ei:
+            await s.request(request(REQ, 1, 2), dest=server.port)
+        assert str(ei.value) == "the socket is closed"
+
+        s = nlfast.aio.Socket(USERSOCK, rx_buffers=1)
+        fd = s.fileno()
+        it = s.dump(request(DUMP, 90, 3), dest=server.port)
+        rows = len(await it.__anext__())
+        await paused(s)
+        s.close()
+        for _ in range(nlfast.aio.DUMP_AHEAD):
+            rows += len(await it.__anext__())
+        assert rows == nlfast.aio.DUMP_AHEAD * 3 + 3
+        loop = asyncio.get_running_loop()
+        assert not loop.remove_reader(fd) and not loop.remove_writer(fd)
+        with pytest.raises(nlfast.ClosedError):
+            await it.__anext__()
 
     arun(main())
