@@ -20,7 +20,7 @@ import pytest
 
 import nlfast
 from nlfast import Message, spec
-from nlfast.errors import NetlinkError
+from nlfast.errors import DecodeError, NetlinkError
 from nlfast.spec import EncodeError, Family
 
 from .conftest import Netns
@@ -247,6 +247,7 @@ CTRL_DOC: dict[str, Any] = {
         {"name": "ask", "attribute-set": "alt",
          "do": {"request": {"value": 3, "attributes": ["label"]}},
          "dump": {"request": {"value": 3}}},
+        {"name": "odd", "attribute-set": "alt", "value": 0x20, "event": {"attributes": []}},
     ]},
 }
 
@@ -262,6 +263,20 @@ def test_genl_replies_decode_as_their_cmds_op() -> None:
         rows = ctrl.dump("ask")
         assert ("nlctrl", 16) in [(r["family-name"], r["family-id"]) for r in rows]
         assert all("label" not in r for r in rows)
+
+
+def test_genl_message_without_its_genlmsghdr() -> None:
+    """A genl message too short for its genlmsghdr (sent to the socket
+    itself): found by its type, then refused as too short."""
+    with spec.open(spec.load(CTRL_DOC)) as ctrl:
+        ctrl.sock.send(Message(0x20, 0, b""), dest=ctrl.sock.portid)
+        with pytest.raises(DecodeError, match="shorter than its genlmsghdr"):
+            next(ctrl.events(timeout=2))
+        ctrl.sock.send(Message(0x20, 0, b""), dest=ctrl.sock.portid)
+        b = ctrl.sock.recv(timeout=2)
+        assert len(b) == 1 and b[0].type == 0x20
+        with pytest.raises(DecodeError, match="shorter than its genlmsghdr"):
+            ctrl.to_dict(b[0])
 
 
 # -- rtnetlink in a namespace ----------------------------------------------
