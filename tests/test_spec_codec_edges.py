@@ -32,6 +32,9 @@ DOC: dict[str, Any] = {
     "definitions": [
         {"name": "colour", "type": "enum", "entries": ["red", "green", "blue"]},
         {"name": "hdr", "type": "struct", "members": HDR},
+        {"name": "pair", "type": "struct", "members": [
+            {"name": "x", "type": "u32"}, {"name": "y", "type": "s16"},
+            {"name": "pad", "type": "pad", "len": 2}]},
     ],
     "attribute-sets": [
         {"name": "top", "attributes": [
@@ -39,6 +42,7 @@ DOC: dict[str, Any] = {
             {"name": "arr", "type": "indexed-array", "sub-type": "u16"},
             {"name": "uarr", "type": "indexed-array", "sub-type": "uint"},
             {"name": "name", "type": "string"},
+            {"name": "pair", "type": "binary", "struct": "pair"},
         ]},
     ],
     "operations": {"list": [
@@ -141,6 +145,16 @@ def test_unaligned_header_ending_the_payload() -> None:
     assert fam.to_dict(MessageView(memoryview(data)[:26])) == HDR_DICT
     with pytest.raises(DecodeError, match="needs 10"):
         fam.to_dict(view_of(framed(16, HDR_BYTES[:9])))
+
+
+def test_binary_attribute_holding_a_struct() -> None:
+    """The C plan decodes it into the struct's dict, as Python does; a
+    payload shorter than the struct stays bytes."""
+    payload = nla(5, struct.pack("=Ih2x", 70000, -3))
+    want = {"pair": {"x": 70000, "y": -3}}
+    assert RAW.decode(17, payload) == RAW.decode_py(17, payload) == want
+    short = nla(5, b"\x01\x02")
+    assert RAW.decode(17, short) == RAW.decode_py(17, short) == {"pair": b"\x01\x02"}
 
 
 # -- array elements: their errors name the attribute and its sub-type --------
