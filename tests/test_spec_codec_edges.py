@@ -35,6 +35,8 @@ DOC: dict[str, Any] = {
         {"name": "pair", "type": "struct", "members": [
             {"name": "x", "type": "u32"}, {"name": "y", "type": "s16"},
             {"name": "pad", "type": "pad", "len": 2}]},
+        {"name": "named", "type": "struct", "members": [
+            {"name": "s", "type": "string", "len": 4}]},
     ],
     "attribute-sets": [
         {"name": "top", "attributes": [
@@ -43,8 +45,19 @@ DOC: dict[str, Any] = {
             {"name": "uarr", "type": "indexed-array", "sub-type": "uint"},
             {"name": "name", "type": "string"},
             {"name": "pair", "type": "binary", "struct": "pair"},
+            {"name": "si", "type": "sint"},
+            {"name": "fl", "type": "flag"},
+            {"name": "tv", "type": "nest-type-value", "type-value": ["id"],
+             "nested-attributes": "inner"},
+            {"name": "kind", "type": "string"},
+            {"name": "data", "type": "sub-message", "sub-message": "by-kind",
+             "selector": "kind"},
         ]},
+        {"name": "inner", "attributes": [{"name": "s1", "type": "string"},
+                                         {"name": "s2", "type": "string"}]},
     ],
+    "sub-messages": [{"name": "by-kind", "formats": [
+        {"value": "p", "fixed-header": "pair"}]}],
     "operations": {"list": [
         {"name": "get", "value": 16, "attribute-set": "top", "fixed-header": "hdr",
          "do": {"request": {"attributes": []}, "reply": {"attributes": []}}},
@@ -219,3 +232,50 @@ def test_enum_decode_defaults_to_one_value() -> None:
     assert colour.decode(1) == "green"
     assert colour.decode(9) == 9
     assert colour.decode(5, True) == ["red", "blue"]  # bits 0 and 2
+
+
+# -- encoding: the Python encoder's values and messages ------------------------
+
+def test_enum_encode_flags_and_error_names() -> None:
+    perms = spec.Enum("perms", True, {"r": 1, "w": 2, "x": 4}, {1: "r", 2: "w", 4: "x"})
+    assert perms.encode([1, "x"], False, "w") == 5
+    assert perms.encode((8, 2), False, "w") == 10
+    with pytest.raises(spec.EncodeError, match=r"^at: 'pink' is not a name of colour "
+                                               r"\(red, green, blue\)$"):
+        RAW.enums["colour"].encode("pink", False, "at")
+
+
+def test_struct_string_member_keeps_its_nul() -> None:
+    st = RAW.structs["named"]
+    assert st.encode({"s": "abc"}, "w") == b"abc\0"
+    with pytest.raises(spec.EncodeError, match="longer than 3 bytes"):
+        st.encode({"s": "abcd"}, "w")
+
+
+def test_sint_is_4_bytes_from_its_lowest_value() -> None:
+    for n, packed in ((-5, struct.pack("=i", -5)), (-(2**31), struct.pack("=i", -(2**31))),
+                      (2**31 - 1, struct.pack("=i", 2**31 - 1)),
+                      (-(2**31) - 1, struct.pack("=q", -(2**31) - 1))):
+        assert RAW.encode_py("plain", {"si": n}) == nla(6, packed)
+        assert RAW.encode("plain", {"si": n}) == nla(6, packed)
+
+
+def test_string_with_nul_and_false_flag() -> None:
+    with pytest.raises(spec.EncodeError, match="NUL byte"):
+        RAW.encode_py("plain", {"name": "a\0b"})
+    assert RAW.encode_py("plain", {"fl": False}) == b""
+    assert RAW.encode_py("plain", {"fl": None}) == b""
+    assert RAW.encode_py("plain", {"fl": True}) == nla(7, b"")
+
+
+def test_sub_message_header_error_names_where() -> None:
+    with pytest.raises(spec.EncodeError, match=r"^plain\.data\.x: 4294967296 does not fit"):
+        RAW.encode_py("plain", {"kind": "p", "data": {"x": 2**32}})
+    assert RAW.encode_py("plain", {"kind": "p", "data": {"x": 1, "y": 2}}) == (
+        nla(9, b"p\0") + nla(10 | 0x8000, struct.pack("=Ih2x", 1, 2)))
+
+
+def test_nest_type_value_too_big_names_its_type() -> None:
+    big = {3: {"s1": "a" * 40000, "s2": "b" * 40000}}
+    with pytest.raises(spec.EncodeError, match=r"^plain\.tv\[3\]: nest of \d+ bytes"):
+        RAW.encode_py("plain", {"tv": big})
