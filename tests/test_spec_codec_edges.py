@@ -279,3 +279,13 @@ def test_nest_type_value_too_big_names_its_type() -> None:
     big = {3: {"s1": "a" * 40000, "s2": "b" * 40000}}
     with pytest.raises(spec.EncodeError, match=r"^plain\.tv\[3\]: nest of \d+ bytes"):
         RAW.encode_py("plain", {"tv": big})
+
+
+def test_spec_path_lists_directories_separated_by_colons(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir()
+    two.mkdir()
+    (two / "codec-edges-only.yaml").write_text("name: codec-edges-only\n")
+    monkeypatch.setenv("NLFAST_SPEC_PATH", f"{one}:{two}")
+    assert spec.find("codec-edges-only") == two / "codec-edges-only.yaml"
