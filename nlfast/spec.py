@@ -556,14 +556,24 @@ class Spec:
         """:meth:`decode` attribute by attribute in Python, without the C
         plan (a reference for tests)."""
         out: dict[str, Any] = {}
-        off = 4 if self.genl else 0
-        cmd = payload[0] if self.genl and len(payload) else None
+        off = 0
+        cmd: int | None = None
+        if self.genl:
+            if len(payload) < 4:
+                raise DecodeError("generic netlink payload shorter than its genlmsghdr")
+            cmd = payload[0]
+            off = 4
         o = self.reply_op(msg_type, cmd)
         if o is None:
-            raise DecodeError(f"spec {self.name!r} has no message with id {msg_type}")
-        if o.fixed_header is not None:
-            out.update(o.fixed_header.decode(payload, off))
-            off += (o.fixed_header.size + 3) & ~3
+            raise DecodeError(f"spec {self.name!r} has no message with id "
+                              f"{cmd if self.genl else msg_type}")
+        fh = o.fixed_header
+        if fh is not None:
+            if len(payload) - off < fh.size:
+                raise DecodeError(f"{o.name}: {len(payload) - off} bytes, its fixed header "
+                                  f"{fh.name} needs {fh.size}")
+            out.update(fh.decode(payload, off))
+            off += (fh.size + 3) & ~3
         if o.attrs is not None:
             _decode_set(payload, off, len(payload), o.attrs, out)
         return out

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from nlfast import MessageView, spec
+from nlfast.errors import DecodeError
 from tests.test_spec_props import DOC, SPEC, top
 
 
@@ -96,3 +98,20 @@ def test_c_encodes_big_endian_and_enum_names() -> None:
     assert payload == SPEC.encode_py("plain", values)
     assert b"\x01\x02\x03\x04" in payload
     assert SPEC.decode(16, payload) == values
+
+
+def test_python_reference_rejects_short_headers_as_decode_does() -> None:
+    """decode_py raises what decode raises for a payload shorter than its
+    genlmsghdr or its fixed header (it gave {} or a struct.error)."""
+    from tests.test_spec_codec_edges import GENL, HDR_BYTES, RAW, genl_hdr
+
+    cases = [(GENL, 0x1234, genl_hdr(17)[:n]) for n in range(4)] + [
+        (RAW, 16, HDR_BYTES[:9]), (RAW, 16, b""), (GENL, 0x1234, genl_hdr(16) + HDR_BYTES[:5])]
+    for sp, mtype, payload in cases:
+        with pytest.raises(DecodeError) as c_err:
+            sp.decode(mtype, payload)
+        with pytest.raises(DecodeError) as py_err:
+            sp.decode_py(mtype, payload)
+        assert str(py_err.value) == str(c_err.value)
+    with pytest.raises(DecodeError, match="no message with id 99"):
+        GENL.decode_py(17, genl_hdr(99))
