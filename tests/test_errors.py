@@ -77,3 +77,9 @@ def test_truncated_datagram_is_reported() -> None:
             s.recv(timeout=2)
         assert s.truncated == 1
         assert len(ei.value.batch) == 0  # the one message did not fit whole
+        assert ei.value.count == 1
+        assert str(ei.value).startswith("1 datagram(s) larger than the receive buffer")
+        s.send(Message(0x40, attrs=[attrs.binary(1, b"q" * 1000)]), dest=s.portid)
+        with pytest.raises(nlfast.TruncatedError):
+            s.recv(timeout=2)
+        assert s.truncated == 2  # counted over the socket's life
