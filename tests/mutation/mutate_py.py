@@ -41,7 +41,9 @@ TESTS = ["tests/test_framing.py", "tests/test_parse_fuzz.py", "tests/test_shim_k
          "tests/test_aio.py", "tests/test_genl_edges.py", "tests/test_socket_edges.py",
          "tests/test_engine_edges.py", "tests/test_transport_edges.py", "tests/test_aio_edges.py",
          "tests/test_spec.py", "tests/test_spec_props.py", "tests/test_spec_cdecode.py",
-         "tests/test_spec_do.py", "tests/test_spec_kernel_tree.py"]
+         "tests/test_spec_do.py", "tests/test_spec_kernel_tree.py",
+         "tests/test_spec_compile_edges.py", "tests/test_spec_family_edges.py",
+         "tests/test_spec_codec_edges.py", "tests/test_spec_do_edges.py"]
 
 
 def main() -> None:
