@@ -1283,3 +1283,39 @@ def test_close_names_what_it_ended_and_leaves_a_dumps_queued_batches(arun: Run, 
             await it.__anext__()
 
     arun(main())
+
+
+def test_a_message_larger_than_the_send_arena_is_refused_at_once(arun: Run, server: Server) -> None:
+    """Framed into an empty arena, a message that does not fit is refused
+    (never waited on as if a flush could make room), and the socket goes on."""
+    big = Message(T_ASK, header=b"z" * 8000)
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK, tx_size=4096) as s:
+            for call in (lambda: s.request(big, dest=server.port, timeout=5),
+                         lambda: s.request_many([big], dest=server.port, timeout=5),
+                         lambda: s.send(big, dest=server.port)):
+                with pytest.raises(nlfast.MessageTooLargeError,
+                                   match=r"^message larger than the send arena \(tx_size\)$"):
+                    await asyncio.wait_for(call(), 10)
+            await s.send(Message(0x40), dest=s.portid)
+            got = await s.recv(timeout=5)
+            assert [m.type for m in got] == [0x40]
+
+    arun(main())
+
+
+def test_requests_that_overflow_the_send_arena_are_each_sent_and_answered(
+        arun: Run, server: Server) -> None:
+    """More requests at once than the send arena holds: the arena is flushed
+    when full and every request framed again after it, none lost."""
+    n = 300  # 300 requests of 28 bytes in a 4096-byte arena
+
+    async def main() -> None:
+        async with nlfast.aio.Socket(USERSOCK, tx_size=4096) as s:
+            got = await asyncio.wait_for(s.request_many(
+                [request(REQ, 1, tag) for tag in range(n)], window=n, dest=server.port,
+                timeout=10), 20)
+            assert [items(r) for r in got] == [[(tag, 0)] for tag in range(n)]
+
+    arun(main())
