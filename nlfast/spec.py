@@ -474,6 +474,13 @@ class Spec:
 
         :raises DecodeError: the payload is malformed or its message id unknown.
         """
+        o, off = self._payload_op(msg_type, payload, op)
+        return self._decode_at(o, payload, None, 0, off, len(payload))
+
+    def _payload_op(self, msg_type: int, payload: bytes | memoryview,
+                    op: Op | None = None) -> tuple[Op, int]:
+        """The op a payload answers (``op`` if given), and where its fixed
+        header starts (after the genlmsghdr of generic netlink)."""
         off = 0
         cmd: int | None = None
         if self.genl:
@@ -485,7 +492,7 @@ class Spec:
         if o is None:
             raise DecodeError(f"spec {self.name!r} has no message with id "
                               f"{cmd if self.genl else msg_type}")
-        return self._decode_at(o, payload, None, 0, off, len(payload))
+        return o, off
 
     def _decode_at(self, o: Op, buf: bytes | memoryview, addr: Any, boff: int, off: int,
                    plen: int) -> dict[str, Any]:
@@ -556,17 +563,7 @@ class Spec:
         """:meth:`decode` attribute by attribute in Python, without the C
         plan (a reference for tests)."""
         out: dict[str, Any] = {}
-        off = 0
-        cmd: int | None = None
-        if self.genl:
-            if len(payload) < 4:
-                raise DecodeError("generic netlink payload shorter than its genlmsghdr")
-            cmd = payload[0]
-            off = 4
-        o = self.reply_op(msg_type, cmd)
-        if o is None:
-            raise DecodeError(f"spec {self.name!r} has no message with id "
-                              f"{cmd if self.genl else msg_type}")
+        o, off = self._payload_op(msg_type, payload)
         fh = o.fixed_header
         if fh is not None:
             if len(payload) - off < fh.size:
