@@ -320,13 +320,17 @@ class _Recorder:
         self.delays: list[float] = []
 
 
-def _recording_loop(kind: str, rec: _Recorder) -> asyncio.AbstractEventLoop:
+def _loop_class(kind: str) -> type:
+    """The event loop class of ``kind`` (asyncio's selector loop, or uvloop's)."""
     if kind == "uvloop":
         import uvloop
 
-        base: type = uvloop.Loop
-    else:
-        base = asyncio.SelectorEventLoop
+        return uvloop.Loop
+    return asyncio.SelectorEventLoop
+
+
+def _recording_loop(kind: str, rec: _Recorder) -> asyncio.AbstractEventLoop:
+    base = _loop_class(kind)
 
     class Loop(base):  # type: ignore[misc, valid-type]
         def call_later(self, delay: float, callback: Any, *args: Any, **kw: Any) -> Any:
@@ -779,12 +783,7 @@ def _pauses_loop(kind: str, pauses: list[float], flushes: list[float] | None = N
     nlfast/aio.py itself (its pauses between tries to a full peer) and, in
     ``flushes``, those of its timers that flush the framed requests (in
     ``timers``: how many of those are pending, the most at once)."""
-    if kind == "uvloop":
-        import uvloop
-
-        base: type = uvloop.Loop
-    else:
-        base = asyncio.SelectorEventLoop
+    base = _loop_class(kind)
 
     class Loop(base):  # type: ignore[misc, valid-type]
         def call_later(self, delay: float, callback: Any, *args: Any, **kw: Any) -> Any:
